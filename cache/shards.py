@@ -1,0 +1,78 @@
+"""Work in progress of a cache build: one small file per finished shard of each split.
+
+HDF5 is not safe against a process killed mid-write, so an extraction run never writes the
+cache file itself until all work is done. It writes each finished shard (a fixed range of
+input positions) to its own .npz under a temporary name and renames it into place; a killed
+run leaves only whole shards behind. The next run with the same fingerprint resumes after
+the last whole shard; a different fingerprint starts afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cache.atomic import atomic_path, write_text
+
+
+@dataclass
+class Shard:
+    features: np.ndarray
+    labels: np.ndarray
+    ids: list[str]
+    skipped_ids: list[str]
+    skipped_reasons: list[str]
+    seconds: float
+
+
+class ShardStore:
+    def __init__(self, directory: str | os.PathLike, fingerprint: str):
+        self.directory = Path(directory)
+        manifest = self.directory / "manifest.json"
+        if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") != fingerprint:
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not manifest.exists():
+            write_text(manifest, json.dumps({"fingerprint": fingerprint}))
+
+    def _path(self, split: str, index: int) -> Path:
+        return self.directory / split / f"shard-{index:06d}.npz"
+
+    def done(self, split: str) -> int:
+        """Number of leading shards of `split` already written."""
+        count = 0
+        while self._path(split, count).exists():
+            count += 1
+        return count
+
+    def write(self, split: str, index: int, shard: Shard) -> None:
+        with atomic_path(self._path(split, index)) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                features=shard.features,
+                labels=np.asarray(shard.labels, dtype=np.int64),
+                ids=np.asarray(shard.ids, dtype=str),
+                skipped_ids=np.asarray(shard.skipped_ids, dtype=str),
+                skipped_reasons=np.asarray(shard.skipped_reasons, dtype=str),
+                seconds=np.float64(shard.seconds),
+            )
+
+    def read(self, split: str, index: int) -> Shard:
+        with np.load(self._path(split, index)) as data:
+            return Shard(
+                features=data["features"],
+                labels=data["labels"],
+                ids=data["ids"].tolist(),
+                skipped_ids=data["skipped_ids"].tolist(),
+                skipped_reasons=data["skipped_reasons"].tolist(),
+                seconds=float(data["seconds"]),
+            )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+

@@ -1,0 +1,178 @@
+"""The HDF5 feature cache: the one file every later stage reads.
+
+Layout (format version 1):
+
+    /                      attrs: format_version, complete, fingerprint, class_names (JSON),
+                           model, weights, weights_sha256, image_size, preprocessing, engine,
+                           dtype, dataset, dataset_fingerprint, versions (JSON), created
+    /<split>/features      (N, D) float32 or float16, chunked
+    /<split>/labels        (N,) int64
+    /<split>/ids           (N,) UTF-8 strings: relative path or TFDS id
+    /<split>/skipped_ids   (M,) inputs that could not be decoded ...
+    /<split>/skipped_reasons (M,) ... and why
+                           attrs on the group: n_inputs, seconds
+
+The file is written under a temporary name and renamed into place once complete, and the
+`complete` attribute is set last; a file without it is never read as a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+FORMAT_VERSION = 1
+SPLIT_ORDER = ("train", "validation", "test")
+ROWS_PER_CHUNK = 256
+_STR = h5py.string_dtype("utf-8")
+
+
+class CacheError(Exception):
+    """A feature cache is missing, incomplete or not what the caller expects."""
+
+
+@dataclass
+class SplitData:
+    features: np.ndarray
+    labels: np.ndarray
+    ids: list[str]
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise CacheError(f"no feature cache at {path}: run `make features` first")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise CacheError(f"{path} is not a readable HDF5 feature cache ({err})") from err
+    if not handle.attrs.get("complete", False):
+        handle.close()
+        raise CacheError(f"{path} is from an interrupted run: run `make features` again")
+    return handle
+
+
+def info(path: str | os.PathLike) -> dict:
+    """File attributes (class names and versions decoded), plus per-split counts."""
+    with _open(path) as handle:
+        attrs = {key: _plain(value) for key, value in handle.attrs.items()}
+        attrs["class_names"] = json.loads(attrs["class_names"])
+        attrs["versions"] = json.loads(attrs["versions"])
+        attrs["splits"] = {
+            name: {
+                "rows": int(group["labels"].shape[0]),
+                "skipped": int(group["skipped_ids"].shape[0]),
+                **{key: _plain(value) for key, value in group.attrs.items()},
+            }
+            for name, group in _ordered_splits(handle)
+        }
+    return attrs
+
+
+def splits(path: str | os.PathLike) -> list[str]:
+    """Split names in the cache, train first."""
+    with _open(path) as handle:
+        return [name for name, _ in _ordered_splits(handle)]
+
+
+def read_split(path: str | os.PathLike, split: str) -> SplitData:
+    """Features, labels and ids of one split, each read in one call."""
+    with _open(path) as handle:
+        if split not in handle:
+            raise CacheError(f"{path} has no split {split!r}; it has {list(handle.keys())}")
+        group = handle[split]
+        return SplitData(
+            features=group["features"][...],
+            labels=group["labels"][...],
+            ids=[item.decode() for item in group["ids"][...]],
+        )
+
+
+def load(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """`X, y = cache.load("artifacts/features.h5", "train")`"""
+    data = read_split(path, split)
+    return data.features, data.labels
+
+
+def skipped(path: str | os.PathLike, split: str) -> list[tuple[str, str]]:
+    """(id, reason) for each input of a split that could not be used."""
+    with _open(path) as handle:
+        group = handle[split]
+        return [
+            (item.decode(), reason.decode())
+            for item, reason in zip(group["skipped_ids"][...], group["skipped_reasons"][...])
+        ]
+
+
+class CacheWriter:
+    """Streams splits into a new cache file; `close()` marks it complete and renames it into place."""
+
+    def __init__(self, path: str | os.PathLike, attrs: dict, feature_dim: int, dtype: str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._handle = h5py.File(self._tmp, "w")
+        self._dim = feature_dim
+        self._dtype = np.dtype(dtype)
+        for key, value in attrs.items():
+            self._handle.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+        self._handle.attrs["format_version"] = FORMAT_VERSION
+        self._handle.attrs["complete"] = False
+
+    def add_split(self, split: str) -> None:
+        group = self._handle.create_group(split)
+        chunk_rows = ROWS_PER_CHUNK
+        group.create_dataset(
+            "features", shape=(0, self._dim), maxshape=(None, self._dim), dtype=self._dtype,
+            chunks=(chunk_rows, self._dim),
+        )
+        group.create_dataset("labels", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,))
+        for name in ("ids", "skipped_ids", "skipped_reasons"):
+            group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=_STR, chunks=(chunk_rows,))
+
+    def append(self, split: str, features, labels, ids, skipped_ids, skipped_reasons) -> None:
+        group = self._handle[split]
+        _append(group["features"], np.asarray(features, dtype=self._dtype))
+        _append(group["labels"], np.asarray(labels, dtype=np.int64))
+        _append(group["ids"], np.asarray(ids, dtype=object))
+        _append(group["skipped_ids"], np.asarray(skipped_ids, dtype=object))
+        _append(group["skipped_reasons"], np.asarray(skipped_reasons, dtype=object))
+
+    def set_split_attrs(self, split: str, **attrs) -> None:
+        self._handle[split].attrs.update(attrs)
+
+    def close(self) -> Path:
+        self._handle.attrs["complete"] = True
+        self._handle.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _append(dataset: h5py.Dataset, rows: np.ndarray) -> None:
+    if len(rows) == 0:
+        return
+    start = dataset.shape[0]
+    dataset.resize(start + len(rows), axis=0)
+    dataset[start:] = rows
+
+
+def _ordered_splits(handle: h5py.File):
+    names = sorted(handle.keys(), key=lambda n: (SPLIT_ORDER.index(n) if n in SPLIT_ORDER else 99, n))
+    return [(name, handle[name]) for name in names]
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

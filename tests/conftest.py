@@ -1,0 +1,100 @@
+"""Shared fixtures: generated images of every kind, random MobileNetV2 weights, and the real
+photos and weights in ../shared for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
+SHARED_DATA = SHARED / "data" / "cats_and_dogs_filtered"
+SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+TINY = 32  # MobileNetV2's smallest input: fast unit tests
+
+
+def colour_image(label: int, seed: int, size=(48, 40)) -> Image.Image:
+    """A noisy image whose dominant colour channel is its class: learnable from pixels."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 90, size=(size[1], size[0], 3), dtype=np.uint8)
+    pixels[..., label % 3] += 160
+    return Image.fromarray(pixels)
+
+
+def write_class_folders(root: Path, classes: list[str], per_class: int, seed: int = 0) -> Path:
+    for label, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            colour_image(label, seed * 100_000 + label * 1000 + i).save(root / name / f"{name}.{i}.jpg")
+    return root
+
+
+def write_bad_files(folder: Path) -> dict[str, bool]:
+    """Every awkward kind of input; the value says whether it should decode."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = colour_image(0, 7)
+    base.save(folder / "good.jpg")
+    base.convert("CMYK").save(folder / "cmyk.jpg")
+    base.convert("L").save(folder / "grey.jpg")
+    base.convert("RGBA").save(folder / "rgba.png")
+    base.save(folder / "image.gif")
+    base.save(folder / "image.bmp")
+    base.convert("P").save(folder / "palette.png")
+    Image.new("RGB", (4000, 3000), (30, 60, 90)).save(folder / "large.jpg")
+    whole = (folder / "good.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    (folder / "corrupt.jpg").write_bytes(whole[:20] + bytes(range(256)) * 4)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    return {
+        "good.jpg": True, "cmyk.jpg": True, "grey.jpg": True, "rgba.png": True, "image.gif": True,
+        "image.bmp": True, "palette.png": True, "large.jpg": True,
+        "truncated.jpg": False, "corrupt.jpg": False, "empty.jpg": False, "notes.txt": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> Path:
+    """A MobileNetV2 no-top weights file with seeded random values."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "random_mobilenet_v2.weights.h5"
+    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine_dir(tmp_path_factory) -> Path:
+    """One TFLite conversion per weights and size for the whole session."""
+    return tmp_path_factory.mktemp("engines")
+
+
+def require_shared() -> None:
+    """The real data must be there in CI; elsewhere the test says why it does not run."""
+    if SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file():
+        return
+    message = f"real photos and weights not found under {SHARED}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (required in CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory, engine_dir) -> Path:
+    """Features of all 3,000 real photos at 160 px with the real weights, built once."""
+    require_shared()
+    from extract import runner
+    from extract.config import ExtractConfig
+
+    out = tmp_path_factory.mktemp("shared_artifacts")
+    config = ExtractConfig(data=str(SHARED_DATA), weights=str(SHARED_WEIGHTS), out=str(out),
+                           engine="tflite", engine_dir=str(engine_dir))
+    return runner.run(config, progress=False).path

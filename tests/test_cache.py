@@ -1,0 +1,91 @@
+import h5py
+import numpy as np
+import pytest
+
+import cache
+from cache.shards import Shard, ShardStore
+
+ATTRS = {"fingerprint": "abc", "class_names": ["a", "b"], "versions": {"numpy": np.__version__}}
+
+
+def write_cache(path, rows=5, dim=4, dtype="float32"):
+    writer = cache.CacheWriter(path, ATTRS, dim, dtype)
+    writer.add_split("train")
+    features = np.arange(rows * dim, dtype=np.float32).reshape(rows, dim)
+    writer.append("train", features[:3], [0, 1, 0], ["x0", "x1", "x2"], ["bad.jpg"], ["empty file"])
+    writer.append("train", features[3:], [1] * (rows - 3), [f"x{i}" for i in range(3, rows)], [], [])
+    writer.set_split_attrs("train", n_inputs=rows + 1, seconds=1.5)
+    writer.add_split("validation")
+    writer.append("validation", features[:2], [1, 0], ["v0", "v1"], [], [])
+    return writer, features
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "features.h5"
+    writer, features = write_cache(path)
+    writer.close()
+    X, y = cache.load(path, "train")
+    np.testing.assert_array_equal(X, features)
+    np.testing.assert_array_equal(y, [0, 1, 0, 1, 1])
+    assert cache.read_split(path, "train").ids == ["x0", "x1", "x2", "x3", "x4"]
+    assert cache.skipped(path, "train") == [("bad.jpg", "empty file")]
+    assert cache.splits(path) == ["train", "validation"]
+    meta = cache.info(path)
+    assert meta["class_names"] == ["a", "b"] and meta["fingerprint"] == "abc" and meta["complete"]
+    assert meta["splits"]["train"] == {"rows": 5, "skipped": 1, "n_inputs": 6, "seconds": 1.5}
+
+
+def test_float16_features(tmp_path):
+    writer, features = write_cache(tmp_path / "f.h5", dtype="float16")
+    writer.close()
+    X, _ = cache.load(tmp_path / "f.h5", "train")
+    assert X.dtype == np.float16
+    np.testing.assert_allclose(X, features, rtol=1e-3)
+
+
+def test_nothing_appears_until_complete(tmp_path):
+    path = tmp_path / "features.h5"
+    writer, _ = write_cache(path)
+    assert not path.exists()
+    writer.abort()
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_incomplete_and_missing_caches_are_refused(tmp_path):
+    with pytest.raises(cache.CacheError, match="make features"):
+        cache.load(tmp_path / "none.h5", "train")
+    with h5py.File(tmp_path / "half.h5", "w") as handle:
+        handle.attrs["complete"] = False
+    with pytest.raises(cache.CacheError, match="interrupted"):
+        cache.load(tmp_path / "half.h5", "train")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(cache.CacheError, match="not a readable"):
+        cache.info(tmp_path / "junk.h5")
+
+
+def test_unknown_split_is_named(tmp_path):
+    writer, _ = write_cache(tmp_path / "f.h5")
+    writer.close()
+    with pytest.raises(cache.CacheError, match="no split 'test'"):
+        cache.load(tmp_path / "f.h5", "test")
+
+
+def shard(n):
+    return Shard(np.ones((n, 4), np.float32), np.zeros(n), [f"i{k}" for k in range(n)], [], [], 0.1)
+
+
+def test_shards_resume_only_with_the_same_fingerprint(tmp_path):
+    store = ShardStore(tmp_path / "parts", "fp1")
+    store.write("train", 0, shard(3))
+    store.write("train", 1, shard(2))
+    assert ShardStore(tmp_path / "parts", "fp1").done("train") == 2
+    assert ShardStore(tmp_path / "parts", "fp1").read("train", 1).ids == ["i0", "i1"]
+    assert ShardStore(tmp_path / "parts", "fp2").done("train") == 0
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    with pytest.raises(RuntimeError):
+        with cache.atomic_path(tmp_path / "out.json") as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,119 @@
+import time
+
+import numpy as np
+import pytest
+
+import cache
+from extract import backbone, engines, runner
+from extract.__main__ import main as extract_main
+from extract.config import ExtractConfig
+from tests.conftest import TINY, write_bad_files, write_class_folders
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """3 classes, train/validation, with every bad kind of file in train/class_a."""
+    root = tmp_path_factory.mktemp("data")
+    write_class_folders(root / "train", ["class_a", "class_b", "class_c"], 6)
+    write_class_folders(root / "validation", ["class_a", "class_b", "class_c"], 2, seed=1)
+    expected = write_bad_files(root / "train" / "class_a" / "odd")
+    return root, expected
+
+
+def config_for(dataset, tmp_path, random_weights, engine_dir, **overrides):
+    root, _ = dataset
+    settings = dict(data=str(root), weights=str(random_weights), image_size=TINY, out=str(tmp_path),
+                    batch=4, shard_size=8, engine="tflite", engine_dir=str(engine_dir))
+    return ExtractConfig(**(settings | overrides))
+
+
+def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, random_weights, engine_dir):
+    root, expected = dataset
+    summary = runner.run(config_for(dataset, tmp_path, random_weights, engine_dir), progress=False)
+    assert summary.status == "built"
+    good = sorted(f"train/class_a/odd/{n}" for n, ok in expected.items() if ok)
+    bad = sorted(f"train/class_a/odd/{n}" for n, ok in expected.items() if not ok)
+    train = cache.read_split(summary.path, "train")
+    assert train.features.shape == (18 + len(good), backbone.FEATURE_DIM)
+    assert train.features.dtype == np.float32 and np.isfinite(train.features).all()
+    assert sorted(i for i in train.ids if "/odd/" in i) == good
+    assert train.ids == sorted(train.ids)  # input order kept across shards
+    assert list(np.bincount(train.labels)) == [6 + len(good), 6, 6]
+    skipped = dict(cache.skipped(summary.path, "train"))
+    assert sorted(skipped) == bad and all(skipped.values())
+    assert skipped["train/class_a/odd/empty.jpg"] == "empty file"
+    meta = cache.info(summary.path)
+    assert meta["class_names"] == ["class_a", "class_b", "class_c"]
+    assert meta["image_size"] == TINY and meta["engine"] == "tflite" and meta["preprocessing"]
+    assert meta["splits"]["train"]["n_inputs"] == 18 + len(expected)
+    assert [s.skipped for s in summary.splits] == [len(bad), 0]
+    assert not (tmp_path / "features.h5.parts").exists()
+
+
+def test_same_inputs_do_nothing_and_changed_inputs_rebuild(dataset, tmp_path, random_weights, engine_dir):
+    config = config_for(dataset, tmp_path, random_weights, engine_dir)
+    runner.run(config, progress=False)
+    stamp = config.cache_path.stat().st_mtime_ns
+    started = time.perf_counter()
+    assert runner.run(config, progress=False).status == "up to date"
+    assert time.perf_counter() - started < 15
+    assert config.cache_path.stat().st_mtime_ns == stamp
+    first = cache.info(config.cache_path)["fingerprint"]
+    bigger = config_for(dataset, tmp_path, random_weights, engine_dir, image_size=40)
+    assert runner.run(bigger, progress=False).status == "built"
+    assert cache.info(config.cache_path)["fingerprint"] != first
+    assert runner.run(config_for(dataset, tmp_path, random_weights, engine_dir, force=True),
+                      progress=False).status == "built"
+
+
+def test_float16_cache(dataset, tmp_path, random_weights, engine_dir):
+    config = config_for(dataset, tmp_path, random_weights, engine_dir, dtype="float16", limit=3)
+    X, y = cache.load(runner.run(config, progress=False).path, "validation")
+    assert X.dtype == np.float16 and len(X) == len(y) == 3
+
+
+def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, engine_dir):
+    keras_cfg = config_for(dataset, tmp_path / "k", random_weights, engine_dir, engine="keras")
+    tflite_cfg = config_for(dataset, tmp_path / "t", random_weights, engine_dir)
+    by_keras = cache.read_split(runner.run(keras_cfg, progress=False).path, "train")
+    by_tflite = cache.read_split(runner.run(tflite_cfg, progress=False).path, "train")
+    assert by_keras.ids == by_tflite.ids
+    np.testing.assert_allclose(by_keras.features, by_tflite.features, atol=1e-4)
+
+
+def test_auto_engine_is_tflite_on_this_cpu():
+    assert engines.resolve("auto") == ("keras" if engines.has_gpu() else "tflite")
+    with pytest.raises(ValueError):
+        engines.resolve("onnx")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Keras warns about each mismatched layer first
+def test_weights_of_the_wrong_format_or_shape(tmp_path):
+    (tmp_path / "text.h5").write_text("not weights")
+    with pytest.raises(backbone.WeightsError, match="cannot load"):
+        backbone.build_backbone(str(tmp_path / "text.h5"), TINY)
+    import keras
+
+    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None,
+                                   alpha=0.5).save_weights(tmp_path / "half.weights.h5")
+    with pytest.raises(backbone.WeightsError, match="cannot load"):
+        backbone.build_backbone(str(tmp_path / "half.weights.h5"), TINY)
+    with pytest.raises(backbone.WeightsError, match="no weights file"):
+        backbone.build_backbone(str(tmp_path / "missing.h5"), TINY)
+
+
+def test_cli_errors_are_one_line_and_non_zero(tmp_path, capsys, random_weights):
+    assert extract_main(["--data", str(tmp_path / "missing"), "--weights", str(random_weights),
+                         "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no such folder") and err.count("\n") == 1
+    assert extract_main(["--data", str(tmp_path), "--image-size", "8"]) == 2
+
+
+def test_cli_prints_a_summary(dataset, tmp_path, capsys, random_weights, engine_dir):
+    root, _ = dataset
+    code = extract_main(["--data", str(root), "--weights", str(random_weights), "--image-size", str(TINY),
+                         "--out", str(tmp_path), "--engine-dir", str(engine_dir), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "built" in out and "img/s" in out and "skipped train/class_a/odd/empty.jpg: empty file" in out

@@ -1,0 +1,104 @@
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from extract import sources
+from extract.sources import DataError, folder_source, open_source
+from tests.conftest import write_class_folders
+
+
+def collect(split, start=0):
+    return [(int(p), bytes(b)) for p, b in split.elements(start).as_numpy_iterator()]
+
+
+def test_train_validation_test_folders_are_the_splits(tmp_path):
+    for split in ("train", "validation", "test"):
+        write_class_folders(tmp_path / split, ["dogs", "cats"], 3)
+    source = folder_source(tmp_path)
+    assert source.class_names == ["cats", "dogs"]
+    assert [s.name for s in source.splits] == ["train", "validation", "test"]
+    train = source.splits[0]
+    assert train.ids[0] == "train/cats/cats.0.jpg" and list(train.labels) == [0, 0, 0, 1, 1, 1]
+    rows = collect(train, start=4)
+    assert [p for p, _ in rows] == [4, 5]
+    assert rows[0][1] == (tmp_path / "train/dogs/dogs.1.jpg").read_bytes()
+
+
+def test_val_folder_counts_as_validation_and_test_is_optional(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 2)
+    write_class_folders(tmp_path / "val", ["a", "b"], 1)
+    assert [s.name for s in folder_source(tmp_path).splits] == ["train", "validation"]
+
+
+def test_flat_class_folders_split_by_hash_stably(tmp_path):
+    write_class_folders(tmp_path, ["x", "y", "z"], 40)
+    before = {s.name: set(s.ids) for s in folder_source(tmp_path).splits}
+    assert sum(map(len, before.values())) == 120
+    assert 80 <= len(before["train"]) <= 110 and before["validation"] and before["test"]
+    write_class_folders(tmp_path, ["x"], 60, seed=5)  # more files: none of the old ones moves
+    (tmp_path / "x" / "x.59.jpg").rename(tmp_path / "x" / "new.jpg")
+    after = {s.name: set(s.ids) for s in folder_source(tmp_path).splits}
+    for name, ids in before.items():
+        assert ids - {"x/x.59.jpg"} <= after[name]
+    assert folder_source(tmp_path).class_names == ["x", "y", "z"]
+
+
+def test_limit_takes_a_stable_class_mixed_subset(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 30)
+    write_class_folders(tmp_path / "validation", ["a", "b"], 30)
+    first = folder_source(tmp_path, limit=20).splits[0]
+    assert len(first) == 20 and 0 < first.labels.sum() < 20
+    assert first.ids == folder_source(tmp_path, limit=20).splits[0].ids
+    assert first.ids == sorted(first.ids)
+
+
+def test_fingerprint_follows_the_files(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 2)
+    before = folder_source(tmp_path).fingerprint
+    assert folder_source(tmp_path).fingerprint == before
+    (tmp_path / "train/a/a.0.jpg").write_bytes(b"changed")
+    assert folder_source(tmp_path).fingerprint != before
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: None, "no such folder"),
+    (lambda root: write_class_folders(root, ["only"], 2), "at least two class folders"),
+    (lambda root: [(root / "train/a").mkdir(parents=True), (root / "train/b").mkdir()], "has no image files"),
+    (lambda root: write_class_folders(root / "validation", ["a", "b"], 1), "no train/"),
+])
+def test_unusable_folders_are_one_clear_error(tmp_path, make, message):
+    root = tmp_path / "data"
+    make(root)
+    with pytest.raises(DataError, match=message):
+        folder_source(root)
+
+
+def test_unknown_class_in_validation(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 1)
+    write_class_folders(tmp_path / "validation", ["a", "c"], 1)
+    with pytest.raises(DataError, match=r"\['c'\]"):
+        folder_source(tmp_path)
+
+
+def test_tfds_gives_the_tutorials_three_splits():
+    with tfds.testing.mock_data(num_examples=6):
+        source = open_source("tfds:cats_vs_dogs", limit=4)
+    assert source.class_names == ["cat", "dog"]
+    assert [s.name for s in source.splits] == ["train", "validation", "test"]
+    train = source.splits[0]
+    assert len(train) == 4 and len(set(train.ids)) == 4
+    rows = collect(train, start=1)
+    assert [p for p, _ in rows] == [1, 2, 3]
+    assert rows[0][1] == train.read(1)
+    assert tf.io.decode_image(rows[0][1]).shape[-1] == 3
+    assert sources.TFDS_SPLITS == {"train": "train[:80%]", "validation": "train[80%:90%]", "test": "train[90%:]"}
+
+
+def test_tfds_offline_is_one_line_that_says_what_to_do(monkeypatch):
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("Failed to resolve host")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    with pytest.raises(DataError, match=r"pass DATA=<folder") as raised:
+        open_source("tfds:cats_vs_dogs")
+    assert "\n" not in str(raised.value)
