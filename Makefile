@@ -8,6 +8,8 @@ OUT      ?= artifacts
 BATCH    ?= 32
 LIMIT    ?=
 ENGINE   ?= auto
+HEAD     ?=
+EPOCHS   ?= 10
 
 PYTHON   ?= python3
 VENV     := .venv
@@ -16,9 +18,9 @@ CACHE    := $(OUT)/features.h5
 
 opt = $(if $(strip $(2)),$(1) $(2))
 
-.PHONY: all venv features test clean
+.PHONY: all venv features heads test clean
 
-all: features
+all: features heads
 
 venv: $(VENV)/installed
 $(VENV)/installed: requirements.txt
@@ -30,6 +32,9 @@ $(VENV)/installed: requirements.txt
 features: venv
 	$(PY) -m extract --data $(DATA) --weights $(WEIGHTS) --image-size $(IMG_SIZE) --out $(OUT) \
 		--batch $(BATCH) --engine $(ENGINE) $(call opt,--limit,$(LIMIT))
+
+heads: venv
+	$(PY) -m classify --out $(OUT) --head $(or $(HEAD),all) --epochs $(EPOCHS)
 
 test: venv
 	$(PY) -m pytest

@@ -1,0 +1,112 @@
+"""The two heads, as pure functions: build, train, and turn features into class probabilities."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from classify.config import HeadConfig
+
+
+class HeadError(Exception):
+    """The data cannot train a head (one class only, say)."""
+
+
+def check_trainable(labels: np.ndarray, n_classes: int) -> None:
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise HeadError(f"the train split has only one class ({present.tolist()}); a classifier needs two or more")
+    if present.max() >= n_classes:
+        raise HeadError(f"labels go up to {present.max()} but the cache names {n_classes} classes")
+
+
+# --- Keras Dense head ----------------------------------------------------------------------
+
+def build_dense(feature_dim: int, n_classes: int, dropout: float = 0.2, hidden: int = 0) -> keras.Model:
+    """Dropout then Dense(1) logit for two classes, Dense(K) softmax for more (the tutorial's head)."""
+    layers = [keras.Input((feature_dim,))]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))
+    if hidden:
+        layers += [keras.layers.Dense(hidden, activation="relu"), keras.layers.Dropout(dropout)]
+    layers.append(keras.layers.Dense(1) if n_classes == 2 else keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers, name="dense_head")
+
+
+def compile_dense(model: keras.Model, n_classes: int, learning_rate: float) -> None:
+    """RMSprop and the loss that matches the head's output; shared with fine-tuning."""
+    if n_classes == 2:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        accuracy = keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate), loss=loss, metrics=[accuracy])
+
+
+def train_dense(config: HeadConfig, train: tuple, validation: tuple | None, n_classes: int, verbose: int = 0):
+    """Fit with early stopping on validation loss, keeping the best epoch. Returns (model, history)."""
+    keras.utils.set_random_seed(config.seed)
+    X, y = train
+    model = build_dense(X.shape[1], n_classes, config.dropout, config.hidden)
+    compile_dense(model, n_classes, config.learning_rate)
+    callbacks = []
+    if validation is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True))
+    history = model.fit(
+        X.astype(np.float32), y.astype(np.float32 if n_classes == 2 else np.int64),
+        validation_data=None if validation is None else (
+            validation[0].astype(np.float32), validation[1].astype(np.float32 if n_classes == 2 else np.int64)),
+        epochs=config.epochs, batch_size=config.batch, shuffle=True, callbacks=callbacks, verbose=verbose,
+    )
+    return model, {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def dense_probabilities(model: keras.Model, features: np.ndarray) -> np.ndarray:
+    """(N, K) class probabilities from the Dense head's output (a logit for two classes)."""
+    outputs = np.asarray(model.predict(features.astype(np.float32), batch_size=1024, verbose=0), dtype=np.float64)
+    if outputs.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-outputs[:, 0]))
+        return np.stack([1.0 - positive, positive], axis=1)
+    return outputs / outputs.sum(axis=1, keepdims=True)  # float32 softmax sums to 1 only roughly
+
+
+# --- scikit-learn logistic regression ------------------------------------------------------
+
+def train_logreg(config: HeadConfig, X: np.ndarray, y: np.ndarray) -> tuple[Pipeline, dict]:
+    """Standardise + LogisticRegression, C chosen by stratified k-fold CV on train (log loss).
+
+    Returns the pipeline refitted on all of train with the best C, and the search's record.
+    """
+    pipeline = Pipeline([
+        ("scale", StandardScaler()),
+        ("logreg", LogisticRegression(max_iter=2000, random_state=config.seed)),
+    ])
+    folds = min(config.folds, int(np.bincount(y).min()))
+    if folds < 2:
+        raise HeadError("every class needs at least two training examples for cross-validation")
+    search = GridSearchCV(
+        pipeline, {"logreg__C": list(config.cs)}, scoring="neg_log_loss", n_jobs=config.jobs,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed), refit=True,
+    )
+    started = time.perf_counter()
+    search.fit(X, y)
+    total = time.perf_counter() - started
+    record = {
+        "best_C": float(search.best_params_["logreg__C"]),
+        "cv_log_loss": float(-search.best_score_),
+        "fit_seconds": float(search.refit_time_),
+        "search_seconds": total - float(search.refit_time_),
+    }
+    return search.best_estimator_, record
+
+
+def logreg_probabilities(model: Pipeline, features: np.ndarray) -> np.ndarray:
+    return model.predict_proba(features)

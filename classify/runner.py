@@ -1,0 +1,67 @@
+"""The heads run: read the cache, train each head, score it on every other split, save."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cache
+from classify import heads, plots, saved
+from classify.config import HeadConfig
+from classify.metrics import score
+
+
+def run(config: HeadConfig, verbose: int = 0) -> dict:
+    """Train the chosen heads; returns metrics in metrics.json's shape (also written there)."""
+    meta = cache.info(config.cache_path)
+    n_classes = len(meta["class_names"])
+    train = cache.read_split(config.cache_path, "train")
+    heads.check_trainable(train.labels, n_classes)
+    others = {name: cache.read_split(config.cache_path, name)
+              for name in cache.splits(config.cache_path) if name != "train"}
+    validation = others.get("validation")
+    results = {}
+    for name in config.heads:
+        started = time.perf_counter()
+        extra = {}
+        if name == "logreg":
+            model, extra = heads.train_logreg(config, train.features, train.labels)
+        else:
+            model, history = heads.train_dense(
+                config, (train.features, train.labels),
+                None if validation is None else (validation.features, validation.labels), n_classes, verbose)
+            extra = {"epochs_run": len(history["loss"])}
+        seconds = time.perf_counter() - started
+        saved.save(model, config.heads_dir, name, saved.record_of(meta, {"head": name}))
+        if name == "dense":
+            cache.write_text(config.heads_dir / "dense_history.json", json.dumps(history))
+            plots.learning_curves(history, config.heads_dir / "dense_learning_curve.png",
+                                  f"Dense head on cached features ({meta['dataset']})")
+        results[name] = {
+            split: score(probabilities(name, model, data.features), data.labels) for split, data in others.items()
+        } | {"train_seconds": seconds, "cache_fingerprint": meta["fingerprint"]} | extra
+    return write_metrics(config.heads_dir / "metrics.json", results)
+
+
+def probabilities(name: str, model, features: np.ndarray) -> np.ndarray:
+    if name == "dense":
+        return heads.dense_probabilities(model, features)
+    return heads.logreg_probabilities(model, features)
+
+
+def write_metrics(path: Path, results: dict) -> dict:
+    """Merge into an existing metrics file, keeping other methods' entries for the same cache."""
+    fingerprint = next(iter(results.values()))["cache_fingerprint"]
+    merged = {}
+    if path.exists():
+        try:
+            merged = {k: v for k, v in json.loads(path.read_text()).items()
+                      if v.get("cache_fingerprint") == fingerprint}
+        except (json.JSONDecodeError, AttributeError):
+            merged = {}
+    merged |= results
+    cache.write_text(path, json.dumps(merged, indent=2))
+    return merged

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+
+import cache
+from classify import heads, runner, saved
+from classify.__main__ import main as classify_main
+from classify.config import HeadConfig
+
+
+def blobs(n_per_class, n_classes, dim=64, seed=0, spread=1.0):
+    """Gaussian clusters: separable, with some overlap."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(0, 1.0, size=(n_classes, dim))
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    features = centres[labels] + rng.normal(0, spread, size=(len(labels), dim))
+    return np.maximum(features, 0).astype(np.float32), labels  # ReLU-like, as pooled features are
+
+
+def write_feature_cache(out, n_classes=2, train_labels=None, fingerprint="fp-1"):
+    class_names = [f"class{i}" for i in range(n_classes)]
+    attrs = {"fingerprint": fingerprint, "class_names": class_names, "image_size": 32, "engine": "tflite",
+             "preprocessing": "test", "model": "test", "weights": "w.h5", "weights_sha256": "0" * 64,
+             "dataset": "blobs", "versions": {}}
+    writer = cache.CacheWriter(out / "features.h5", attrs, 64, "float32")
+    for split, per_class, seed in (("train", 60, 0), ("validation", 30, 1), ("test", 30, 2)):
+        X, y = blobs(per_class, n_classes, seed=seed)
+        if split == "train" and train_labels is not None:
+            y = np.full_like(y, train_labels)
+        writer.add_split(split)
+        writer.append(split, X, y, [f"{split}/{i}" for i in range(len(y))], [], [])
+    writer.close()
+    return out
+
+
+def fast_config(out, **overrides):
+    return HeadConfig(**({"out": str(out), "epochs": 40, "learning_rate": 1e-3, "jobs": 1} | overrides))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_both_heads_learn_separable_features(tmp_path, n_classes):
+    write_feature_cache(tmp_path, n_classes)
+    metrics = runner.run(fast_config(tmp_path))
+    for name in ("logreg", "dense"):
+        for split in ("validation", "test"):
+            result = metrics[name][split]
+            assert result["accuracy"] >= 0.95, (name, split, result)
+            assert result["auc"] >= 0.98 and result["n"] == 30 * n_classes
+            assert np.array(result["confusion"]).shape == (n_classes, n_classes)
+            assert np.array(result["confusion"]).sum() == 30 * n_classes
+        assert metrics[name]["train_seconds"] > 0
+    on_disk = json.loads((tmp_path / "heads" / "metrics.json").read_text())
+    assert on_disk["logreg"]["validation"] == metrics["logreg"]["validation"]
+    for name in ("dense.keras", "dense.json", "logreg.joblib", "logreg.json", "dense_learning_curve.png"):
+        assert (tmp_path / "heads" / name).stat().st_size > 0
+    model, record = saved.load(tmp_path / "heads", "dense", "fp-1")
+    X, y = cache.load(tmp_path / "features.h5", "validation")
+    probabilities = runner.probabilities("dense", model, X)
+    assert probabilities.shape == (len(y), n_classes)
+    np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
+    assert record["class_names"] == [f"class{i}" for i in range(n_classes)]
+
+
+def test_a_head_is_refused_against_another_cache(tmp_path):
+    write_feature_cache(tmp_path)
+    runner.run(fast_config(tmp_path, head="logreg"))
+    with pytest.raises(saved.HeadMismatchError, match="run `make heads` again"):
+        saved.load(tmp_path / "heads", "logreg", "another-fingerprint")
+    with pytest.raises(saved.HeadMismatchError, match="no saved dense head"):
+        saved.load(tmp_path / "heads", "dense")
+
+
+def test_same_seed_gives_identical_logistic_regression(tmp_path):
+    X, y = blobs(50, 3)
+    first, _ = heads.train_logreg(HeadConfig(seed=3, jobs=1), X, y)
+    second, _ = heads.train_logreg(HeadConfig(seed=3, jobs=1), X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+
+
+def test_cross_validation_picks_c_and_times_the_search(tmp_path):
+    X, y = blobs(50, 2)
+    _, record = heads.train_logreg(HeadConfig(cs=[1e-4, 1.0], jobs=1), X, y)
+    assert record["best_C"] in (1e-4, 1.0) and record["fit_seconds"] > 0 and record["search_seconds"] > 0
+
+
+def test_one_head_at_a_time_keeps_the_others_metrics(tmp_path):
+    write_feature_cache(tmp_path)
+    runner.run(fast_config(tmp_path))
+    metrics = runner.run(fast_config(tmp_path, head="logreg"))
+    assert set(metrics) == {"logreg", "dense"}
+    write_feature_cache(tmp_path, fingerprint="fp-2")  # new cache: the old dense entry is stale
+    assert set(runner.run(fast_config(tmp_path, head="logreg"))) == {"logreg"}
+
+
+def test_one_class_in_train_is_a_clear_error(tmp_path, capsys):
+    write_feature_cache(tmp_path, train_labels=1)
+    assert classify_main(["--out", str(tmp_path)]) == 1
+    assert "only one class" in capsys.readouterr().err
+
+
+def test_missing_and_interrupted_caches(tmp_path, capsys):
+    assert classify_main(["--out", str(tmp_path)]) == 1
+    assert "run `make features` first" in capsys.readouterr().err
+    writer = cache.CacheWriter(tmp_path / "features.h5", {"fingerprint": "x"}, 4, "float32")
+    writer._handle.close()
+    (tmp_path / "features.h5.tmp").rename(tmp_path / "features.h5")  # as a crash mid-write would leave it
+    assert classify_main(["--out", str(tmp_path)]) == 1
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_cli_prints_a_markdown_table(tmp_path, capsys):
+    write_feature_cache(tmp_path)
+    assert classify_main(["--out", str(tmp_path), "--head", "logreg", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| logreg | validation |" in out and "| logreg | test |" in out
