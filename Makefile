@@ -10,6 +10,9 @@ LIMIT    ?=
 ENGINE   ?= auto
 HEAD     ?=
 EPOCHS   ?= 10
+FT_EPOCHS ?= 10
+FINE_TUNE_AT ?= 100
+BASELINE ?=
 
 PYTHON   ?= python3
 VENV     := .venv
@@ -18,9 +21,9 @@ CACHE    := $(OUT)/features.h5
 
 opt = $(if $(strip $(2)),$(1) $(2))
 
-.PHONY: all venv features heads test clean
+.PHONY: all venv features heads finetune baseline report test clean
 
-all: features heads
+all: features heads finetune report
 
 venv: $(VENV)/installed
 $(VENV)/installed: requirements.txt
@@ -35,6 +38,16 @@ features: venv
 
 heads: venv
 	$(PY) -m classify --out $(OUT) --head $(or $(HEAD),all) --epochs $(EPOCHS)
+
+finetune: venv
+	$(PY) -m finetune --out $(OUT) --weights $(WEIGHTS) --epochs $(FT_EPOCHS) --fine-tune-at $(FINE_TUNE_AT) \
+		--batch $(BATCH) --verbose 2
+
+baseline: venv
+	$(PY) -m finetune.baseline --out $(OUT) --weights $(WEIGHTS) --epochs $(EPOCHS) --batch $(BATCH)
+
+report: venv $(if $(BASELINE),baseline)
+	$(PY) -m finetune.report --out $(OUT)
 
 test: venv
 	$(PY) -m pytest

@@ -29,6 +29,7 @@ import numpy as np
 FORMAT_VERSION = 1
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
+JSON_ATTRS = {"class_names", "versions", "extract_config"}  # stored as JSON text
 _STR = h5py.string_dtype("utf-8")
 
 
@@ -61,8 +62,8 @@ def info(path: str | os.PathLike) -> dict:
     """File attributes (class names and versions decoded), plus per-split counts."""
     with _open(path) as handle:
         attrs = {key: _plain(value) for key, value in handle.attrs.items()}
-        attrs["class_names"] = json.loads(attrs["class_names"])
-        attrs["versions"] = json.loads(attrs["versions"])
+        for key in JSON_ATTRS.intersection(attrs):
+            attrs[key] = json.loads(attrs[key])
         attrs["splits"] = {
             name: {
                 "rows": int(group["labels"].shape[0]),

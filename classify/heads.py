@@ -70,8 +70,12 @@ def train_dense(config: HeadConfig, train: tuple, validation: tuple | None, n_cl
 
 
 def dense_probabilities(model: keras.Model, features: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities from the Dense head's output (a logit for two classes)."""
-    outputs = np.asarray(model.predict(features.astype(np.float32), batch_size=1024, verbose=0), dtype=np.float64)
+    return probabilities_of_outputs(model.predict(features.astype(np.float32), batch_size=1024, verbose=0))
+
+
+def probabilities_of_outputs(outputs) -> np.ndarray:
+    """(N, K) class probabilities from a Dense head's output (a logit for two classes, else softmax)."""
+    outputs = np.asarray(outputs, dtype=np.float64)
     if outputs.shape[1] == 1:
         positive = 1.0 / (1.0 + np.exp(-outputs[:, 0]))
         return np.stack([1.0 - positive, positive], axis=1)

@@ -62,12 +62,21 @@ def write_bad_files(folder: Path) -> dict[str, bool]:
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> Path:
-    """A MobileNetV2 no-top weights file with seeded random values."""
+    """A MobileNetV2 no-top weights file with seeded random values.
+
+    BatchNorm statistics are set from one batch, as training would set them: with the initial
+    mean 0 / variance 1, activations blow past ReLU6's clip and most gradients are exactly zero.
+    """
     import keras
 
     keras.utils.set_random_seed(0)
     path = tmp_path_factory.mktemp("weights") / "random_mobilenet_v2.weights.h5"
-    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(path)
+    model = keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(np.random.default_rng(0).uniform(-1, 1, (16, TINY, TINY, 3)).astype("float32"), training=True)
+    model.save_weights(path)
     return path
 
 

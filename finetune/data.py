@@ -1,0 +1,46 @@
+"""Images of each split, exactly the files the cache holds, through extraction's preprocessing."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+import cache
+from extract import images
+from extract.sources import open_source
+
+
+def cached_splits(cache_path, tfds_data_dir: str | None = None) -> dict:
+    """{split name: (source split, mask of the positions the cache kept)}.
+
+    The source is opened again as the cache recorded it; a source that changed since
+    (another fingerprint) would give other images, so it is refused.
+    """
+    meta = cache.info(cache_path)
+    settings = meta["extract_config"]
+    source = open_source(meta["dataset"], settings["limit"], tfds_data_dir or settings["tfds_data_dir"])
+    if source.fingerprint != meta["dataset_fingerprint"]:
+        raise cache.CacheError(f"{meta['dataset']} changed since the cache was built: run `make features` again")
+    result = {}
+    for split in source.splits:
+        kept = set(cache.read_split(cache_path, split.name).ids)
+        keep = np.array([item in kept for item in split.ids])
+        result[split.name] = (split, keep)
+    return result
+
+
+def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: bool,
+                  shuffle_seed: int | None = None):
+    """Batches of (model input, label) for the kept positions of a split, in cache order unless shuffled."""
+    keep_table = tf.constant(keep)
+    labels = tf.constant(split.labels.astype(np.float32 if binary else np.int64))
+    dataset = (split.elements(0).filter(lambda position, encoded: keep_table[position])
+               .apply(tf.data.experimental.assert_cardinality(int(keep.sum()))))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(1024, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return (
+        dataset.map(lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch)
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -1,0 +1,46 @@
+"""The fine-tuning model: MobileNetV2 (top layers trainable, BatchNorm in inference mode) under the
+Dense head trained on the cache. Backend-neutral Keras."""
+
+from __future__ import annotations
+
+import keras
+
+from extract.backbone import build_backbone
+
+
+def augmentation(seed: int) -> keras.Sequential:
+    """The tutorial's random flip and rotation, plus a small zoom; active in training only."""
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(0.1, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+    ], name="augmentation")
+
+
+def build_finetune_model(weights: str, image_size: int, head: keras.Model, fine_tune_at: int,
+                         augment: bool, seed: int = 0) -> tuple[keras.Model, keras.Model]:
+    """(model, base). The head is the saved Dense head itself, so training starts from it."""
+    base = build_backbone(weights, image_size)
+    unfreeze_from(base, fine_tune_at)
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = augmentation(seed)(inputs) if augment else inputs
+    # training=False keeps every BatchNormalization layer in inference mode: its moving mean
+    # and variance stay the pretrained ones, whatever fit() passes down.
+    x = base(x, training=False)
+    model = keras.Model(inputs, head(x), name="mobilenet_v2_finetuned")
+    return model, base
+
+
+def unfreeze_from(base: keras.Model, fine_tune_at: int) -> None:
+    if fine_tune_at > len(base.layers):
+        raise ValueError(f"fine_tune_at {fine_tune_at} is past the base's {len(base.layers)} layers")
+    base.trainable = True
+    for layer in base.layers[:fine_tune_at]:
+        layer.trainable = False
+    # Keras 3's Functional call passes fit()'s training=True down to every layer, over the
+    # training=False given when the base was called, so BatchNorm would update its moving
+    # statistics (tests/test_finetune.py catches it). A frozen BatchNorm runs in inference mode
+    # whatever it is told; its scale and offset stay the pretrained ones too.
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
