@@ -13,6 +13,9 @@ EPOCHS   ?= 10
 FT_EPOCHS ?= 10
 FINE_TUNE_AT ?= 100
 BASELINE ?=
+BENCH_DATA    ?= ../shared/data/cats_and_dogs_filtered
+BENCH_WEIGHTS ?= ../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
+QUICK    ?=
 
 PYTHON   ?= python3
 VENV     := .venv
@@ -21,7 +24,7 @@ CACHE    := $(OUT)/features.h5
 
 opt = $(if $(strip $(2)),$(1) $(2))
 
-.PHONY: all venv features heads finetune baseline report test clean
+.PHONY: all venv features heads finetune baseline report bench test clean
 
 all: features heads finetune report
 
@@ -48,6 +51,9 @@ baseline: venv
 
 report: venv $(if $(BASELINE),baseline)
 	$(PY) -m finetune.report --out $(OUT)
+
+bench: venv
+	$(PY) -m extract.bench --data $(BENCH_DATA) --weights $(BENCH_WEIGHTS) $(if $(QUICK),--quick)
 
 test: venv
 	$(PY) -m pytest

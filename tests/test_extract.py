@@ -78,7 +78,7 @@ def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, en
     by_keras = cache.read_split(runner.run(keras_cfg, progress=False).path, "train")
     by_tflite = cache.read_split(runner.run(tflite_cfg, progress=False).path, "train")
     assert by_keras.ids == by_tflite.ids
-    np.testing.assert_allclose(by_keras.features, by_tflite.features, atol=1e-4)
+    np.testing.assert_allclose(by_keras.features, by_tflite.features, rtol=1e-4, atol=5e-4)
 
 
 def test_auto_engine_is_tflite_on_this_cpu():
