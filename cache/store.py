@@ -33,6 +33,11 @@ JSON_ATTRS = {"class_names", "versions", "extract_config"}  # stored as JSON tex
 _STR = h5py.string_dtype("utf-8")
 
 
+def path_in(out: str | os.PathLike) -> Path:
+    """Where a workflow's output folder keeps its cache."""
+    return Path(out) / "features.h5"
+
+
 class CacheError(Exception):
     """A feature cache is missing, incomplete or not what the caller expects."""
 
@@ -84,14 +89,24 @@ def splits(path: str | os.PathLike) -> list[str]:
 def read_split(path: str | os.PathLike, split: str) -> SplitData:
     """Features, labels and ids of one split, each read in one call."""
     with _open(path) as handle:
-        if split not in handle:
-            raise CacheError(f"{path} has no split {split!r}; it has {list(handle.keys())}")
-        group = handle[split]
-        return SplitData(
-            features=group["features"][...],
-            labels=group["labels"][...],
-            ids=[item.decode() for item in group["ids"][...]],
-        )
+        group = _split(handle, path, split)
+        return SplitData(features=group["features"][...], labels=group["labels"][...], ids=_ids(group))
+
+
+def ids(path: str | os.PathLike, split: str) -> list[str]:
+    """The ids of one split alone, without reading its features."""
+    with _open(path) as handle:
+        return _ids(_split(handle, path, split))
+
+
+def _split(handle: h5py.File, path, split: str) -> h5py.Group:
+    if split not in handle:
+        raise CacheError(f"{path} has no split {split!r}; it has {list(handle.keys())}")
+    return handle[split]
+
+
+def _ids(group: h5py.Group) -> list[str]:
+    return [item.decode() for item in group["ids"][...]]
 
 
 def load(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:

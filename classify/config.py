@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cache
+
 HEADS = ("logreg", "dense")
 
 
@@ -39,7 +41,7 @@ class HeadConfig:
 
     @property
     def cache_path(self) -> Path:
-        return Path(self.out) / "features.h5"
+        return cache.path_in(self.out)
 
     @property
     def heads_dir(self) -> Path:

@@ -27,7 +27,6 @@ def run(config: HeadConfig, verbose: int = 0) -> dict:
     results = {}
     for name in config.heads:
         started = time.perf_counter()
-        extra = {}
         if name == "logreg":
             model, extra = heads.train_logreg(config, train.features, train.labels)
         else:

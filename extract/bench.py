@@ -56,7 +56,8 @@ def decode_only(data: Path, size: int, limit: int, repeats: int) -> float:
     return median_rate(lambda: [None for _ in dataset], len(paths), repeats)
 
 
-def end_to_end(data: Path, weights: str, size: int, engine: str, engine_dir: Path, limit: int | None) -> float:
+def end_to_end(data: Path, weights: str, size: int, engine: str, engine_dir: Path, limit: int | None) -> tuple[float, float]:
+    """(images/s of extraction work, wall seconds of the whole run)"""
     with tempfile.TemporaryDirectory() as out:
         config = ExtractConfig(data=str(data), weights=weights, image_size=size, out=out, engine=engine,
                                engine_dir=str(engine_dir), limit=limit)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cache
+
 
 @dataclass
 class ExtractConfig:
@@ -33,7 +35,7 @@ class ExtractConfig:
 
     @property
     def cache_path(self) -> Path:
-        return Path(self.out) / "features.h5"
+        return cache.path_in(self.out)
 
     @property
     def engine_path(self) -> Path:

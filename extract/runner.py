@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,10 +82,10 @@ def run(config: ExtractConfig, progress: bool = True) -> Summary:
 
     engine = engines.make_engine(engine_name, model, weights_hash, config.image_size, config.batch,
                                  config.engine_path)
-    store = ShardStore(path.with_name(path.name + ".parts"), attrs["fingerprint"])
+    parts = path.with_name(path.name + ".parts")
     if config.force:
-        store.remove()
-        store = ShardStore(path.with_name(path.name + ".parts"), attrs["fingerprint"])
+        shutil.rmtree(parts, ignore_errors=True)
+    store = ShardStore(parts, attrs["fingerprint"])
     resumed = any(store.done(split.name) for split in source.splits)
     for split in source.splits:
         _extract_split(split, engine, store, config, progress)

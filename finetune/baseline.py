@@ -4,32 +4,35 @@ Timed on the cache's own splits, for the same epochs, to compare with features +
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
-import keras
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cache
-from classify import heads
-from extract import backbone
-from finetune.data import cached_splits
-from finetune.model import build_finetune_model
-from finetune.runner import evaluate, training_data
+import keras  # noqa: E402
+
+import cache  # noqa: E402
+from classify import heads  # noqa: E402
+from extract import backbone  # noqa: E402
+from finetune.data import cached_splits  # noqa: E402
+from finetune.model import build_finetune_model  # noqa: E402
+from finetune.runner import evaluate, training_data  # noqa: E402
 
 
 def run_baseline(out: str, weights: str, epochs: int = 10, batch: int = 32, learning_rate: float = 1e-4,
                  augment: bool = True, seed: int = 0, verbose: int = 1) -> dict:
-    cache_path = Path(out) / "features.h5"
+    cache_path = cache.path_in(out)
     meta = cache.info(cache_path)
     n_classes = len(meta["class_names"])
     keras.utils.set_random_seed(seed)
     head = heads.build_dense(backbone.FEATURE_DIM, n_classes, dropout=0.2)
-    model, base = build_finetune_model(weights, meta["image_size"], head, fine_tune_at=0,
-                                       augment=augment, seed=seed)
-    base.trainable = False  # the whole backbone frozen, as in the tutorial's first phase
+    model, _ = build_finetune_model(weights, meta["image_size"], head, fine_tune_at=None, augment=augment, seed=seed)
     heads.compile_dense(model, n_classes, learning_rate)
-    splits = cached_splits(cache_path)
+    splits = cached_splits(cache_path, meta)
     train, validation = training_data(splits, meta, batch, seed)
     started = time.perf_counter()
     history = model.fit(train, validation_data=validation, epochs=epochs, verbose=verbose, shuffle=False)
@@ -43,9 +46,6 @@ def run_baseline(out: str, weights: str, epochs: int = 10, batch: int = 32, lear
 
 
 def main(argv=None) -> int:
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(
         prog="python -m finetune.baseline",
         description="Time the tutorial's recipe on the cache's splits: a fresh Dense head trained with the "
@@ -69,8 +69,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    import os
-    import sys
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

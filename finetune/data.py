@@ -10,20 +10,19 @@ from extract import images
 from extract.sources import open_source
 
 
-def cached_splits(cache_path, tfds_data_dir: str | None = None) -> dict:
-    """{split name: (source split, mask of the positions the cache kept)}.
+def cached_splits(cache_path, meta: dict, tfds_data_dir: str | None = None) -> dict:
+    """{split name: (source split, mask of the positions the cache kept)}; `meta` is `cache.info`'s.
 
     The source is opened again as the cache recorded it; a source that changed since
     (another fingerprint) would give other images, so it is refused.
     """
-    meta = cache.info(cache_path)
     settings = meta["extract_config"]
     source = open_source(meta["dataset"], settings["limit"], tfds_data_dir or settings["tfds_data_dir"])
     if source.fingerprint != meta["dataset_fingerprint"]:
         raise cache.CacheError(f"{meta['dataset']} changed since the cache was built: run `make features` again")
     result = {}
     for split in source.splits:
-        kept = set(cache.read_split(cache_path, split.name).ids)
+        kept = set(cache.ids(cache_path, split.name))
         keep = np.array([item in kept for item in split.ids])
         result[split.name] = (split, keep)
     return result

@@ -17,21 +17,24 @@ def augmentation(seed: int) -> keras.Sequential:
     ], name="augmentation")
 
 
-def build_finetune_model(weights: str, image_size: int, head: keras.Model, fine_tune_at: int,
+def build_finetune_model(weights: str, image_size: int, head: keras.Model, fine_tune_at: int | None,
                          augment: bool, seed: int = 0) -> tuple[keras.Model, keras.Model]:
-    """(model, base). The head is the saved Dense head itself, so training starts from it."""
+    """(model, base). The head is used as given (the saved Dense head: training starts from it).
+    `fine_tune_at=None` freezes the whole base, as the tutorial's first phase does."""
     base = build_backbone(weights, image_size)
     unfreeze_from(base, fine_tune_at)
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = augmentation(seed)(inputs) if augment else inputs
-    # training=False keeps every BatchNormalization layer in inference mode: its moving mean
-    # and variance stay the pretrained ones, whatever fit() passes down.
+    # The tutorial's training=False; under Keras 3 it is not enough on its own (unfreeze_from).
     x = base(x, training=False)
     model = keras.Model(inputs, head(x), name="mobilenet_v2_finetuned")
     return model, base
 
 
-def unfreeze_from(base: keras.Model, fine_tune_at: int) -> None:
+def unfreeze_from(base: keras.Model, fine_tune_at: int | None) -> None:
+    if fine_tune_at is None:
+        base.trainable = False
+        return
     if fine_tune_at > len(base.layers):
         raise ValueError(f"fine_tune_at {fine_tune_at} is past the base's {len(base.layers)} layers")
     base.trainable = True

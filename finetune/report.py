@@ -26,9 +26,8 @@ LABELS = {
 CURVES = ("heads/dense_learning_curve.png", "finetune/learning_curve.png")
 
 
-def collect(out: Path) -> tuple[dict, float]:
-    """{method: metrics entry} for every method whose metrics match the current cache; extraction seconds."""
-    meta = cache.info(out / "features.h5")
+def collect(out: Path, meta: dict) -> tuple[dict, float]:
+    """{method: metrics entry} for every method whose metrics match the cache (`meta`); extraction seconds."""
     methods = {}
     for relative, names in SOURCES.items():
         path = out / relative
@@ -89,10 +88,10 @@ def figure(methods: dict, extraction: float, path: Path) -> None:
 
 def write_report(out: str | Path) -> Path:
     out = Path(out)
-    methods, extraction = collect(out)
+    meta = cache.info(cache.path_in(out))
+    methods, extraction = collect(out, meta)
     if not methods:
         raise cache.CacheError(f"no metrics for the cache in {out}: run `make heads` (and `make finetune`) first")
-    meta = cache.info(out / "features.h5")
     figure(methods, extraction, out / "report.png")
     curves = [f"![{c}]({c})" for c in CURVES if (out / c).exists()]
     text = "\n\n".join([

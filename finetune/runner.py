@@ -46,7 +46,7 @@ def run(config: FinetuneConfig, verbose: int = 1) -> dict:
     learning_rate = config.learning_rate or record["config"]["learning_rate"] / 10
     heads.compile_dense(model, n_classes, learning_rate)
 
-    splits = cached_splits(config.cache_path)
+    splits = cached_splits(config.cache_path, meta)
     train, validation = training_data(splits, meta, config.batch, config.seed)
 
     directory = config.directory

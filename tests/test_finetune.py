@@ -109,7 +109,7 @@ def test_report_lists_every_method_with_its_numbers(trained, random_weights):
     run_baseline(str(trained), str(random_weights), epochs=1, batch=8, verbose=0)
     text = report.write_report(trained).read_text()
     assert (trained / "report.png").stat().st_size > 0
-    methods, _ = report.collect(trained)
+    methods, _ = report.collect(trained, cache.info(cache.path_in(trained)))
     assert list(methods) == ["logreg", "dense", "finetune", "tutorial"]
     for name, entry in methods.items():
         row = next(line for line in text.splitlines() if line.startswith(f"| {report.LABELS[name]} |"))
