@@ -16,6 +16,7 @@ BASELINE ?=
 BENCH_DATA    ?= ../shared/data/cats_and_dogs_filtered
 BENCH_WEIGHTS ?= ../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
 QUICK    ?=
+IMAGES   ?=
 
 PYTHON   ?= python3
 VENV     := .venv
@@ -24,7 +25,7 @@ CACHE    := $(OUT)/features.h5
 
 opt = $(if $(strip $(2)),$(1) $(2))
 
-.PHONY: all venv features heads finetune baseline report bench test clean
+.PHONY: all venv features heads finetune baseline report predict export bench test clean
 
 all: features heads finetune report
 
@@ -51,6 +52,13 @@ baseline: venv
 
 report: venv $(if $(BASELINE),baseline)
 	$(PY) -m finetune.report --out $(OUT)
+
+predict: venv
+	$(if $(IMAGES),,$(error IMAGES=<image files or folders> is required))
+	$(PY) -m classify.predict $(IMAGES) --out $(OUT) --head $(or $(HEAD),logreg) --weights $(WEIGHTS) --batch $(BATCH)
+
+export: venv
+	$(PY) -m classify.export --out $(OUT) --head $(or $(HEAD),logreg) --weights $(WEIGHTS)
 
 bench: venv
 	$(PY) -m extract.bench --data $(BENCH_DATA) --weights $(BENCH_WEIGHTS) $(if $(QUICK),--quick)

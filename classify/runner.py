@@ -35,7 +35,7 @@ def run(config: HeadConfig, verbose: int = 0) -> dict:
                 None if validation is None else (validation.features, validation.labels), n_classes, verbose)
             extra = {"epochs_run": len(history["loss"])}
         seconds = time.perf_counter() - started
-        saved.save(model, config.heads_dir, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
+        saved.save(model, config.out, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
         if name == "dense":
             cache.write_text(config.heads_dir / "dense_history.json", json.dumps(history))
             plots.learning_curves(history, config.heads_dir / "dense_learning_curve.png",

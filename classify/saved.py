@@ -1,7 +1,8 @@
-"""Saved heads: the model file plus a JSON record of the cache it was trained on.
+"""Saved models: the model file plus a JSON record of the cache it was trained on.
 
-`<name>.keras` or `<name>.joblib` beside `<name>.json`, each written atomically. Loading a
-head against a cache with another fingerprint is refused: its features mean something else.
+Each lives at a fixed place under the output folder (`MODELS`), beside its `.json` record,
+each written atomically. Loading a model against a cache with another fingerprint is
+refused: its features, split and classes mean something else.
 """
 
 from __future__ import annotations
@@ -14,28 +15,29 @@ import keras
 
 import cache
 
-SUFFIX = {"logreg": ".joblib", "dense": ".keras"}
-# What a later stage needs to turn a new image into the features the head was trained on.
+MODELS = {"logreg": "heads/logreg.joblib", "dense": "heads/dense.keras", "finetune": "finetune/model.keras"}
+MAKE_TARGET = {"logreg": "make heads", "dense": "make heads", "finetune": "make finetune"}
+# What a later stage needs to turn a new image into the features the model was trained on.
 RECORDED = ("fingerprint", "class_names", "image_size", "engine", "preprocessing", "model", "weights",
             "weights_sha256")
 
 
 class HeadMismatchError(cache.CacheError):
-    """A saved head does not belong to this cache, or is missing."""
+    """A saved model does not belong to this cache, or is missing."""
 
 
-def head_path(directory: str | Path, name: str) -> Path:
-    return Path(directory) / f"{name}{SUFFIX[name]}"
+def model_path(out: str | Path, name: str) -> Path:
+    return Path(out) / MODELS[name]
 
 
 def record_of(cache_info: dict, extra: dict | None = None) -> dict:
     return {key: cache_info[key] for key in RECORDED} | (extra or {})
 
 
-def save(model, directory: str | Path, name: str, record: dict) -> Path:
-    path = head_path(directory, name)
+def save(model, out: str | Path, name: str, record: dict) -> Path:
+    path = model_path(out, name)
     with cache.atomic_path(path) as tmp:
-        if name == "dense":
+        if path.suffix == ".keras":
             model.save(tmp)
         else:
             joblib.dump(model, tmp)
@@ -43,22 +45,22 @@ def save(model, directory: str | Path, name: str, record: dict) -> Path:
     return path
 
 
-def load_record(directory: str | Path, name: str) -> dict:
-    path = head_path(directory, name)
+def load_record(out: str | Path, name: str) -> dict:
+    path = model_path(out, name)
     meta = path.with_suffix(".json")
     if not path.exists() or not meta.exists():
-        raise HeadMismatchError(f"no saved {name} head in {directory}: run `make heads` first")
+        raise HeadMismatchError(f"no saved {name} model in {out}: run `{MAKE_TARGET[name]}` first")
     return json.loads(meta.read_text())
 
 
-def load(directory: str | Path, name: str, fingerprint: str | None = None):
-    """(model, record); with `fingerprint`, refuse a head trained on another cache."""
-    record = load_record(directory, name)
+def load(out: str | Path, name: str, fingerprint: str | None = None):
+    """(model, record); with `fingerprint`, refuse a model trained on another cache."""
+    record = load_record(out, name)
     if fingerprint is not None and record["fingerprint"] != fingerprint:
         raise HeadMismatchError(
-            f"the saved {name} head was trained on cache {record['fingerprint'][:12]}, not on this one "
-            f"({fingerprint[:12]}): run `make heads` again"
+            f"the saved {name} model was trained on cache {record['fingerprint'][:12]}, not on this one "
+            f"({fingerprint[:12]}): run `{MAKE_TARGET[name]}` again"
         )
-    path = head_path(directory, name)
-    model = keras.saving.load_model(path) if name == "dense" else joblib.load(path)
+    path = model_path(out, name)
+    model = keras.saving.load_model(path) if path.suffix == ".keras" else joblib.load(path)
     return model, record

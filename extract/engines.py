@@ -85,13 +85,17 @@ def tflite_file(model: keras.Model, weights_hash: str, image_size: int, director
     """The model converted to a float32 TFLite file, converted once and then reused."""
     path = Path(directory) / f"mobilenet_v2-{weights_hash[:16]}-{image_size}.tflite"
     if not path.exists():
-        import tensorflow as tf
-
-        with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every signature tensor
-            converted = tf.lite.TFLiteConverter.from_keras_model(model).convert()
         with atomic_path(path) as tmp:
-            tmp.write_bytes(converted)
+            tmp.write_bytes(to_tflite(model))
     return path
+
+
+def to_tflite(model: keras.Model) -> bytes:
+    """The model as a float32 TFLite flatbuffer (TensorFlow's converter)."""
+    import tensorflow as tf
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every signature tensor
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
 def make_engine(name: str, model: keras.Model, weights_hash: str, image_size: int, batch_size: int,

@@ -121,13 +121,13 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
             labels=split.labels[done],
             ids=[split.ids[i] for i in done],
             skipped_ids=[split.ids[i] for i in missing],
-            skipped_reasons=[_why_skipped(split, i, config.image_size) for i in missing],
+            skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
             seconds=time.perf_counter() - started,
         ))
         shard += 1
         started = time.perf_counter()
 
-    for positions, batch in _batches(split, first * shard_size, config):
+    for positions, batch in batches(split, first * shard_size, config.image_size, config.batch):
         pending_positions.append(positions)
         pending_features.append(engine(batch))
         while (shard + 1) * shard_size <= positions[-1]:
@@ -139,21 +139,20 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
     bar.close()
 
 
-def _batches(split: Split, start: int, config: ExtractConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions, model inputs) in position order; undecodable inputs are left out."""
-    size = config.image_size
+def batches(split: Split, start: int, size: int, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why)."""
     dataset = (
         split.elements(start)
         .map(lambda position, encoded: (position, images.preprocess(encoded, size)),
              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .ignore_errors()
-        .batch(config.batch)
+        .batch(batch)
         .prefetch(tf.data.AUTOTUNE)
     )
     return dataset.as_numpy_iterator()
 
 
-def _why_skipped(split: Split, position: int, size: int) -> str:
+def why_skipped(split: Split, position: int, size: int) -> str:
     try:
         encoded = split.read(position)
     except OSError as err:

@@ -135,9 +135,16 @@ def _limit(items: list, limit: int | None, key: Callable) -> list:
 
 
 def _folder_split(name: str, root: Path, files: list, class_names: list[str]) -> Split:
-    paths = [str(path) for _, path in files]
-    ids = [path.relative_to(root).as_posix() for _, path in files]
-    labels = np.array([class_names.index(cls) for cls, _ in files], dtype=np.int64)
+    return file_split(
+        name,
+        paths=[str(path) for _, path in files],
+        ids=[path.relative_to(root).as_posix() for _, path in files],
+        labels=np.array([class_names.index(cls) for cls, _ in files], dtype=np.int64),
+    )
+
+
+def file_split(name: str, paths: list[str], ids: list[str], labels: np.ndarray) -> Split:
+    """A split of image files, read in the order given."""
 
     def elements(start: int) -> tf.data.Dataset:
         positions = tf.data.Dataset.range(start, len(paths))

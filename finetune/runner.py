@@ -7,6 +7,7 @@ import csv
 import json
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -33,7 +34,7 @@ class EpochSeconds(keras.callbacks.Callback):
 
 def run(config: FinetuneConfig, verbose: int = 1) -> dict:
     meta = cache.info(config.cache_path)
-    head, record = saved.load(Path(config.out) / "heads", "dense", meta["fingerprint"])
+    head, record = saved.load(config.out, "dense", meta["fingerprint"])
     n_classes = len(meta["class_names"])
     if engines.has_gpu():
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -79,8 +80,7 @@ def run(config: FinetuneConfig, verbose: int = 1) -> dict:
         "fine_tune_at": config.fine_tune_at,
         "cache_fingerprint": meta["fingerprint"],
     }
-    with cache.atomic_path(directory / "model.keras") as tmp:
-        model.save(tmp)
+    saved.save(model, config.out, "finetune", saved.record_of(meta, {"head": "finetune", "config": asdict(config)}))
     metrics = {"finetune": results}
     cache.write_text(directory / "metrics.json", json.dumps(metrics, indent=2))
     _plot(history, Path(config.out) / "heads" / "dense_history.json", directory / "learning_curve.png")

@@ -107,3 +107,13 @@ def shared_cache(tmp_path_factory, engine_dir) -> Path:
     config = ExtractConfig(data=str(SHARED_DATA), weights=str(SHARED_WEIGHTS), out=str(out),
                            engine="tflite", engine_dir=str(engine_dir))
     return runner.run(config, progress=False).path
+
+
+@pytest.fixture(scope="session")
+def shared_heads(shared_cache) -> dict:
+    """Both heads trained on the real cache; their metrics."""
+    from classify import runner
+    from classify.config import HeadConfig
+
+    # 30 epochs: at the tutorial's 10 the Dense head is still climbing (~96.5%, BENCHMARKS.md).
+    return runner.run(HeadConfig(out=str(shared_cache.parent), epochs=30))

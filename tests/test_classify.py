@@ -54,7 +54,7 @@ def test_both_heads_learn_separable_features(tmp_path, n_classes):
     assert on_disk["logreg"]["validation"] == metrics["logreg"]["validation"]
     for name in ("dense.keras", "dense.json", "logreg.joblib", "logreg.json", "dense_learning_curve.png"):
         assert (tmp_path / "heads" / name).stat().st_size > 0
-    model, record = saved.load(tmp_path / "heads", "dense", "fp-1")
+    model, record = saved.load(tmp_path, "dense", "fp-1")
     X, y = cache.load(tmp_path / "features.h5", "validation")
     probabilities = runner.probabilities("dense", model, X)
     assert probabilities.shape == (len(y), n_classes)
@@ -66,9 +66,9 @@ def test_a_head_is_refused_against_another_cache(tmp_path):
     write_feature_cache(tmp_path)
     runner.run(fast_config(tmp_path, head="logreg"))
     with pytest.raises(saved.HeadMismatchError, match="run `make heads` again"):
-        saved.load(tmp_path / "heads", "logreg", "another-fingerprint")
-    with pytest.raises(saved.HeadMismatchError, match="no saved dense head"):
-        saved.load(tmp_path / "heads", "dense")
+        saved.load(tmp_path, "logreg", "another-fingerprint")
+    with pytest.raises(saved.HeadMismatchError, match="no saved dense model"):
+        saved.load(tmp_path, "dense")
 
 
 def test_same_seed_gives_identical_logistic_regression(tmp_path):

@@ -64,10 +64,11 @@ def test_finetune_writes_model_metrics_and_curve(trained, random_weights):
     entry = metrics["finetune"]
     assert entry["validation"]["n"] == 12 and 0 <= entry["validation"]["accuracy"] <= 1
     assert entry["epochs_run"] == 2 and entry["train_seconds"] > 0 and entry["best_epoch"] in (1, 2)
-    head_rate = saved.load_record(trained / "heads", "dense")["config"]["learning_rate"]
+    head_rate = saved.load_record(trained, "dense")["config"]["learning_rate"]
     assert entry["learning_rate"] == pytest.approx(head_rate / 10)
     assert json.loads((trained / "finetune" / "metrics.json").read_text()) == metrics
-    for name in ("model.keras", "learning_curve.png"):
+    assert saved.load_record(trained, "finetune")["fingerprint"] == cache.info(cache.path_in(trained))["fingerprint"]
+    for name in ("model.keras", "model.json", "learning_curve.png"):
         assert (trained / "finetune" / name).stat().st_size > 0
     assert not (trained / "finetune" / "backup").exists()
 

@@ -1,0 +1,131 @@
+import csv
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import cache
+from classify import export, runner as heads_runner, saved
+from classify.config import HeadConfig
+from classify.predict import PredictConfig, main as predict_main, predict
+from extract import images, runner as extract_runner
+from extract.backbone import WeightsError
+from extract.config import ExtractConfig
+from finetune.config import FinetuneConfig
+from finetune.runner import run as finetune
+from tests.conftest import TINY, write_bad_files, write_class_folders
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, random_weights, engine_dir):
+    """Three classes of generated images: a cache, both heads and a fine-tuned model."""
+    root = tmp_path_factory.mktemp("predict")
+    write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
+    write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
+    out = root / "artifacts"
+    extract_runner.run(ExtractConfig(data=str(root / "data"), weights=str(random_weights), image_size=TINY,
+                                     out=str(out), engine_dir=str(engine_dir)), progress=False)
+    heads_runner.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
+    finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8), verbose=0)
+    return root, out
+
+
+def read_rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("head", ["logreg", "dense", "finetune"])
+def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random_weights, tmp_path, head):
+    root, out = trained
+    folder = tmp_path / "new"
+    write_class_folders(folder / "nested" / "deeper", ["x"], 3, seed=4)
+    expected = write_bad_files(folder / "odd")
+    config = PredictConfig(images=[str(folder)], out=str(out), head=head, weights=str(random_weights), batch=4)
+    counts = predict(config, progress=False)
+    rows = read_rows(out / "predictions.csv")
+    assert list(rows[0]) == ["path", "label", "score", "p_a", "p_b", "p_c", "error"]
+    assert len(rows) == 3 + len(expected) == sum(counts.values())
+    assert [r["path"] for r in rows] == sorted(r["path"] for r in rows)
+    by_name = {r["path"].rsplit("/", 1)[-1]: r for r in rows}
+    for name, decodes in expected.items():
+        row = by_name[name]
+        if decodes:
+            assert row["label"] in ("a", "b", "c") and not row["error"]
+            probabilities = [float(row[f"p_{c}"]) for c in "abc"]
+            assert sum(probabilities) == pytest.approx(1, abs=1e-5)
+            assert float(row["score"]) == pytest.approx(max(probabilities), abs=1e-6)
+        else:
+            assert row["label"] == "" and row["score"] == "" and row["error"]
+    assert counts[""] == sum(not ok for ok in expected.values())
+
+
+def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_weights):
+    root, out = trained
+    validation = cache.read_split(cache.path_in(out), "validation")
+    for head in ("logreg", "dense"):
+        model, _ = saved.load(out, head)
+        seen = heads_runner.probabilities(head, model, validation.features)
+        predict(PredictConfig(images=[str(root / "data" / "validation")], out=str(out), head=head,
+                              weights=str(random_weights)), progress=False)
+        rows = read_rows(out / "predictions.csv")
+        assert [r["path"] for r in rows] == [str(root / "data" / i) for i in validation.ids]
+        predicted = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in rows])
+        np.testing.assert_allclose(predicted, seen, atol=1e-5)
+
+
+def test_predict_refuses_other_weights_and_missing_inputs(trained, tmp_path, capsys):
+    root, out = trained
+    import keras
+
+    keras.utils.set_random_seed(9)
+    other = tmp_path / "other.weights.h5"
+    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
+    with pytest.raises(WeightsError, match="not those the logreg head was trained on"):
+        predict(PredictConfig(images=[str(root / "data")], out=str(out), weights=str(other)), progress=False)
+    assert predict_main([str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def preprocessed(paths, size):
+    return np.stack([images.preprocess(tf.io.read_file(str(p)), size).numpy() for p in paths])
+
+
+@pytest.mark.parametrize("head", ["logreg", "dense", "finetune"])
+def test_exported_model_equals_the_two_step_path(trained, random_weights, head):
+    root, out = trained
+    keras_path, tflite_path = export.export(out, head, str(random_weights))
+    paths = sorted((root / "data" / "validation").rglob("*.jpg"))
+    x = preprocessed(paths, TINY)
+    predict(PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(random_weights)),
+            progress=False)
+    two_step = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in read_rows(out / "predictions.csv")])
+    import keras
+
+    fused = keras.saving.load_model(keras_path)
+    np.testing.assert_allclose(fused.predict(x, verbose=0), two_step, atol=1e-4)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tflite_path))
+    detail = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(detail["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    by_tflite = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(by_tflite, two_step, atol=1e-4)
+
+
+def test_logistic_regression_folds_into_one_dense_layer():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    for n_classes in (2, 3):
+        X = rng.normal(3, 2, (120, 8))
+        y = np.arange(120) % n_classes
+        X[:, 0] += y
+        pipeline = Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression())]).fit(X, y)
+        layer = export.softmax_layer(*export.folded_logreg(pipeline))
+        np.testing.assert_allclose(np.asarray(layer(X.astype("float32"))), pipeline.predict_proba(X), atol=1e-5)
