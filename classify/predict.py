@@ -37,6 +37,7 @@ class PredictConfig:
     head: str = "logreg"  # logreg, dense or finetune
     weights: str = "imagenet"  # the backbone weights the model was trained with (not needed for finetune)
     batch: int = 32
+    engine_dir: str | None = None  # where converted TFLite models are kept (<out>/engines if unset)
 
     def __post_init__(self):
         if self.head not in MODELS:
@@ -77,7 +78,7 @@ def classifier(config: PredictConfig):
         raise WeightsError(f"weights {config.weights!r} are not those the {config.head} head was trained on "
                            f"({record['weights']}): pass the same WEIGHTS")
     engine = engines.make_engine(record["engine"], base, digest, record["image_size"], config.batch,
-                                 Path(config.out) / "engines")
+                                 config.engine_dir or Path(config.out) / "engines")
     return record, lambda batch: probabilities(config.head, model, engine(batch))
 
 
@@ -128,6 +129,8 @@ def main(argv=None) -> int:
     parser.add_argument("--head", default=d.head, choices=MODELS, help="which trained model classifies")
     parser.add_argument("--weights", default=d.weights, help="backbone weights the head was trained with")
     parser.add_argument("--batch", type=int, default=d.batch, help="images per batch")
+    parser.add_argument("--engine-dir", default=d.engine_dir,
+                        help="where converted TFLite models are kept (default <out>/engines)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = vars(parser.parse_args(argv))
     quiet = args.pop("quiet")
