@@ -48,8 +48,7 @@ def fused_model(out: str | Path, head: str, weights: str) -> keras.Model:
     model, record = saved.load(out, head)
     size = record["image_size"]
     if head == "finetune":
-        base = next(layer for layer in model.layers if isinstance(layer, keras.Model) and len(layer.layers) > 100)
-        head_model = model.layers[-1]
+        base, head_model = model.layers[-2:]  # finetune.model: [input, (augmentation), base, head]
     else:
         base = backbone.build_backbone(weights, size)
         if backbone.weights_sha256(base) != record["weights_sha256"]:
