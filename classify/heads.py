@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+import joblib
 import keras
 import numpy as np
+import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from classify.config import HeadConfig
 
@@ -39,19 +42,45 @@ def build_dense(feature_dim: int, n_classes: int, dropout: float = 0.2, hidden: 
     return keras.Sequential(layers, name="dense_head")
 
 
+def loss_and_accuracy(n_classes: int) -> tuple[keras.losses.Loss, keras.metrics.Metric]:
+    """A logit with binary cross-entropy for two classes, softmax with sparse cross-entropy for more."""
+    if n_classes == 2:
+        return (keras.losses.BinaryCrossentropy(from_logits=True),
+                keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"))
+    return keras.losses.SparseCategoricalCrossentropy(), keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+
 def compile_dense(model: keras.Model, n_classes: int, learning_rate: float, steps_per_execution: int = 1) -> None:
     """RMSprop and the loss that matches the head's output; shared with fine-tuning.
 
     `steps_per_execution` runs several batches per call into the backend: the same updates,
     less Python overhead per step, which dominates a head on 1280-d features."""
-    if n_classes == 2:
-        loss = keras.losses.BinaryCrossentropy(from_logits=True)
-        accuracy = keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    loss, accuracy = loss_and_accuracy(n_classes)
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate), loss=loss, metrics=[accuracy],
                   steps_per_execution=steps_per_execution)
+
+
+def targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    return labels.astype(np.float32 if n_classes == 2 else np.int64)
+
+
+class EagerValidation(keras.callbacks.Callback):
+    """`val_loss` and `val_accuracy` after each epoch from one direct forward pass.
+
+    Keras's own validation traces a second graph function, ~0.4 s or a third of the whole fit
+    on cached features (BENCHMARKS.md); one call on the validation features takes milliseconds. Runs before EarlyStopping and History, which read the same logs."""
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray, n_classes: int):
+        super().__init__()
+        self.features, self.labels = features.astype(np.float32), targets(labels, n_classes)
+        self.loss, self.accuracy = loss_and_accuracy(n_classes)
+
+    def on_epoch_end(self, epoch, logs=None):
+        outputs = self.model(self.features, training=False)
+        self.accuracy.reset_state()
+        self.accuracy.update_state(self.labels, outputs)
+        logs["val_loss"] = float(self.loss(self.labels, outputs))
+        logs["val_accuracy"] = float(self.accuracy.result())
 
 
 def train_dense(config: HeadConfig, train: tuple, validation: tuple | None, n_classes: int, verbose: int = 0):
@@ -62,19 +91,21 @@ def train_dense(config: HeadConfig, train: tuple, validation: tuple | None, n_cl
     compile_dense(model, n_classes, config.learning_rate, steps_per_execution=64)
     callbacks = []
     if validation is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True))
-    history = model.fit(
-        X.astype(np.float32), y.astype(np.float32 if n_classes == 2 else np.int64),
-        validation_data=None if validation is None else (
-            validation[0].astype(np.float32), validation[1].astype(np.float32 if n_classes == 2 else np.int64)),
-        epochs=config.epochs, batch_size=config.batch, shuffle=True, callbacks=callbacks, verbose=verbose,
-    )
+        callbacks += [EagerValidation(*validation, n_classes), keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+    # One tf.data pipeline for every epoch, reshuffled each time: from NumPy arrays Keras builds
+    # its pipeline again each epoch, about a quarter of the whole fit on cached features.
+    batches = (tf.data.Dataset.from_tensor_slices((X.astype(np.float32), targets(y, n_classes)))
+               .shuffle(len(X), seed=config.seed, reshuffle_each_iteration=True)
+               .batch(config.batch)
+               .prefetch(tf.data.AUTOTUNE))
+    history = model.fit(batches, epochs=config.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
     return model, {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
 def dense_probabilities(model: keras.Model, features: np.ndarray) -> np.ndarray:
-    return probabilities_of_outputs(model.predict(features.astype(np.float32), batch_size=1024, verbose=0))
+    # a direct call, not model.predict, which traces a graph function first: slower than the pass itself
+    return probabilities_of_outputs(model(features.astype(np.float32), training=False))
 
 
 def probabilities_of_outputs(outputs) -> np.ndarray:
@@ -105,7 +136,11 @@ def train_logreg(config: HeadConfig, X: np.ndarray, y: np.ndarray) -> tuple[Pipe
         cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed), refit=True,
     )
     started = time.perf_counter()
-    search.fit(X, y)
+    # Folds in threads, one BLAS thread each: on a problem this small OpenBLAS's own threads
+    # made each fit 4-10× slower, and worker processes take longer to start than the search
+    # takes to run (BENCHMARKS.md).
+    with threadpool_limits(1), joblib.parallel_config(backend="threading"):
+        search.fit(X, y)
     total = time.perf_counter() - started
     record = {
         "best_C": float(search.best_params_["logreg__C"]),

@@ -18,32 +18,35 @@ from classify.metrics import score
 def run(config: HeadConfig, verbose: int = 0) -> dict:
     """Train the chosen heads; returns metrics in metrics.json's shape (also written there)."""
     meta = cache.info(config.cache_path)
-    n_classes = len(meta["class_names"])
     train = cache.read_split(config.cache_path, "train")
-    heads.check_trainable(train.labels, n_classes)
+    heads.check_trainable(train.labels, len(meta["class_names"]))
     others = {name: cache.read_split(config.cache_path, name)
               for name in cache.splits(config.cache_path) if name != "train"}
-    validation = others.get("validation")
-    results = {}
-    for name in config.heads:
-        started = time.perf_counter()
-        if name == "logreg":
-            model, extra = heads.train_logreg(config, train.features, train.labels)
-        else:
-            model, history = heads.train_dense(
-                config, (train.features, train.labels),
-                None if validation is None else (validation.features, validation.labels), n_classes, verbose)
-            extra = {"epochs_run": len(history["loss"])}
-        seconds = time.perf_counter() - started
-        saved.save(model, config.out, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
-        if name == "dense":
-            cache.write_text(config.heads_dir / "dense_history.json", json.dumps(history))
-            plots.learning_curves(history, config.heads_dir / "dense_learning_curve.png",
-                                  f"Dense head on cached features ({meta['dataset']})")
-        results[name] = {
-            split: score(probabilities(name, model, data.features), data.labels) for split, data in others.items()
-        } | {"train_seconds": seconds, "cache_fingerprint": meta["fingerprint"]} | extra
+    results = {name: train_head(name, config, meta, train, others, verbose) for name in config.heads}
     return write_metrics(config.heads_dir / "metrics.json", results)
+
+
+def train_head(name: str, config: HeadConfig, meta: dict, train: cache.SplitData, others: dict, verbose: int) -> dict:
+    """Train, save and score one head; its entry of metrics.json."""
+    n_classes = len(meta["class_names"])
+    validation = others.get("validation")
+    started = time.perf_counter()
+    if name == "logreg":
+        model, extra = heads.train_logreg(config, train.features, train.labels)
+    else:
+        model, history = heads.train_dense(
+            config, (train.features, train.labels),
+            None if validation is None else (validation.features, validation.labels), n_classes, verbose)
+        extra = {"epochs_run": len(history["loss"])}
+    seconds = time.perf_counter() - started
+    saved.save(model, config.out, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
+    if name == "dense":
+        cache.write_text(config.heads_dir / "dense_history.json", json.dumps(history))
+        plots.learning_curves(history, config.heads_dir / "dense_learning_curve.png",
+                              f"Dense head on cached features ({meta['dataset']})")
+    return {
+        split: score(probabilities(name, model, data.features), data.labels) for split, data in others.items()
+    } | {"train_seconds": seconds, "cache_fingerprint": meta["fingerprint"]} | extra
 
 
 def probabilities(name: str, model, features: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -140,14 +141,22 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
 
 
 def batches(split: Split, start: int, size: int, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why)."""
+    """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
+
+    Decoding and the forward pass take turns on every core instead of overlapping: a decode
+    thread running during the forward pass takes a core from one of the engine's threads, and
+    the others wait for it at every layer. For the same reason tf.data's autotuner is off:
+    beside the engine's threads it sometimes settled at half speed for a whole split
+    (BENCHMARKS.md)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
     dataset = (
         split.elements(start)
         .map(lambda position, encoded: (position, images.preprocess(encoded, size)),
-             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+             num_parallel_calls=os.cpu_count(), deterministic=True)
         .ignore_errors()
         .batch(batch)
-        .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
     return dataset.as_numpy_iterator()
 

@@ -114,3 +114,16 @@ def test_cli_prints_a_markdown_table(tmp_path, capsys):
     assert classify_main(["--out", str(tmp_path), "--head", "logreg", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "| logreg | validation |" in out and "| logreg | test |" in out
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_validation_logs_equal_keras_evaluation_and_the_best_epoch_is_kept(n_classes):
+    X, y = blobs(60, n_classes)
+    Xv, yv = blobs(30, n_classes, seed=1)
+    config = HeadConfig(epochs=6, learning_rate=3e-2, patience=2, hidden=8)  # loud enough to overfit
+    model, history = heads.train_dense(config, (X, y), (Xv, yv), n_classes)
+    assert len(history["val_loss"]) == len(history["loss"]) == len(history["val_accuracy"])
+    loss, accuracy = model.evaluate(Xv, heads.targets(yv, n_classes), verbose=0)
+    best = int(np.argmin(history["val_loss"]))
+    assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
+    assert accuracy == pytest.approx(history["val_accuracy"][best], abs=1e-6)
