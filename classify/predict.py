@@ -105,7 +105,8 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
                 counts[""] += 1
             done = upto
 
-        for positions, batch in runner.batches(split, 0, size, config.batch):
+        overlap = engines.runs_on_gpu("keras" if config.head == "finetune" else record["engine"])
+        for positions, batch in runner.batches(split, 0, size, config.batch, overlap):
             for position, probs in zip(positions, classify(batch)):
                 write_errors(int(position))
                 best = int(np.argmax(probs))

@@ -38,6 +38,11 @@ def has_gpu() -> bool:
     return False
 
 
+def runs_on_gpu(engine: str) -> bool:
+    """Whether the named engine leaves the CPU free for decoding (Keras on a GPU)."""
+    return engine == "keras" and has_gpu()
+
+
 def resolve(engine: str) -> str:
     """`auto` is Keras on a GPU, TFLite on a CPU."""
     if engine not in ENGINES:

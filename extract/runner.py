@@ -128,7 +128,8 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
         shard += 1
         started = time.perf_counter()
 
-    for positions, batch in batches(split, first * shard_size, config.image_size, config.batch):
+    overlap = engines.runs_on_gpu(engine.name)
+    for positions, batch in batches(split, first * shard_size, config.image_size, config.batch, overlap):
         pending_positions.append(positions)
         pending_features.append(engine(batch))
         while (shard + 1) * shard_size <= positions[-1]:
@@ -140,14 +141,15 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
     bar.close()
 
 
-def batches(split: Split, start: int, size: int, batch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def batches(split: Split, start: int, size: int, batch: int,
+            overlap: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
 
-    Decoding and the forward pass take turns on every core instead of overlapping: a decode
-    thread running during the forward pass takes a core from one of the engine's threads, and
-    the others wait for it at every layer. For the same reason tf.data's autotuner is off:
-    beside the engine's threads it sometimes settled at half speed for a whole split
-    (BENCHMARKS.md)."""
+    On a CPU engine decoding and the forward pass take turns on every core instead of
+    overlapping: a decode thread running during the forward pass takes a core from one of the
+    engine's threads, and the others wait for it at every layer. `overlap` decodes the next
+    batches during the forward pass, for an engine on a GPU. tf.data's autotuner is off: beside
+    the engine's threads it sometimes settled at half speed for a whole split (BENCHMARKS.md)."""
     options = tf.data.Options()
     options.autotune.enabled = False
     dataset = (
@@ -156,9 +158,10 @@ def batches(split: Split, start: int, size: int, batch: int) -> Iterator[tuple[n
              num_parallel_calls=os.cpu_count(), deterministic=True)
         .ignore_errors()
         .batch(batch)
-        .with_options(options)
     )
-    return dataset.as_numpy_iterator()
+    if overlap:
+        dataset = dataset.prefetch(2)
+    return dataset.with_options(options).as_numpy_iterator()
 
 
 def why_skipped(split: Split, position: int, size: int) -> str:

@@ -117,3 +117,17 @@ def test_cli_prints_a_summary(dataset, tmp_path, capsys, random_weights, engine_
     out = capsys.readouterr().out
     assert code == 0
     assert "built" in out and "img/s" in out and "skipped train/class_a/odd/empty.jpg: empty file" in out
+
+
+def test_batches_are_the_same_with_and_without_overlap(dataset):
+    from extract.sources import open_source
+
+    split = open_source(str(dataset[0])).splits[0]  # train, with the bad files
+    plain, overlapped = (list(runner.batches(split, 3, TINY, 4, overlap)) for overlap in (False, True))
+    assert len(plain) == len(overlapped) > 1
+    for (positions, inputs), (positions_o, inputs_o) in zip(plain, overlapped):
+        np.testing.assert_array_equal(positions, positions_o)
+        np.testing.assert_array_equal(inputs, inputs_o)
+    kept = np.concatenate([positions for positions, _ in plain])
+    assert kept[0] >= 3 and np.all(np.diff(kept) > 0)  # from the start position, in order, bad files left out
+    assert len(kept) == len(split) - 3 - sum(not decodes for decodes in dataset[1].values())
