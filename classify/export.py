@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 import cache  # noqa: E402
 from classify import saved  # noqa: E402
-from extract import backbone, engines  # noqa: E402
+from extract import engines  # noqa: E402
 from extract.backbone import WeightsError  # noqa: E402
 
 
@@ -50,12 +50,8 @@ def fused_model(out: str | Path, head: str, weights: str) -> keras.Model:
     if head == "finetune":
         base, head_model = model.layers[-2:]  # finetune.model: [input, (augmentation), base, head]
     else:
-        base = backbone.build_backbone(weights, size)
-        if backbone.weights_sha256(base) != record["weights_sha256"]:
-            raise WeightsError(f"weights {weights!r} are not those the {head} head was trained on "
-                               f"({record['weights']}): pass the same WEIGHTS")
-        head_model = model if head == "dense" else None
-    if head_model is None:
+        base, head_model = saved.backbone_for(record, weights, head), model
+    if head == "logreg":
         hidden, (kernel, bias) = [], folded_logreg(model)
     else:
         hidden, (kernel, bias) = head_model.layers[:-1], head_model.layers[-1].get_weights()

@@ -23,7 +23,7 @@ from tqdm import tqdm  # noqa: E402
 import cache  # noqa: E402
 from classify import heads, saved  # noqa: E402
 from classify.runner import probabilities  # noqa: E402
-from extract import backbone, engines, images, runner  # noqa: E402
+from extract import engines, images, runner  # noqa: E402
 from extract.backbone import WeightsError  # noqa: E402
 from extract.sources import DataError, file_split  # noqa: E402
 
@@ -72,13 +72,9 @@ def classifier(config: PredictConfig):
                                f"({record['preprocessing']!r}): retrain it")
     if config.head == "finetune":
         return record, lambda batch: heads.probabilities_of_outputs(model.predict_on_batch(batch))
-    base = backbone.build_backbone(config.weights, record["image_size"])
-    digest = backbone.weights_sha256(base)
-    if digest != record["weights_sha256"]:
-        raise WeightsError(f"weights {config.weights!r} are not those the {config.head} head was trained on "
-                           f"({record['weights']}): pass the same WEIGHTS")
-    engine = engines.make_engine(record["engine"], base, digest, record["image_size"], config.batch,
-                                 config.engine_dir or Path(config.out) / "engines")
+    base = saved.backbone_for(record, config.weights, config.head)
+    engine = engines.make_engine(record["engine"], base, record["weights_sha256"], record["image_size"],
+                                 config.batch, config.engine_dir or Path(config.out) / "engines")
     return record, lambda batch: probabilities(config.head, model, engine(batch))
 
 

@@ -14,6 +14,7 @@ import joblib
 import keras
 
 import cache
+from extract import backbone
 
 MODELS = {"logreg": "heads/logreg.joblib", "dense": "heads/dense.keras", "finetune": "finetune/model.keras"}
 MAKE_TARGET = {"logreg": "make heads", "dense": "make heads", "finetune": "make finetune"}
@@ -64,3 +65,12 @@ def load(out: str | Path, name: str, fingerprint: str | None = None):
     path = model_path(out, name)
     model = keras.saving.load_model(path) if path.suffix == ".keras" else joblib.load(path)
     return model, record
+
+
+def backbone_for(record: dict, weights: str, name: str) -> keras.Model:
+    """The backbone a saved head was trained on, built from `weights`; other weights are refused."""
+    base = backbone.build_backbone(weights, record["image_size"])
+    if backbone.weights_sha256(base) != record["weights_sha256"]:
+        raise backbone.WeightsError(f"weights {weights!r} are not those the {name} head was trained on "
+                                    f"({record['weights']}): pass the same WEIGHTS")
+    return base

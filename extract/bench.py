@@ -77,17 +77,16 @@ def workflow_vs_tutorial(data: Path, weights: str, engine_dir: Path, out: Path, 
     from classify import runner as heads_runner
     from finetune.baseline import run_baseline
 
-    def make_heads_seconds(head: str) -> float:
+    def make_heads(head: str) -> tuple[float, dict]:
         started = time.perf_counter()
-        heads_runner.run(HeadConfig(out=str(out), head=head, epochs=epochs))
-        return time.perf_counter() - started
+        metrics = heads_runner.run(HeadConfig(out=str(out), head=head, epochs=epochs))
+        return time.perf_counter() - started, metrics
 
     _, extract_wall = end_to_end(data, weights, 160, "tflite", engine_dir, limit, out)
-    first_heads = make_heads_seconds("all")
-    rerun = {head: statistics.median(make_heads_seconds(head) for _ in range(repeats))
+    first_heads, metrics = make_heads("all")
+    rerun = {head: statistics.median(make_heads(head)[0] for _ in range(repeats))
              for head in ("all", "logreg", "dense")}
     tutorial = run_baseline(str(out), weights, epochs=epochs, verbose=0)["tutorial"]
-    metrics = heads_runner.run(HeadConfig(out=str(out), head="all", epochs=epochs))
     accuracy = {name: entry["validation"]["accuracy"] for name, entry in (metrics | {"tutorial": tutorial}).items()}
     ours, fit = extract_wall + first_heads, tutorial["train_seconds"]
     return [
