@@ -1,69 +1,100 @@
 # Offline feature-cache workflow for transfer learning on images.
 # `make all` runs every stage; `make test` runs the tests. The first use creates .venv.
+#
+# Every setting's default lives in one place, its stage's config dataclass: see
+# `python -m extract --help` (or classify, finetune, ...). A variable set here, e.g.
+# `make features IMG_SIZE=224`, becomes that flag; an unset one leaves the default.
+# Stages after `make features` take their weights from the cache unless WEIGHTS is set.
 
-DATA     ?= tfds:cats_vs_dogs
-WEIGHTS  ?= imagenet
-IMG_SIZE ?= 160
-OUT      ?= artifacts
-BATCH    ?= 32
-LIMIT    ?=
-ENGINE   ?= auto
-HEAD     ?=
-EPOCHS   ?= 10
-FT_EPOCHS ?= 10
-FINE_TUNE_AT ?= 100
-BASELINE ?=
-BENCH_DATA    ?= ../shared/data/cats_and_dogs_filtered
-BENCH_WEIGHTS ?= ../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
-QUICK    ?=
-IMAGES   ?=
+OUT          ?= artifacts
+DATA         ?=
+WEIGHTS      ?=
+IMG_SIZE     ?=
+BATCH        ?=
+LIMIT        ?=
+ENGINE       ?=
+DTYPE        ?=
+FORCE        ?=
+HEADS        ?=
+EPOCHS       ?=
+FT_EPOCHS    ?=
+FINE_TUNE_AT ?=
+HEAD         ?=
+IMAGES       ?=
+BASELINE     ?=
+BENCH_DATA   ?=
+BENCH_WEIGHTS ?=
+QUICK        ?=
+VERBOSE      ?=
+# GPU=1 installs tensorflow[and-cuda] instead of tensorflow-cpu; on by default where an NVIDIA driver is loaded.
+GPU          ?= $(if $(wildcard /proc/driver/nvidia/version),1)
 
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
-CACHE    := $(OUT)/features.h5
+VARIANT  := $(if $(filter 1 yes true,$(GPU)),gpu,cpu)
+REQUIREMENTS := $(if $(filter gpu,$(VARIANT)),requirements-gpu.txt,requirements.txt)
 
-opt = $(if $(strip $(2)),$(1) $(2))
+# $(call opt,--flag,$(VALUE)): the flag and its value, or nothing when the value is empty.
+opt  = $(if $(strip $(2)),$(1) $(2))
+# $(call flag,--flag,$(VALUE)): the bare flag when the value is set.
+flag = $(if $(strip $(2)),$(1))
+COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
-.PHONY: all venv features heads finetune baseline report predict export bench test clean
+.PHONY: all venv features heads finetune baseline report predict export bench lint test clean
 
 all: features heads finetune report
 
-venv: $(VENV)/installed
-$(VENV)/installed: requirements.txt
-	$(PYTHON) -m venv $(VENV)
+venv: $(VENV)/installed-$(VARIANT)
+$(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
+	$(PYTHON) -m venv --clear $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet -r $(REQUIREMENTS)
 	touch $@
 
+# Each target's flags, from the variables that are set.
+FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
+	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
+	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE))
+HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS))
+FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
+	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH))
+BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH))
+PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH))
+EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS))
+BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
+	$(call flag,--verbose,$(VERBOSE))
+
 features: venv
-	$(PY) -m extract --data $(DATA) --weights $(WEIGHTS) --image-size $(IMG_SIZE) --out $(OUT) \
-		--batch $(BATCH) --engine $(ENGINE) $(call opt,--limit,$(LIMIT))
+	$(PY) -m extract $(strip $(COMMON) $(FEATURES_FLAGS))
 
 heads: venv
-	$(PY) -m classify --out $(OUT) --head $(or $(HEAD),all) --epochs $(EPOCHS)
+	$(PY) -m classify $(strip $(COMMON) $(HEADS_FLAGS))
 
 finetune: venv
-	$(PY) -m finetune --out $(OUT) --weights $(WEIGHTS) --epochs $(FT_EPOCHS) --fine-tune-at $(FINE_TUNE_AT) \
-		--batch $(BATCH) --verbose 2
+	$(PY) -m finetune $(strip $(COMMON) $(FINETUNE_FLAGS))
 
 baseline: venv
-	$(PY) -m finetune.baseline --out $(OUT) --weights $(WEIGHTS) --epochs $(EPOCHS) --batch $(BATCH)
+	$(PY) -m finetune.baseline $(strip $(COMMON) $(BASELINE_FLAGS))
 
 report: venv $(if $(BASELINE),baseline)
-	$(PY) -m finetune.report --out $(OUT)
+	$(PY) -m report $(strip $(COMMON))
 
 predict: venv
 	$(if $(IMAGES),,$(error IMAGES=<image files or folders> is required))
-	$(PY) -m classify.predict $(IMAGES) --out $(OUT) --head $(or $(HEAD),logreg) --weights $(WEIGHTS) --batch $(BATCH)
+	$(PY) -m classify.predict $(IMAGES) $(strip $(COMMON) $(PREDICT_FLAGS))
 
 export: venv
-	$(PY) -m classify.export --out $(OUT) --head $(or $(HEAD),logreg) --weights $(WEIGHTS)
+	$(PY) -m classify.export $(strip $(COMMON) $(EXPORT_FLAGS))
 
 bench: venv
-	$(PY) -m extract.bench --data $(BENCH_DATA) --weights $(BENCH_WEIGHTS) $(if $(QUICK),--quick)
+	$(PY) -m bench $(strip $(BENCH_FLAGS))
 
-test: venv
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(PY) -m pytest
 
 clean:

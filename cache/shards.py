@@ -75,4 +75,3 @@ class ShardStore:
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-

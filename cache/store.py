@@ -4,7 +4,8 @@ Layout (format version 1):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, weights, weights_sha256, image_size, preprocessing, engine,
-                           dtype, dataset, dataset_fingerprint, versions (JSON), created
+                           dtype, dataset, dataset_fingerprint, versions (JSON),
+                           extract_config (JSON)
     /<split>/features      (N, D) float32 or float16, chunked
     /<split>/labels        (N,) int64
     /<split>/ids           (N,) UTF-8 strings: relative path or TFDS id
@@ -26,6 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from workflow.errors import WorkflowError
+
 FORMAT_VERSION = 1
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
@@ -33,12 +36,7 @@ JSON_ATTRS = {"class_names", "versions", "extract_config"}  # stored as JSON tex
 _STR = h5py.string_dtype("utf-8")
 
 
-def path_in(out: str | os.PathLike) -> Path:
-    """Where a workflow's output folder keeps its cache."""
-    return Path(out) / "features.h5"
-
-
-class CacheError(Exception):
+class CacheError(WorkflowError):
     """A feature cache is missing, incomplete or not what the caller expects."""
 
 
@@ -121,7 +119,7 @@ def skipped(path: str | os.PathLike, split: str) -> list[tuple[str, str]]:
         group = handle[split]
         return [
             (item.decode(), reason.decode())
-            for item, reason in zip(group["skipped_ids"][...], group["skipped_reasons"][...])
+            for item, reason in zip(group["skipped_ids"][...], group["skipped_reasons"][...], strict=True)
         ]
 
 
@@ -144,7 +142,10 @@ class CacheWriter:
         group = self._handle.create_group(split)
         chunk_rows = ROWS_PER_CHUNK
         group.create_dataset(
-            "features", shape=(0, self._dim), maxshape=(None, self._dim), dtype=self._dtype,
+            "features",
+            shape=(0, self._dim),
+            maxshape=(None, self._dim),
+            dtype=self._dtype,
             chunks=(chunk_rows, self._dim),
         )
         group.create_dataset("labels", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,))

@@ -1,48 +1,91 @@
-"""Every setting of the heads stage, with its default, in one place."""
+"""Every setting of the classify stage's entry points, with defaults and help, in one place:
+`make heads` (HeadConfig), `make predict` (PredictConfig), `make export` (ExportConfig)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import cache
+from workflow.cli import option
+from workflow.paths import MODEL_FILES, Paths
 
 HEADS = ("logreg", "dense")
+MODELS = tuple(MODEL_FILES)  # what predict and export can use: the heads, and the fine-tuned model
+WEIGHTS_HELP = "backbone weights; unset: the ones the model's cache was built with (others are refused)"
 
 
 @dataclass
 class HeadConfig:
-    out: str = "artifacts"  # reads <out>/features.h5, writes <out>/heads/
-    head: str = "all"  # all, logreg or dense
+    out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads")
+    heads: list[str] = option(list(HEADS), "which heads to train, comma-separated: logreg, dense")
     # Dense head (the tutorial's classifier on pooled features)
-    epochs: int = 10
-    batch: int = 32
-    learning_rate: float = 1e-4  # RMSprop, the tutorial's base learning rate
-    dropout: float = 0.2
-    hidden: int = 0  # units of an optional ReLU hidden layer (0: none)
-    patience: int = 3  # early-stopping epochs without a better validation loss
+    epochs: int = option(10, "Dense head: most epochs (early stopping may end sooner)")
+    batch: int = option(32, "Dense head: batch size")
+    learning_rate: float = option(1e-4, "Dense head: RMSprop learning rate (the tutorial's)")
+    dropout: float = option(0.2, "Dense head: dropout before each Dense layer")
+    hidden: int = option(0, "Dense head: units of a ReLU hidden layer (0: none)")
+    patience: int = option(
+        3, "Dense head: stop after this many epochs without a better validation loss; the best epoch is kept"
+    )
     # Logistic regression: C is chosen by stratified k-fold cross-validation on train
-    cs: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0])
-    folds: int = 5
-    jobs: int = -1  # joblib workers for the search (-1: every core)
-    seed: int = 0
+    cs: list[float] = option(
+        [0.001, 0.01, 0.1, 1.0],
+        "logistic regression: inverse regularisation strengths C to cross-validate, comma-separated",
+    )
+    folds: int = option(5, "logistic regression: stratified cross-validation folds")
+    jobs: int = option(-1, "logistic regression: parallel workers for the search (-1: all cores)")
+    seed: int = option(0, "random seed for both heads")
 
     def __post_init__(self):
-        if self.head not in ("all", *HEADS):
-            raise ValueError(f"head must be all, logreg or dense, got {self.head!r}")
+        unknown = set(self.heads) - set(HEADS)
+        if unknown or not self.heads:
+            raise ValueError(f"heads must be some of {', '.join(HEADS)}, got {','.join(self.heads)!r}")
         if self.epochs < 1 or self.batch < 1 or self.folds < 2:
             raise ValueError("epochs and batch must be positive, folds at least 2")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.cs or min(self.cs) <= 0:
+            raise ValueError(f"every C must be positive, got {self.cs}")
 
     @property
-    def heads(self) -> tuple[str, ...]:
-        return HEADS if self.head == "all" else (self.head,)
+    def paths(self) -> Paths:
+        return Paths(self.out)
+
+
+@dataclass
+class PredictConfig:
+    images: list[str] = option([], "image files and folders (walked recursively)", positional=True)
+    out: str = option("artifacts", "folder of the trained models; writes <out>/predictions.csv")
+    head: str = option("logreg", "which trained model classifies", choices=MODELS)
+    weights: str | None = option(None, WEIGHTS_HELP)
+    batch: int = option(32, "images per batch")
+    engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
+
+    def __post_init__(self):
+        if self.head not in MODELS:
+            raise ValueError(f"head must be one of {MODELS}, got {self.head!r}")
+        if self.batch < 1:
+            raise ValueError("batch must be positive")
 
     @property
-    def cache_path(self) -> Path:
-        return cache.path_in(self.out)
+    def paths(self) -> Paths:
+        return Paths(self.out)
 
     @property
-    def heads_dir(self) -> Path:
-        return Path(self.out) / "heads"
+    def engine_path(self) -> Path:
+        return Path(self.engine_dir) if self.engine_dir else self.paths.engines
+
+
+@dataclass
+class ExportConfig:
+    out: str = option("artifacts", "folder of the trained models; writes <out>/export/")
+    head: str = option("logreg", "which trained model to fuse with the backbone", choices=MODELS)
+    weights: str | None = option(None, WEIGHTS_HELP)
+
+    def __post_init__(self):
+        if self.head not in MODELS:
+            raise ValueError(f"head must be one of {MODELS}, got {self.head!r}")
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(self.out)

@@ -15,9 +15,10 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from classify.config import HeadConfig
+from workflow.errors import WorkflowError
 
 
-class HeadError(Exception):
+class HeadError(WorkflowError):
     """The data cannot train a head (one class only, say)."""
 
 
@@ -30,6 +31,7 @@ def check_trainable(labels: np.ndarray, n_classes: int) -> None:
 
 
 # --- Keras Dense head ----------------------------------------------------------------------
+
 
 def build_dense(feature_dim: int, n_classes: int, dropout: float = 0.2, hidden: int = 0) -> keras.Model:
     """Dropout then Dense(1) logit for two classes, Dense(K) softmax for more (the tutorial's head)."""
@@ -45,8 +47,10 @@ def build_dense(feature_dim: int, n_classes: int, dropout: float = 0.2, hidden: 
 def loss_and_accuracy(n_classes: int) -> tuple[keras.losses.Loss, keras.metrics.Metric]:
     """A logit with binary cross-entropy for two classes, softmax with sparse cross-entropy for more."""
     if n_classes == 2:
-        return (keras.losses.BinaryCrossentropy(from_logits=True),
-                keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"))
+        return (
+            keras.losses.BinaryCrossentropy(from_logits=True),
+            keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
+        )
     return keras.losses.SparseCategoricalCrossentropy(), keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
@@ -56,8 +60,12 @@ def compile_dense(model: keras.Model, n_classes: int, learning_rate: float, step
     `steps_per_execution` runs several batches per call into the backend: the same updates,
     less Python overhead per step, which dominates a head on 1280-d features."""
     loss, accuracy = loss_and_accuracy(n_classes)
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate), loss=loss, metrics=[accuracy],
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate),
+        loss=loss,
+        metrics=[accuracy],
+        steps_per_execution=steps_per_execution,
+    )
 
 
 def targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -68,7 +76,8 @@ class EagerValidation(keras.callbacks.Callback):
     """`val_loss` and `val_accuracy` after each epoch from one direct forward pass.
 
     Keras's own validation traces a second graph function, ~0.4 s or a third of the whole fit
-    on cached features (BENCHMARKS.md); one call on the validation features takes milliseconds. Runs before EarlyStopping and History, which read the same logs."""
+    on cached features (BENCHMARKS.md); one call on the validation features takes milliseconds.
+    Runs before EarlyStopping and History, which read the same logs."""
 
     def __init__(self, features: np.ndarray, labels: np.ndarray, n_classes: int):
         super().__init__()
@@ -91,14 +100,18 @@ def train_dense(config: HeadConfig, train: tuple, validation: tuple | None, n_cl
     compile_dense(model, n_classes, config.learning_rate, steps_per_execution=64)
     callbacks = []
     if validation is not None:
-        callbacks += [EagerValidation(*validation, n_classes), keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True)]
+        callbacks += [
+            EagerValidation(*validation, n_classes),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        ]
     # One tf.data pipeline for every epoch, reshuffled each time: from NumPy arrays Keras builds
     # its pipeline again each epoch, about a quarter of the whole fit on cached features.
-    batches = (tf.data.Dataset.from_tensor_slices((X.astype(np.float32), targets(y, n_classes)))
-               .shuffle(len(X), seed=config.seed, reshuffle_each_iteration=True)
-               .batch(config.batch)
-               .prefetch(tf.data.AUTOTUNE))
+    batches = (
+        tf.data.Dataset.from_tensor_slices((X.astype(np.float32), targets(y, n_classes)))
+        .shuffle(len(X), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch)
+        .prefetch(tf.data.AUTOTUNE)
+    )
     history = model.fit(batches, epochs=config.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
     return model, {key: [float(v) for v in values] for key, values in history.history.items()}
 
@@ -119,21 +132,28 @@ def probabilities_of_outputs(outputs) -> np.ndarray:
 
 # --- scikit-learn logistic regression ------------------------------------------------------
 
+
 def train_logreg(config: HeadConfig, X: np.ndarray, y: np.ndarray) -> tuple[Pipeline, dict]:
     """Standardise + LogisticRegression, C chosen by stratified k-fold CV on train (log loss).
 
     Returns the pipeline refitted on all of train with the best C, and the search's record.
     """
-    pipeline = Pipeline([
-        ("scale", StandardScaler()),
-        ("logreg", LogisticRegression(max_iter=2000, random_state=config.seed)),
-    ])
+    pipeline = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("logreg", LogisticRegression(max_iter=2000, random_state=config.seed)),
+        ]
+    )
     folds = min(config.folds, int(np.bincount(y).min()))
     if folds < 2:
         raise HeadError("every class needs at least two training examples for cross-validation")
     search = GridSearchCV(
-        pipeline, {"logreg__C": list(config.cs)}, scoring="neg_log_loss", n_jobs=config.jobs,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed), refit=True,
+        pipeline,
+        {"logreg__C": list(config.cs)},
+        scoring="neg_log_loss",
+        n_jobs=config.jobs,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
+        refit=True,
     )
     started = time.perf_counter()
     # Folds in threads, one BLAS thread each: on a problem this small OpenBLAS's own threads

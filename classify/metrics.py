@@ -40,6 +40,8 @@ def markdown_table(metrics: dict) -> str:
         for split, s in entry.items():
             if isinstance(s, dict) and "n" in s:
                 auc = "–" if s["auc"] is None else f"{s['auc']:.4f}"
-                lines.append(f"| {method} | {split} | {s['accuracy']:.4f} | {s['loss']:.4f} | {auc} | {s['n']} "
-                             f"| {entry['train_seconds']:.1f} |")
+                lines.append(
+                    f"| {method} | {split} | {s['accuracy']:.4f} | {s['loss']:.4f} | {auc} | {s['n']} "
+                    f"| {entry['train_seconds']:.1f} |"
+                )
     return "\n".join(lines)

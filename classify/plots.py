@@ -16,14 +16,21 @@ def learning_curves(history: dict, path: str | Path, title: str, phase_starts: d
     """Accuracy and loss per epoch, train and validation; a vertical line where each named phase starts."""
     figure, axes = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     epochs = range(1, len(history["loss"]) + 1)
-    for axis, metric in zip(axes, ("accuracy", "loss")):
+    for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
         axis.plot(epochs, history[metric], label=f"training {metric}")
         if f"val_{metric}" in history:
             axis.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
         for name, epoch in (phase_starts or {}).items():
             axis.axvline(epoch + 0.5, color="grey", linestyle="--")
-            axis.annotate(name, (epoch + 0.5, 0.5), xycoords=("data", "axes fraction"), rotation=90,
-                          va="center", ha="right", color="grey")
+            axis.annotate(
+                name,
+                (epoch + 0.5, 0.5),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="center",
+                ha="right",
+                color="grey",
+            )
         axis.set_ylabel(metric)
         axis.legend(loc="best")
         axis.grid(alpha=0.3)

@@ -1,8 +1,8 @@
 """Saved models: the model file plus a JSON record of the cache it was trained on.
 
-Each lives at a fixed place under the output folder (`MODELS`), beside its `.json` record,
-each written atomically. Loading a model against a cache with another fingerprint is
-refused: its features, split and classes mean something else.
+Each lives where `workflow.paths.Paths.model` says, beside its `.json` record, each written
+atomically. Loading a model against a cache with another fingerprint is refused: its features,
+split and classes mean something else.
 """
 
 from __future__ import annotations
@@ -14,21 +14,14 @@ import joblib
 import keras
 
 import cache
-from extract import backbone
+from workflow.paths import MAKE_TARGET, Paths
 
-MODELS = {"logreg": "heads/logreg.joblib", "dense": "heads/dense.keras", "finetune": "finetune/model.keras"}
-MAKE_TARGET = {"logreg": "make heads", "dense": "make heads", "finetune": "make finetune"}
 # What a later stage needs to turn a new image into the features the model was trained on.
-RECORDED = ("fingerprint", "class_names", "image_size", "engine", "preprocessing", "model", "weights",
-            "weights_sha256")
+RECORDED = ("fingerprint", "class_names", "image_size", "engine", "preprocessing", "model", "weights", "weights_sha256")
 
 
 class HeadMismatchError(cache.CacheError):
     """A saved model does not belong to this cache, or is missing."""
-
-
-def model_path(out: str | Path, name: str) -> Path:
-    return Path(out) / MODELS[name]
 
 
 def record_of(cache_info: dict, extra: dict | None = None) -> dict:
@@ -36,22 +29,21 @@ def record_of(cache_info: dict, extra: dict | None = None) -> dict:
 
 
 def save(model, out: str | Path, name: str, record: dict) -> Path:
-    path = model_path(out, name)
+    path = Paths(out).model(name)
     with cache.atomic_path(path) as tmp:
         if path.suffix == ".keras":
             model.save(tmp)
         else:
             joblib.dump(model, tmp)
-    cache.write_text(path.with_suffix(".json"), json.dumps(record, indent=2))
+    cache.write_text(Paths(out).record(name), json.dumps(record, indent=2))
     return path
 
 
 def load_record(out: str | Path, name: str) -> dict:
-    path = model_path(out, name)
-    meta = path.with_suffix(".json")
-    if not path.exists() or not meta.exists():
+    paths = Paths(out)
+    if not paths.model(name).exists() or not paths.record(name).exists():
         raise HeadMismatchError(f"no saved {name} model in {out}: run `{MAKE_TARGET[name]}` first")
-    return json.loads(meta.read_text())
+    return json.loads(paths.record(name).read_text())
 
 
 def load(out: str | Path, name: str, fingerprint: str | None = None):
@@ -62,15 +54,6 @@ def load(out: str | Path, name: str, fingerprint: str | None = None):
             f"the saved {name} model was trained on cache {record['fingerprint'][:12]}, not on this one "
             f"({fingerprint[:12]}): run `{MAKE_TARGET[name]}` again"
         )
-    path = model_path(out, name)
+    path = Paths(out).model(name)
     model = keras.saving.load_model(path) if path.suffix == ".keras" else joblib.load(path)
     return model, record
-
-
-def backbone_for(record: dict, weights: str, name: str) -> keras.Model:
-    """The backbone a saved head was trained on, built from `weights`; other weights are refused."""
-    base = backbone.build_backbone(weights, record["image_size"])
-    if backbone.weights_sha256(base) != record["weights_sha256"]:
-        raise backbone.WeightsError(f"weights {weights!r} are not those the {name} head was trained on "
-                                    f"({record['weights']}): pass the same WEIGHTS")
-    return base

@@ -1,4 +1,5 @@
-"""The frozen MobileNetV2 feature extractor, in backend-neutral Keras."""
+"""The frozen MobileNetV2 feature extractor, in backend-neutral Keras, and the one check that
+a model's weights are the ones a cache was built with."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import os
 
 import keras
 
-FEATURE_DIM = 1280
-MODEL_NAME = "MobileNetV2(alpha=1.0, include_top=False, pooling=avg)"
+from extract.identity import FEATURE_DIM, MODEL_NAME, keras_imagenet_file  # noqa: F401  (re-exported)
+from extract.online import require_network
+from workflow.errors import WorkflowError
 
 
-class WeightsError(Exception):
-    """The weights cannot be had or do not fit MobileNetV2."""
+class WeightsError(WorkflowError):
+    """The weights cannot be had, do not fit MobileNetV2, or are not the ones a cache was built with."""
 
 
 def build_backbone(weights: str, image_size: int) -> keras.Model:
@@ -23,14 +25,22 @@ def build_backbone(weights: str, image_size: int) -> keras.Model:
     """
     if weights != "imagenet" and not os.path.isfile(weights):
         raise WeightsError(f"no weights file at {weights}")
+    if weights == "imagenet" and not keras_imagenet_file(image_size).is_file():
+        require_network("WEIGHTS=imagenet", "pass WEIGHTS=<path to a MobileNetV2 no-top .h5>")
     try:
         return keras.applications.MobileNetV2(
             input_shape=(image_size, image_size, 3), include_top=False, weights=weights, pooling="avg"
         )
     except Exception as err:  # Keras raises ValueError, OSError, URL errors, KeyError by case
         hint = "; offline, pass WEIGHTS=<path to a MobileNetV2 no-top .h5>" if weights == "imagenet" else ""
-        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise WeightsError(f"cannot load MobileNetV2 weights {weights!r}: {first_line}{hint}") from err
+        raise WeightsError(f"cannot load MobileNetV2 weights {weights!r}: {_reason(err)}{hint}") from err
+
+
+def _reason(err: Exception) -> str:
+    """The gist of Keras's message: its first line is often only a preamble ending in ':'."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if lines and lines[0].endswith(":") else (lines[0] if lines else type(err).__name__)
+    return text[:300]
 
 
 def weights_sha256(model: keras.Model) -> str:
@@ -39,3 +49,19 @@ def weights_sha256(model: keras.Model) -> str:
     for array in model.get_weights():
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def matching_backbone(record: dict, weights: str | None, what: str) -> keras.Model:
+    """The backbone that `record` (a cache's `info`, or a saved model's record) was built on.
+
+    `weights` None takes the weights the record names; other weights must hold the same values
+    (checked by `weights_sha256`), or `WeightsError` says so. Every stage after extraction
+    builds its backbone here."""
+    chosen = weights or record["weights"]
+    base = build_backbone(chosen, record["image_size"])
+    if weights_sha256(base) != record["weights_sha256"]:
+        raise WeightsError(
+            f"weights {chosen!r} are not those {what} was built with ({record['weights']}): "
+            "leave WEIGHTS unset to use those"
+        )
+    return base

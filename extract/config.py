@@ -1,31 +1,46 @@
-"""Every setting of the extraction stage, with its default, in one place."""
+"""Every setting of `make features` (`python -m extract`), with its default and help, in one place."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import cache
+from extract import identity
+from workflow.cli import option
+from workflow.paths import Paths
 
 
 @dataclass
 class ExtractConfig:
-    data: str = "tfds:cats_vs_dogs"  # "tfds:<name>" or a folder of class folders (with or without train/ validation/ test/)
-    weights: str = "imagenet"  # "imagenet" or a path to MobileNetV2 no-top Keras weights (.h5)
-    image_size: int = 160  # square input side in pixels
-    out: str = "artifacts"  # output folder; the cache is <out>/features.h5
-    batch: int = 32  # images per forward pass
-    limit: int | None = None  # at most this many images per split (a stable, class-mixed subset)
-    engine: str = "auto"  # auto (keras on a GPU, tflite on a CPU), keras or tflite
-    dtype: str = "float32"  # float32 or float16 features on disk
-    shard_size: int = 1024  # images per resumable unit of work
-    engine_dir: str | None = None  # where converted TFLite files are kept (<out>/engines if unset)
-    force: bool = False  # rebuild even if the cache is up to date
-    tfds_data_dir: str | None = None  # where TFDS keeps datasets (TFDS's default if unset)
+    data: str = option(
+        "tfds:cats_vs_dogs",
+        "'tfds:<name>' (the tutorial's 80/10/10 split of its train split) or "
+        "a folder: train/ validation/ [test/] of class folders, or class folders alone (split "
+        "80/10/10 by a hash of each file's path)",
+    )
+    weights: str = option(
+        "imagenet",
+        "'imagenet' (downloaded by Keras) or a path to MobileNetV2 no-top Keras "
+        "weights (.h5); later stages use the same ones",
+    )
+    image_size: int = option(160, "square input side in pixels")
+    out: str = option("artifacts", "output folder; the cache is <out>/features.h5")
+    batch: int = option(32, "images per forward pass")
+    limit: int | None = option(
+        None, "at most this many images per split (a stable, class-mixed subset), for quick runs"
+    )
+    engine: str = option(
+        "auto", "auto: keras on a GPU, tflite (XNNPACK, fp32) on a CPU", choices=("auto", "keras", "tflite")
+    )
+    dtype: str = option("float32", "feature precision on disk", choices=("float32", "float16"))
+    shard_size: int = option(1024, "images per resumable unit of work")
+    engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
+    force: bool = option(False, "rebuild even if the cache is up to date")
+    tfds_data_dir: str | None = option(None, "TFDS data folder (TFDS's default if unset)")
 
     def __post_init__(self):
-        if self.image_size < 32:
-            raise ValueError(f"image size must be at least 32 (MobileNetV2's minimum), got {self.image_size}")
+        if not 32 <= self.image_size <= 1024:
+            raise ValueError(f"image size must be from 32 (MobileNetV2's minimum) to 1024, got {self.image_size}")
         if self.batch < 1 or self.shard_size < 1:
             raise ValueError("batch and shard size must be positive")
         if self.limit is not None and self.limit < 1:
@@ -34,9 +49,15 @@ class ExtractConfig:
             raise ValueError(f"dtype must be float32 or float16, got {self.dtype!r}")
 
     @property
-    def cache_path(self) -> Path:
-        return cache.path_in(self.out)
+    def paths(self) -> Paths:
+        return Paths(self.out)
 
     @property
     def engine_path(self) -> Path:
-        return Path(self.engine_dir) if self.engine_dir else Path(self.out) / "engines"
+        return Path(self.engine_dir) if self.engine_dir else self.paths.engines
+
+    def quick_key(self, data_key: str) -> str | None:
+        """`identity.quick_key` of these settings, given the source's cheap fingerprint."""
+        return identity.quick_key(
+            self.weights, self.image_size, self.engine, self.dtype, self.data, self.limit, data_key
+        )

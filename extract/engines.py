@@ -103,8 +103,9 @@ def to_tflite(model: keras.Model) -> bytes:
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def make_engine(name: str, model: keras.Model, weights_hash: str, image_size: int, batch_size: int,
-                directory: str | os.PathLike):
+def make_engine(
+    name: str, model: keras.Model, weights_hash: str, image_size: int, batch_size: int, directory: str | os.PathLike
+):
     if name == "keras":
         return KerasEngine(model)
     if name == "tflite":

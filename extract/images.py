@@ -10,7 +10,7 @@ import re
 
 import tensorflow as tf
 
-PREPROCESSING = "decode_image(rgb, first frame) > resize(bilinear, antialias=False) > x/127.5-1"
+from extract.identity import PREPROCESSING  # noqa: F401  (what this module implements, recorded in caches)
 
 
 def decode(encoded: tf.Tensor) -> tf.Tensor:

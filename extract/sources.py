@@ -1,27 +1,30 @@
 """Where images come from: a folder of class folders, or a TFDS dataset.
 
-Every source gives, per split, the ids and labels of its inputs in a fixed order and a
-tf.data pipeline of (position, encoded bytes) from any position onwards, so a resumed run
-can start where the last one stopped.
+Every source gives, per split, the ids and labels of its inputs in a fixed order, and where
+their bytes are: image files, or a TFDS dataset. Reading them is `extract.pipeline`'s job.
+Listing a folder needs no TensorFlow, so an up-to-date check never imports it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
-import tensorflow as tf
+
+from extract.identity import digest
+from workflow.errors import WorkflowError
 
 SPLIT_FOLDERS = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
 HASH_SPLIT = (("train", 80), ("validation", 90), ("test", 100))  # cumulative percent
 TFDS_SPLITS = {"train": "train[:80%]", "validation": "train[80%:90%]", "test": "train[90%:]"}
 
 
-class DataError(Exception):
+class DataError(WorkflowError):
     """The data cannot be used: missing folder, no classes, an empty split, TFDS unreachable."""
 
 
@@ -30,10 +33,8 @@ class Split:
     name: str
     ids: list[str]
     labels: np.ndarray
-    # (start position) -> tf.data.Dataset of (position, encoded bytes)
-    elements: Callable[[int], tf.data.Dataset] = field(repr=False)
-    # (position) -> encoded bytes, to explain a failure; raises OSError for an unreadable file
-    read: Callable[[int], bytes] = field(repr=False)
+    paths: list[str] | None = field(default=None, repr=False)  # image files, in order (folder sources)
+    dataset: Any = field(default=None, repr=False)  # tf.data.Dataset of encoded images (TFDS sources)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -55,6 +56,7 @@ def open_source(data: str, limit: int | None = None, tfds_data_dir: str | None =
 
 
 # --- folders -------------------------------------------------------------------------------
+
 
 def folder_source(root: Path, limit: int | None = None) -> Source:
     if not root.is_dir():
@@ -79,7 +81,7 @@ def folder_source(root: Path, limit: int | None = None) -> Source:
         description=str(root),
         class_names=class_names,
         splits=splits,
-        fingerprint=_hash([(s.name, s.ids, s.labels.tolist(), _stats(root, s.ids)) for s in splits]),
+        fingerprint=digest([(s.name, s.ids, s.labels.tolist(), _stats(root, s.ids)) for s in splits]),
     )
 
 
@@ -135,25 +137,12 @@ def _limit(items: list, limit: int | None, key: Callable) -> list:
 
 
 def _folder_split(name: str, root: Path, files: list, class_names: list[str]) -> Split:
-    return file_split(
+    return Split(
         name,
-        paths=[str(path) for _, path in files],
         ids=[path.relative_to(root).as_posix() for _, path in files],
         labels=np.array([class_names.index(cls) for cls, _ in files], dtype=np.int64),
+        paths=[str(path) for _, path in files],
     )
-
-
-def file_split(name: str, paths: list[str], ids: list[str], labels: np.ndarray) -> Split:
-    """A split of image files, read in the order given."""
-
-    def elements(start: int) -> tf.data.Dataset:
-        positions = tf.data.Dataset.range(start, len(paths))
-        return tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(paths[start:])).map(
-            lambda position, path: (position, tf.io.read_file(path)),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-
-    return Split(name, ids, labels, elements, read=lambda position: Path(paths[position]).read_bytes())
 
 
 def _stats(root: Path, ids: list[str]) -> list[tuple[int, int]]:
@@ -162,19 +151,22 @@ def _stats(root: Path, ids: list[str]) -> list[tuple[int, int]]:
     return [(s.st_size, s.st_mtime_ns) for s in stats]
 
 
-def _hash(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
 # --- TFDS ----------------------------------------------------------------------------------
+
 
 def tfds_source(name: str, limit: int | None = None, data_dir: str | None = None) -> Source:
     """The tutorial's split of a TFDS dataset's train split: first 80% train, 10% validation, 10% test."""
     import tensorflow_datasets as tfds
 
+    from extract.online import require_network
+
     try:
         builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared():
+            require_network(f"TFDS dataset {name!r}", "pass DATA=<folder of class folders>")
         builder.download_and_prepare()
+    except WorkflowError:
+        raise
     except Exception as err:  # TFDS raises many kinds: network, missing dataset, checksums
         raise DataError(
             f"could not load TFDS dataset {name!r} ({type(err).__name__}); "
@@ -183,9 +175,7 @@ def tfds_source(name: str, limit: int | None = None, data_dir: str | None = None
     class_names = list(builder.info.features["label"].names)
     splits = []
     for split_name, spec in TFDS_SPLITS.items():
-        dataset = builder.as_dataset(
-            split=spec, decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False
-        )
+        dataset = builder.as_dataset(split=spec, decoders={"image": tfds.decode.SkipDecoding()}, shuffle_files=False)
         if limit is not None:
             dataset = dataset.take(limit)
         splits.append(_tfds_split(split_name, dataset))
@@ -195,22 +185,30 @@ def tfds_source(name: str, limit: int | None = None, data_dir: str | None = None
         description=f"tfds:{name}",
         class_names=class_names,
         splits=splits,
-        fingerprint=_hash([name, str(builder.version), TFDS_SPLITS, limit] + [s.ids for s in splits]),
+        fingerprint=digest([name, str(builder.version), TFDS_SPLITS, limit] + [s.ids for s in splits]),
     )
 
 
-def _tfds_split(name: str, dataset: tf.data.Dataset) -> Split:
+def _tfds_split(name: str, dataset) -> Split:
     meta = dataset.map(lambda ex: (ex["image/filename"], ex["label"]))
     ids, labels = [], []
     for filename, label in meta.as_numpy_iterator():
         ids.append(filename.decode())
         labels.append(int(label))
-    images = dataset.map(lambda ex: ex["image"])
+    return Split(name, ids, np.array(labels, dtype=np.int64), dataset=dataset.map(lambda ex: ex["image"]))
 
-    def elements(start: int) -> tf.data.Dataset:
-        return tf.data.Dataset.zip(tf.data.Dataset.range(start, len(ids)), images.skip(start))
 
-    def read(position: int) -> bytes:
-        return next(iter(images.skip(position).take(1))).numpy()
+def cheap_fingerprint(data: str, limit: int | None = None, tfds_data_dir: str | None = None) -> str:
+    """A fingerprint that changes whenever the source's does, computed without TensorFlow.
 
-    return Split(name, ids, np.array(labels, dtype=np.int64), elements, read)
+    A folder's is its own fingerprint (listing and file stats). A TFDS dataset's covers the
+    sizes and modification times of every file TFDS prepared for it (TFDS's default data folder
+    unless `tfds_data_dir`); it stays unchanged only while those do."""
+    if not data.startswith("tfds:"):
+        return folder_source(Path(data), limit).fingerprint
+    name = data.removeprefix("tfds:")
+    root = Path(tfds_data_dir or os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets") / name
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    return digest(
+        [data, limit, [(p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files]]
+    )

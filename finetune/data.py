@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 import cache
-from extract import images
+from extract import images, pipeline
 from extract.sources import open_source
 
 
@@ -28,18 +28,22 @@ def cached_splits(cache_path, meta: dict, tfds_data_dir: str | None = None) -> d
     return result
 
 
-def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: bool,
-                  shuffle_seed: int | None = None):
+def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: bool, shuffle_seed: int | None = None):
     """Batches of (model input, label) for the kept positions of a split, in cache order unless shuffled."""
     keep_table = tf.constant(keep)
     labels = tf.constant(split.labels.astype(np.float32 if binary else np.int64))
-    dataset = (split.elements(0).filter(lambda position, encoded: keep_table[position])
-               .apply(tf.data.experimental.assert_cardinality(int(keep.sum()))))
+    dataset = (
+        pipeline.elements(split)
+        .filter(lambda position, encoded: keep_table[position])
+        .apply(tf.data.experimental.assert_cardinality(int(keep.sum())))
+    )
     if shuffle_seed is not None:
         dataset = dataset.shuffle(1024, seed=shuffle_seed, reshuffle_each_iteration=True)
     return (
-        dataset.map(lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        dataset.map(
+            lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         .batch(batch)
         .prefetch(tf.data.AUTOTUNE)
     )

@@ -5,30 +5,31 @@ from __future__ import annotations
 
 import keras
 
-from extract.backbone import build_backbone
-
 
 def augmentation(seed: int) -> keras.Sequential:
     """The tutorial's random flip and rotation, plus a small zoom; active in training only."""
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal", seed=seed),
-        keras.layers.RandomRotation(0.1, fill_mode="reflect", seed=seed),
-        keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
-    ], name="augmentation")
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(0.1, fill_mode="reflect", seed=seed),
+            keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
+        ],
+        name="augmentation",
+    )
 
 
-def build_finetune_model(weights: str, image_size: int, head: keras.Model, fine_tune_at: int | None,
-                         augment: bool, seed: int = 0) -> tuple[keras.Model, keras.Model]:
-    """(model, base). The head is used as given (the saved Dense head: training starts from it).
-    `fine_tune_at=None` freezes the whole base, as the tutorial's first phase does."""
-    base = build_backbone(weights, image_size)
+def build_finetune_model(
+    base: keras.Model, head: keras.Model, fine_tune_at: int | None, augment: bool, seed: int = 0
+) -> keras.Model:
+    """`base` (the backbone, `extract.backbone.matching_backbone`) under `head`, used as given (the
+    saved Dense head: training starts from it). `fine_tune_at=None` freezes the whole base, as
+    the tutorial's first phase does."""
     unfreeze_from(base, fine_tune_at)
-    inputs = keras.Input((image_size, image_size, 3), name="image")
+    inputs = keras.Input(base.input_shape[1:], name="image")
     x = augmentation(seed)(inputs) if augment else inputs
     # The tutorial's training=False; under Keras 3 it is not enough on its own (unfreeze_from).
     x = base(x, training=False)
-    model = keras.Model(inputs, head(x), name="mobilenet_v2_finetuned")
-    return model, base
+    return keras.Model(inputs, head(x), name="mobilenet_v2_finetuned")
 
 
 def unfreeze_from(base: keras.Model, fine_tune_at: int | None) -> None:

@@ -54,9 +54,18 @@ def write_bad_files(folder: Path) -> dict[str, bool]:
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "notes.txt").write_text("not an image")
     return {
-        "good.jpg": True, "cmyk.jpg": True, "grey.jpg": True, "rgba.png": True, "image.gif": True,
-        "image.bmp": True, "palette.png": True, "large.jpg": True,
-        "truncated.jpg": False, "corrupt.jpg": False, "empty.jpg": False, "notes.txt": False,
+        "good.jpg": True,
+        "cmyk.jpg": True,
+        "grey.jpg": True,
+        "rgba.png": True,
+        "image.gif": True,
+        "image.bmp": True,
+        "palette.png": True,
+        "large.jpg": True,
+        "truncated.jpg": False,
+        "corrupt.jpg": False,
+        "empty.jpg": False,
+        "notes.txt": False,
     }
 
 
@@ -100,20 +109,21 @@ def require_shared() -> None:
 def shared_cache(tmp_path_factory, engine_dir) -> Path:
     """Features of all 3,000 real photos at 160 px with the real weights, built once."""
     require_shared()
-    from extract import runner
+    from extract import build
     from extract.config import ExtractConfig
 
     out = tmp_path_factory.mktemp("shared_artifacts")
-    config = ExtractConfig(data=str(SHARED_DATA), weights=str(SHARED_WEIGHTS), out=str(out),
-                           engine="tflite", engine_dir=str(engine_dir))
-    return runner.run(config, progress=False).path
+    config = ExtractConfig(
+        data=str(SHARED_DATA), weights=str(SHARED_WEIGHTS), out=str(out), engine="tflite", engine_dir=str(engine_dir)
+    )
+    return build.run(config, progress=False).path
 
 
 @pytest.fixture(scope="session")
 def shared_heads(shared_cache) -> dict:
     """Both heads trained on the real cache; their metrics."""
-    from classify import runner
+    from classify import train
     from classify.config import HeadConfig
 
     # 30 epochs: at the tutorial's 10 the Dense head is still climbing (~96.5%, BENCHMARKS.md).
-    return runner.run(HeadConfig(out=str(shared_cache.parent), epochs=30))
+    return train.run(HeadConfig(out=str(shared_cache.parent), epochs=30))

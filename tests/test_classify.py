@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import cache
-from classify import heads, runner, saved
+from classify import heads, saved
+from classify import train as runner
 from classify.__main__ import main as classify_main
 from classify.config import HeadConfig
 
@@ -20,9 +21,18 @@ def blobs(n_per_class, n_classes, dim=64, seed=0, spread=1.0):
 
 def write_feature_cache(out, n_classes=2, train_labels=None, fingerprint="fp-1"):
     class_names = [f"class{i}" for i in range(n_classes)]
-    attrs = {"fingerprint": fingerprint, "class_names": class_names, "image_size": 32, "engine": "tflite",
-             "preprocessing": "test", "model": "test", "weights": "w.h5", "weights_sha256": "0" * 64,
-             "dataset": "blobs", "versions": {}}
+    attrs = {
+        "fingerprint": fingerprint,
+        "class_names": class_names,
+        "image_size": 32,
+        "engine": "tflite",
+        "preprocessing": "test",
+        "model": "test",
+        "weights": "w.h5",
+        "weights_sha256": "0" * 64,
+        "dataset": "blobs",
+        "versions": {},
+    }
     writer = cache.CacheWriter(out / "features.h5", attrs, 64, "float32")
     for split, per_class, seed in (("train", 60, 0), ("validation", 30, 1), ("test", 30, 2)):
         X, y = blobs(per_class, n_classes, seed=seed)
@@ -64,7 +74,7 @@ def test_both_heads_learn_separable_features(tmp_path, n_classes):
 
 def test_a_head_is_refused_against_another_cache(tmp_path):
     write_feature_cache(tmp_path)
-    runner.run(fast_config(tmp_path, head="logreg"))
+    runner.run(fast_config(tmp_path, heads=["logreg"]))
     with pytest.raises(saved.HeadMismatchError, match="run `make heads` again"):
         saved.load(tmp_path, "logreg", "another-fingerprint")
     with pytest.raises(saved.HeadMismatchError, match="no saved dense model"):
@@ -87,10 +97,10 @@ def test_cross_validation_picks_c_and_times_the_search(tmp_path):
 def test_one_head_at_a_time_keeps_the_others_metrics(tmp_path):
     write_feature_cache(tmp_path)
     runner.run(fast_config(tmp_path))
-    metrics = runner.run(fast_config(tmp_path, head="logreg"))
+    metrics = runner.run(fast_config(tmp_path, heads=["logreg"]))
     assert set(metrics) == {"logreg", "dense"}
     write_feature_cache(tmp_path, fingerprint="fp-2")  # new cache: the old dense entry is stale
-    assert set(runner.run(fast_config(tmp_path, head="logreg"))) == {"logreg"}
+    assert set(runner.run(fast_config(tmp_path, heads=["logreg"]))) == {"logreg"}
 
 
 def test_one_class_in_train_is_a_clear_error(tmp_path, capsys):
@@ -111,7 +121,7 @@ def test_missing_and_interrupted_caches(tmp_path, capsys):
 
 def test_cli_prints_a_markdown_table(tmp_path, capsys):
     write_feature_cache(tmp_path)
-    assert classify_main(["--out", str(tmp_path), "--head", "logreg", "--jobs", "1"]) == 0
+    assert classify_main(["--out", str(tmp_path), "--heads", "logreg", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "| logreg | validation |" in out and "| logreg | test |" in out
 

@@ -1,20 +1,29 @@
 """Fine-tuning on real photos keeps the warm-started head's accuracy (short, for CI)."""
 
-from classify import runner as heads_runner
+from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import runner as extract_runner
+from extract import build
 from extract.config import ExtractConfig
 from finetune.config import FinetuneConfig
-from finetune.runner import run
+from finetune.tune import run
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
 
 def test_one_epoch_of_finetuning_on_400_real_photos(tmp_path, engine_dir):
     require_shared()
     out = str(tmp_path)
-    extract_runner.run(ExtractConfig(data=str(SHARED_DATA), weights=str(SHARED_WEIGHTS), out=out, limit=400,
-                                     engine="tflite", engine_dir=str(engine_dir)), progress=False)
-    heads = heads_runner.run(HeadConfig(out=out, head="dense", epochs=30))
-    metrics = run(FinetuneConfig(out=out, weights=str(SHARED_WEIGHTS), epochs=1), verbose=0)["finetune"]
+    build.run(
+        ExtractConfig(
+            data=str(SHARED_DATA),
+            weights=str(SHARED_WEIGHTS),
+            out=out,
+            limit=400,
+            engine="tflite",
+            engine_dir=str(engine_dir),
+        ),
+        progress=False,
+    )
+    heads = heads_train.run(HeadConfig(out=out, heads=["dense"], epochs=30))
+    metrics = run(FinetuneConfig(out=out, epochs=1), progress=False)["finetune"]
     assert metrics["validation"]["n"] == 400
     assert metrics["validation"]["accuracy"] >= 0.95, (metrics["validation"], heads["dense"]["validation"])

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from classify import export
-from classify.predict import PredictConfig, predict
+from classify import fuse
+from classify.config import ExportConfig, PredictConfig
+from classify.prediction import predict
 from extract import images
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS
 
@@ -19,8 +20,10 @@ def rows_of(path):
 
 def test_predicting_validation_reproduces_its_accuracy(shared_cache, shared_heads):
     out = shared_cache.parent
-    predict(PredictConfig(images=[str(SHARED_DATA / "validation")], out=str(out), weights=str(SHARED_WEIGHTS)),
-            progress=False)
+    predict(
+        PredictConfig(images=[str(SHARED_DATA / "validation")], out=str(out), weights=str(SHARED_WEIGHTS)),
+        progress=False,
+    )
     rows = rows_of(out / "predictions.csv")
     assert len(rows) == 1000 and not any(r["error"] for r in rows)
     accuracy = np.mean([r["label"] == r["path"].split("/")[-2] for r in rows])
@@ -32,9 +35,11 @@ def test_exported_models_equal_the_two_step_path_on_real_photos(shared_cache, sh
     paths = sorted((SHARED_DATA / "validation").glob("*/*.jpg"))[::16]
     x = np.stack([images.preprocess(tf.io.read_file(str(p)), 160).numpy() for p in paths])
     for head in ("logreg", "dense"):
-        keras_path, _ = export.export(out, head, str(SHARED_WEIGHTS))
-        predict(PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(SHARED_WEIGHTS)),
-                progress=False)
+        keras_path, _ = fuse.export(ExportConfig(out=str(out), head=head))
+        predict(
+            PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(SHARED_WEIGHTS)),
+            progress=False,
+        )
         rows = rows_of(out / "predictions.csv")
         two_step = np.array([float(r["score"]) if r["label"] == "dogs" else 1 - float(r["score"]) for r in rows])
         fused = keras.saving.load_model(keras_path).predict(x, verbose=0)[:, 1]

@@ -1,13 +1,14 @@
-import time
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import cache
-from extract import backbone, engines, runner
+from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from tests.conftest import TINY, write_bad_files, write_class_folders
+from tests.conftest import ROOT, TINY, write_bad_files, write_class_folders
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +23,22 @@ def dataset(tmp_path_factory):
 
 def config_for(dataset, tmp_path, random_weights, engine_dir, **overrides):
     root, _ = dataset
-    settings = dict(data=str(root), weights=str(random_weights), image_size=TINY, out=str(tmp_path),
-                    batch=4, shard_size=8, engine="tflite", engine_dir=str(engine_dir))
+    settings = dict(
+        data=str(root),
+        weights=str(random_weights),
+        image_size=TINY,
+        out=str(tmp_path),
+        batch=4,
+        shard_size=8,
+        engine="tflite",
+        engine_dir=str(engine_dir),
+    )
     return ExtractConfig(**(settings | overrides))
 
 
 def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, random_weights, engine_dir):
     root, expected = dataset
-    summary = runner.run(config_for(dataset, tmp_path, random_weights, engine_dir), progress=False)
+    summary = build.run(config_for(dataset, tmp_path, random_weights, engine_dir), progress=False)
     assert summary.status == "built"
     good = sorted(f"train/class_a/odd/{n}" for n, ok in expected.items() if ok)
     bad = sorted(f"train/class_a/odd/{n}" for n, ok in expected.items() if not ok)
@@ -46,43 +55,47 @@ def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, ra
     assert meta["class_names"] == ["class_a", "class_b", "class_c"]
     assert meta["image_size"] == TINY and meta["engine"] == "tflite" and meta["preprocessing"]
     assert meta["splits"]["train"]["n_inputs"] == 18 + len(expected)
-    assert [s.skipped for s in summary.splits] == [len(bad), 0]
+    assert [dict(s.skipped) for s in summary.splits] == [skipped, {}]
     assert not (tmp_path / "features.h5.parts").exists()
 
 
 def test_same_inputs_do_nothing_and_changed_inputs_rebuild(dataset, tmp_path, random_weights, engine_dir):
     config = config_for(dataset, tmp_path, random_weights, engine_dir)
-    runner.run(config, progress=False)
-    stamp = config.cache_path.stat().st_mtime_ns
-    started = time.perf_counter()
-    assert runner.run(config, progress=False).status == "up to date"
-    assert time.perf_counter() - started < 15
-    assert config.cache_path.stat().st_mtime_ns == stamp
-    first = cache.info(config.cache_path)["fingerprint"]
+    build.run(config, progress=False)
+    stamp = config.paths.cache.stat().st_mtime_ns
+    assert build.run(config, progress=False).status == "up to date"
+    assert config.paths.cache.stat().st_mtime_ns == stamp
+    first = cache.info(config.paths.cache)["fingerprint"]
     bigger = config_for(dataset, tmp_path, random_weights, engine_dir, image_size=40)
-    assert runner.run(bigger, progress=False).status == "built"
-    assert cache.info(config.cache_path)["fingerprint"] != first
-    assert runner.run(config_for(dataset, tmp_path, random_weights, engine_dir, force=True),
-                      progress=False).status == "built"
+    assert build.run(bigger, progress=False).status == "built"
+    assert cache.info(config.paths.cache)["fingerprint"] != first
+    assert (
+        build.run(config_for(dataset, tmp_path, random_weights, engine_dir, force=True), progress=False).status
+        == "built"
+    )
 
 
 def test_float16_cache(dataset, tmp_path, random_weights, engine_dir):
     config = config_for(dataset, tmp_path, random_weights, engine_dir, dtype="float16", limit=3)
-    X, y = cache.load(runner.run(config, progress=False).path, "validation")
+    X, y = cache.load(build.run(config, progress=False).path, "validation")
     assert X.dtype == np.float16 and len(X) == len(y) == 3
 
 
 def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, engine_dir):
     keras_cfg = config_for(dataset, tmp_path / "k", random_weights, engine_dir, engine="keras")
     tflite_cfg = config_for(dataset, tmp_path / "t", random_weights, engine_dir)
-    by_keras = cache.read_split(runner.run(keras_cfg, progress=False).path, "train")
-    by_tflite = cache.read_split(runner.run(tflite_cfg, progress=False).path, "train")
+    by_keras = cache.read_split(build.run(keras_cfg, progress=False).path, "train")
+    by_tflite = cache.read_split(build.run(tflite_cfg, progress=False).path, "train")
     assert by_keras.ids == by_tflite.ids
     np.testing.assert_allclose(by_keras.features, by_tflite.features, rtol=1e-4, atol=5e-4)
 
 
-def test_auto_engine_is_tflite_on_this_cpu():
-    assert engines.resolve("auto") == ("keras" if engines.has_gpu() else "tflite")
+def test_auto_engine_is_tflite_on_a_cpu_and_keras_on_a_gpu(monkeypatch):
+    monkeypatch.setattr(engines, "has_gpu", lambda: False)
+    assert engines.resolve("auto") == "tflite"
+    monkeypatch.setattr(engines, "has_gpu", lambda: True)
+    assert engines.resolve("auto") == "keras"
+    assert engines.resolve("tflite") == "tflite" and engines.resolve("keras") == "keras"
     with pytest.raises(ValueError):
         engines.resolve("onnx")
 
@@ -94,8 +107,9 @@ def test_weights_of_the_wrong_format_or_shape(tmp_path):
         backbone.build_backbone(str(tmp_path / "text.h5"), TINY)
     import keras
 
-    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None,
-                                   alpha=0.5).save_weights(tmp_path / "half.weights.h5")
+    keras.applications.MobileNetV2(
+        input_shape=(TINY, TINY, 3), include_top=False, weights=None, alpha=0.5
+    ).save_weights(tmp_path / "half.weights.h5")
     with pytest.raises(backbone.WeightsError, match="cannot load"):
         backbone.build_backbone(str(tmp_path / "half.weights.h5"), TINY)
     with pytest.raises(backbone.WeightsError, match="no weights file"):
@@ -103,17 +117,35 @@ def test_weights_of_the_wrong_format_or_shape(tmp_path):
 
 
 def test_cli_errors_are_one_line_and_non_zero(tmp_path, capsys, random_weights):
-    assert extract_main(["--data", str(tmp_path / "missing"), "--weights", str(random_weights),
-                         "--out", str(tmp_path)]) == 1
+    assert (
+        extract_main(["--data", str(tmp_path / "missing"), "--weights", str(random_weights), "--out", str(tmp_path)])
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: no such folder") and err.count("\n") == 1
-    assert extract_main(["--data", str(tmp_path), "--image-size", "8"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        extract_main(["--data", str(tmp_path), "--image-size", "8"])
+    assert exited.value.code == 2
+    assert "image size must be from 32" in capsys.readouterr().err
 
 
 def test_cli_prints_a_summary(dataset, tmp_path, capsys, random_weights, engine_dir):
     root, _ = dataset
-    code = extract_main(["--data", str(root), "--weights", str(random_weights), "--image-size", str(TINY),
-                         "--out", str(tmp_path), "--engine-dir", str(engine_dir), "--quiet"])
+    code = extract_main(
+        [
+            "--data",
+            str(root),
+            "--weights",
+            str(random_weights),
+            "--image-size",
+            str(TINY),
+            "--out",
+            str(tmp_path),
+            "--engine-dir",
+            str(engine_dir),
+            "--quiet",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "built" in out and "img/s" in out and "skipped train/class_a/odd/empty.jpg: empty file" in out
@@ -123,11 +155,56 @@ def test_batches_are_the_same_with_and_without_overlap(dataset):
     from extract.sources import open_source
 
     split = open_source(str(dataset[0])).splits[0]  # train, with the bad files
-    plain, overlapped = (list(runner.batches(split, 3, TINY, 4, overlap)) for overlap in (False, True))
+    plain, overlapped = (list(pipeline.batches(split, 3, TINY, 4, overlap)) for overlap in (False, True))
     assert len(plain) == len(overlapped) > 1
-    for (positions, inputs), (positions_o, inputs_o) in zip(plain, overlapped):
+    for (positions, inputs), (positions_o, inputs_o) in zip(plain, overlapped, strict=True):
         np.testing.assert_array_equal(positions, positions_o)
         np.testing.assert_array_equal(inputs, inputs_o)
     kept = np.concatenate([positions for positions, _ in plain])
     assert kept[0] >= 3 and np.all(np.diff(kept) > 0)  # from the start position, in order, bad files left out
     assert len(kept) == len(split) - 3 - sum(not decodes for decodes in dataset[1].values())
+
+
+UP_TO_DATE_CHECK = """
+import sys
+from extract import build
+from extract.config import ExtractConfig
+summary = build.run(ExtractConfig(**eval(sys.argv[1])), progress=False)
+print(summary.status, "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_an_up_to_date_cache_is_decided_without_tensorflow(dataset, tmp_path, random_weights, engine_dir):
+    config = config_for(dataset, tmp_path, random_weights, engine_dir)
+    build.run(config, progress=False)
+    settings = repr(
+        {
+            key: getattr(config, key)
+            for key in ("data", "weights", "image_size", "out", "engine", "engine_dir", "batch", "shard_size")
+        }
+    )
+
+    def check() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", UP_TO_DATE_CHECK, settings], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.split()
+
+    assert check() == ["up", "to", "date", "False", "False"]
+    (tmp_path / "weights-copy.weights.h5").write_bytes(random_weights.read_bytes())
+    settings = repr(dict(eval(settings), weights=str(tmp_path / "weights-copy.weights.h5")))  # the same bytes
+    assert check() == ["up", "to", "date", "False", "False"]
+    if not engines.has_gpu():  # `auto` is another quick key, but resolves to the same engine here
+        settings = repr(dict(eval(settings), engine="auto"))
+        assert check() == ["up", "to", "date", "True", "True"]  # the full fingerprint decided it
+
+
+def test_a_changed_weights_file_or_dataset_misses_the_quick_key(dataset, tmp_path, random_weights):
+    from extract.sources import cheap_fingerprint
+
+    root, _ = dataset
+    config = ExtractConfig(data=str(root), weights=str(random_weights), image_size=TINY, out=str(tmp_path))
+    key = config.quick_key(cheap_fingerprint(config.data))
+    assert key == config.quick_key(cheap_fingerprint(config.data))
+    assert ExtractConfig(**(vars(config) | {"image_size": 40})).quick_key(cheap_fingerprint(config.data)) != key
+    assert config.quick_key(cheap_fingerprint(config.data, limit=3)) != key
+    assert ExtractConfig(**(vars(config) | {"weights": str(tmp_path / "none.h5")})).quick_key("x") is None

@@ -9,18 +9,24 @@ import time
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import cache
-from classify import heads, runner as heads_runner, saved
+from classify import heads, saved
+from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import runner as extract_runner
+from extract import backbone, build, images
+from extract.backbone import WeightsError
 from extract.config import ExtractConfig
-from finetune import report
-from finetune.baseline import run_baseline
-from finetune.config import FinetuneConfig
+from finetune.baseline import main as baseline_main
+from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.model import build_finetune_model
-from finetune.runner import run
+from finetune.tune import run
+from finetune.tutorial import run as run_baseline
+from report import write as report
+from report.__main__ import main as report_main
 from tests.conftest import ROOT, TINY, write_class_folders
+from workflow.paths import Paths
 
 
 @pytest.fixture
@@ -30,9 +36,13 @@ def trained(tmp_path, random_weights, engine_dir):
     write_class_folders(data / "train", ["a", "b"], 16)
     write_class_folders(data / "validation", ["a", "b"], 6, seed=1)
     out = tmp_path / "artifacts"
-    extract_runner.run(ExtractConfig(data=str(data), weights=str(random_weights), image_size=TINY, out=str(out),
-                                     engine_dir=str(engine_dir)), progress=False)
-    heads_runner.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2))
+    build.run(
+        ExtractConfig(
+            data=str(data), weights=str(random_weights), image_size=TINY, out=str(out), engine_dir=str(engine_dir)
+        ),
+        progress=False,
+    )
+    heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2))
     return out
 
 
@@ -40,7 +50,8 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
     keras.utils.set_random_seed(0)
     head = heads.build_dense(1280, 2)
     head_before = [w.copy() for w in head.get_weights()]
-    model, base = build_finetune_model(str(random_weights), TINY, head, fine_tune_at=100, augment=False)
+    base = backbone.build_backbone(str(random_weights), TINY)
+    model = build_finetune_model(base, head, fine_tune_at=100, augment=False)
     np.testing.assert_equal(model.layers[-1].get_weights(), head_before)  # starts as the saved head
     before = {id(v): np.array(v) for v in base.weights}
     heads.compile_dense(model, 2, 1e-3)
@@ -59,31 +70,73 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
     assert not np.array_equal(head.get_weights()[0], head_before[0])
 
 
-def test_finetune_writes_model_metrics_and_curve(trained, random_weights):
-    metrics = run(FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=2, batch=8), verbose=0)
+def test_finetune_writes_model_metrics_and_curve(trained):
+    metrics = run(FinetuneConfig(out=str(trained), epochs=3, batch=8), progress=False)
     entry = metrics["finetune"]
-    assert entry["validation"]["n"] == 12 and 0 <= entry["validation"]["accuracy"] <= 1
-    assert entry["epochs_run"] == 2 and entry["train_seconds"] > 0 and entry["best_epoch"] in (1, 2)
+    assert entry["epochs_run"] == 3 and entry["train_seconds"] > 0
+    # The saved model is the best epoch's, and the metrics are its scores on the validation images,
+    # computed here again from the image files.
+    model = keras.saving.load_model(trained / "finetune" / "model.keras")
+    validation = cache.read_split(Paths(trained).cache, "validation")
+    x = np.stack(
+        [images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY).numpy() for i in validation.ids]
+    )
+    probabilities = heads.probabilities_of_outputs(model.predict(x, verbose=0))
+    assert entry["validation"]["n"] == len(validation.ids) == 12
+    assert entry["validation"]["accuracy"] == np.mean(probabilities.argmax(1) == validation.labels)
+    with open(trained / "finetune" / "history.csv", newline="") as handle:
+        val_loss = [float(row["val_loss"]) for row in csv.DictReader(handle)]
+    assert entry["best_epoch"] == int(np.argmin(val_loss)) + 1
+    assert entry["validation"]["loss"] == pytest.approx(min(val_loss), rel=1e-4)
     head_rate = saved.load_record(trained, "dense")["config"]["learning_rate"]
     assert entry["learning_rate"] == pytest.approx(head_rate / 10)
     assert json.loads((trained / "finetune" / "metrics.json").read_text()) == metrics
-    assert saved.load_record(trained, "finetune")["fingerprint"] == cache.info(cache.path_in(trained))["fingerprint"]
+    assert saved.load_record(trained, "finetune")["fingerprint"] == cache.info(Paths(trained).cache)["fingerprint"]
     for name in ("model.keras", "model.json", "learning_curve.png"):
         assert (trained / "finetune" / name).stat().st_size > 0
     assert not (trained / "finetune" / "backup").exists()
 
 
-def test_finetune_refuses_other_weights(trained, tmp_path):
+@pytest.fixture
+def other_weights(tmp_path) -> str:
     keras.utils.set_random_seed(5)
     other = tmp_path / "other.weights.h5"
     keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
-    with pytest.raises(cache.CacheError, match="not those the cache was built with"):
-        run(FinetuneConfig(out=str(trained), weights=str(other), epochs=1), verbose=0)
+    return str(other)
+
+
+def test_finetune_and_baseline_refuse_other_weights(trained, other_weights, capsys):
+    with pytest.raises(WeightsError, match="not those the cache was built with"):
+        run(FinetuneConfig(out=str(trained), weights=other_weights, epochs=1), progress=False)
+    with pytest.raises(WeightsError, match="not those the cache was built with"):
+        run_baseline(BaselineConfig(out=str(trained), weights=other_weights, epochs=1), progress=False)
+    assert baseline_main(["--out", str(trained), "--weights", other_weights, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: weights") and err.count("\n") == 1
+    assert not (trained / "baseline").exists() and not (trained / "finetune" / "metrics.json").exists()
+
+
+def test_finetune_refuses_a_dataset_changed_since_the_cache(trained):
+    (trained.parent / "data" / "train" / "a" / "a.0.jpg").write_bytes(b"edited since")
+    with pytest.raises(cache.CacheError, match="changed since the cache was built"):
+        run(FinetuneConfig(out=str(trained), epochs=1), progress=False)
 
 
 def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
-    args = [sys.executable, "-m", "finetune", "--out", str(trained), "--weights", str(random_weights),
-            "--epochs", "4", "--batch", "4", "--verbose", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "finetune",
+        "--out",
+        str(trained),
+        "--weights",
+        str(random_weights),
+        "--epochs",
+        "4",
+        "--batch",
+        "4",
+        "--quiet",
+    ]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     history = trained / "finetune" / "history.csv"
     deadline = time.monotonic() + 180
@@ -98,19 +151,22 @@ def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
     done_before = len(history.read_text().splitlines()) - 1
     assert 1 <= done_before < 4
 
-    metrics = run(FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=4, batch=4), verbose=0)
+    metrics = run(FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=4, batch=4), progress=False)
     with open(history, newline="") as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == [0, 1, 2, 3]
     assert metrics["finetune"]["epochs_run"] == 4
 
 
-def test_report_lists_every_method_with_its_numbers(trained, random_weights):
-    run(FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=1, batch=8), verbose=0)
-    run_baseline(str(trained), str(random_weights), epochs=1, batch=8, verbose=0)
-    text = report.write_report(trained).read_text()
+def test_report_lists_every_method_with_its_numbers(trained, capsys):
+    run(FinetuneConfig(out=str(trained), epochs=1, batch=8), progress=False)
+    assert baseline_main(["--out", str(trained), "--epochs", "1", "--batch", "8", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("tutorial recipe: validation accuracy")
+    assert report_main(["--out", str(trained)]) == 0
+    text = (trained / "report.md").read_text()
+    assert capsys.readouterr().out == text + "\n"
     assert (trained / "report.png").stat().st_size > 0
-    methods, _ = report.collect(trained, cache.info(cache.path_in(trained)))
+    methods, _ = report.collect(Paths(trained), cache.info(Paths(trained).cache))
     assert list(methods) == ["logreg", "dense", "finetune", "tutorial"]
     for name, entry in methods.items():
         row = next(line for line in text.splitlines() if line.startswith(f"| {report.LABELS[name]} |"))

@@ -1,19 +1,24 @@
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import cache
-from classify import export, runner as heads_runner, saved
-from classify.config import HeadConfig
-from classify.predict import PredictConfig, main as predict_main, predict
-from extract import images, runner as extract_runner
+from classify import fuse, saved
+from classify import train as heads_train
+from classify.config import ExportConfig, HeadConfig, PredictConfig
+from classify.export import main as export_main
+from classify.predict import main as predict_main
+from classify.prediction import predict
+from extract import build, images
 from extract.backbone import WeightsError
 from extract.config import ExtractConfig
 from finetune.config import FinetuneConfig
-from finetune.runner import run as finetune
+from finetune.tune import run as finetune
 from tests.conftest import TINY, write_bad_files, write_class_folders
+from workflow.paths import Paths
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +28,18 @@ def trained(tmp_path_factory, random_weights, engine_dir):
     write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
-    extract_runner.run(ExtractConfig(data=str(root / "data"), weights=str(random_weights), image_size=TINY,
-                                     out=str(out), engine_dir=str(engine_dir)), progress=False)
-    heads_runner.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
-    finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8), verbose=0)
+    build.run(
+        ExtractConfig(
+            data=str(root / "data"),
+            weights=str(random_weights),
+            image_size=TINY,
+            out=str(out),
+            engine_dir=str(engine_dir),
+        ),
+        progress=False,
+    )
+    heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
+    finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8), progress=False)
     return root, out
 
 
@@ -62,12 +75,16 @@ def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random
 
 def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_weights):
     root, out = trained
-    validation = cache.read_split(cache.path_in(out), "validation")
+    validation = cache.read_split(Paths(out).cache, "validation")
     for head in ("logreg", "dense"):
         model, _ = saved.load(out, head)
-        seen = heads_runner.probabilities(head, model, validation.features)
-        predict(PredictConfig(images=[str(root / "data" / "validation")], out=str(out), head=head,
-                              weights=str(random_weights)), progress=False)
+        seen = heads_train.probabilities(head, model, validation.features)
+        predict(
+            PredictConfig(
+                images=[str(root / "data" / "validation")], out=str(out), head=head, weights=str(random_weights)
+            ),
+            progress=False,
+        )
         rows = read_rows(out / "predictions.csv")
         assert [r["path"] for r in rows] == [str(root / "data" / i) for i in validation.ids]
         predicted = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in rows])
@@ -81,10 +98,25 @@ def test_predict_refuses_other_weights_and_missing_inputs(trained, tmp_path, cap
     keras.utils.set_random_seed(9)
     other = tmp_path / "other.weights.h5"
     keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
-    with pytest.raises(WeightsError, match="not those the logreg head was trained on"):
+    with pytest.raises(WeightsError, match="not those the logreg head was built with"):
         predict(PredictConfig(images=[str(root / "data")], out=str(out), weights=str(other)), progress=False)
     assert predict_main([str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_export_cli_writes_both_files_and_refuses_other_weights(trained, tmp_path, capsys):
+    _, out = trained
+    assert export_main(["--out", str(out), "--head", "dense", "--quiet"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(Paths(out).export_keras), str(Paths(out).export_tflite)]
+    assert all(Path(p).stat().st_size > 0 for p in printed)
+    import keras
+
+    keras.utils.set_random_seed(9)
+    other = tmp_path / "other.weights.h5"
+    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
+    assert export_main(["--out", str(out), "--weights", str(other), "--quiet"]) == 1
+    assert "not those the logreg head was built with" in capsys.readouterr().err
 
 
 def preprocessed(paths, size):
@@ -94,11 +126,13 @@ def preprocessed(paths, size):
 @pytest.mark.parametrize("head", ["logreg", "dense", "finetune"])
 def test_exported_model_equals_the_two_step_path(trained, random_weights, head):
     root, out = trained
-    keras_path, tflite_path = export.export(out, head, str(random_weights))
+    keras_path, tflite_path = fuse.export(ExportConfig(out=str(out), head=head))
     paths = sorted((root / "data" / "validation").rglob("*.jpg"))
     x = preprocessed(paths, TINY)
-    predict(PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(random_weights)),
-            progress=False)
+    predict(
+        PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(random_weights)),
+        progress=False,
+    )
     two_step = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in read_rows(out / "predictions.csv")])
     import keras
 
@@ -127,5 +161,5 @@ def test_logistic_regression_folds_into_one_dense_layer():
         y = np.arange(120) % n_classes
         X[:, 0] += y
         pipeline = Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression())]).fit(X, y)
-        layer = export.softmax_layer(*export.folded_logreg(pipeline))
+        layer = fuse.softmax_layer(*fuse.folded_logreg(pipeline))
         np.testing.assert_allclose(np.asarray(layer(X.astype("float32"))), pipeline.predict_proba(X), atol=1e-5)

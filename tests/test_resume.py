@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 import cache
-from extract import runner
+from extract import build
 from extract.config import ExtractConfig
 from tests.conftest import ROOT, TINY, write_class_folders
 
@@ -18,9 +18,16 @@ def test_sigkill_then_resume_gives_the_same_cache(tmp_path, random_weights, engi
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 600)
     write_class_folders(data / "validation", ["a", "b"], 20, seed=1)
-    settings = dict(data=str(data), weights=str(random_weights), image_size=TINY, batch=8,
-                    shard_size=16, engine="keras", engine_dir=str(engine_dir))
-    reference = runner.run(ExtractConfig(out=str(tmp_path / "whole"), **settings), progress=False).path
+    settings = dict(
+        data=str(data),
+        weights=str(random_weights),
+        image_size=TINY,
+        batch=8,
+        shard_size=16,
+        engine="keras",
+        engine_dir=str(engine_dir),
+    )
+    reference = build.run(ExtractConfig(out=str(tmp_path / "whole"), **settings), progress=False).path
 
     out = tmp_path / "killed"
     args = [sys.executable, "-m", "extract", "--quiet", "--out", str(out)]
@@ -39,7 +46,7 @@ def test_sigkill_then_resume_gives_the_same_cache(tmp_path, random_weights, engi
     assert 1 <= len(done) < 75  # 1,200 train images in shards of 16
     (out / "features.h5.tmp").write_bytes(b"half a file from a killed assembly")
 
-    summary = runner.run(ExtractConfig(out=str(out), **settings), progress=False)
+    summary = build.run(ExtractConfig(out=str(out), **settings), progress=False)
     assert summary.status == "resumed"
     assert not (out / "features.h5.parts").exists()
     for split in ("train", "validation"):

@@ -1,14 +1,25 @@
+import socket
+from itertools import pairwise
+from types import SimpleNamespace
+
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from extract import sources
-from extract.sources import DataError, folder_source, open_source
+from extract import online, pipeline
+from extract.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, open_source
 from tests.conftest import write_class_folders
 
 
+@pytest.fixture
+def mock_tfds(monkeypatch):
+    """TFDS's own mock data, and a network that answers: the download is what both stand in for."""
+    monkeypatch.setattr(online, "reachable", lambda *args, **kwargs: True)
+    return tfds.testing.mock_data
+
+
 def collect(split, start=0):
-    return [(int(p), bytes(b)) for p, b in split.elements(start).as_numpy_iterator()]
+    return [(int(p), bytes(b)) for p, b in pipeline.elements(split, start).as_numpy_iterator()]
 
 
 def test_train_validation_test_folders_are_the_splits(tmp_path):
@@ -60,12 +71,15 @@ def test_fingerprint_follows_the_files(tmp_path):
     assert folder_source(tmp_path).fingerprint != before
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda root: None, "no such folder"),
-    (lambda root: write_class_folders(root, ["only"], 2), "at least two class folders"),
-    (lambda root: [(root / "train/a").mkdir(parents=True), (root / "train/b").mkdir()], "has no image files"),
-    (lambda root: write_class_folders(root / "validation", ["a", "b"], 1), "no train/"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda root: None, "no such folder"),
+        (lambda root: write_class_folders(root, ["only"], 2), "at least two class folders"),
+        (lambda root: [(root / "train/a").mkdir(parents=True), (root / "train/b").mkdir()], "has no image files"),
+        (lambda root: write_class_folders(root / "validation", ["a", "b"], 1), "no train/"),
+    ],
+)
 def test_unusable_folders_are_one_clear_error(tmp_path, make, message):
     root = tmp_path / "data"
     make(root)
@@ -80,8 +94,8 @@ def test_unknown_class_in_validation(tmp_path):
         folder_source(tmp_path)
 
 
-def test_tfds_gives_the_tutorials_three_splits():
-    with tfds.testing.mock_data(num_examples=6):
+def test_tfds_gives_the_tutorials_three_splits(mock_tfds):
+    with mock_tfds(num_examples=6):
         source = open_source("tfds:cats_vs_dogs", limit=4)
     assert source.class_names == ["cat", "dog"]
     assert [s.name for s in source.splits] == ["train", "validation", "test"]
@@ -89,15 +103,70 @@ def test_tfds_gives_the_tutorials_three_splits():
     assert len(train) == 4 and len(set(train.ids)) == 4
     rows = collect(train, start=1)
     assert [p for p, _ in rows] == [1, 2, 3]
-    assert rows[0][1] == train.read(1)
+    assert rows[0][1] == pipeline.read(train, 1)
     assert tf.io.decode_image(rows[0][1]).shape[-1] == 3
-    assert sources.TFDS_SPLITS == {"train": "train[:80%]", "validation": "train[80%:90%]", "test": "train[90%:]"}
 
 
-def test_tfds_offline_is_one_line_that_says_what_to_do(monkeypatch):
+@pytest.mark.parametrize("examples", [20, 23262])  # 23,262: cats_vs_dogs
+def test_tfds_splits_cut_train_80_10_10_in_order(examples):
+    # TFDS's own reading of our split specs (its mock data ignores slicing)
+    train = SimpleNamespace(name="train", num_examples=examples)
+    ranges = []
+    for spec in TFDS_SPLITS.values():
+        cut = tfds.core.ReadInstruction.from_spec(spec).to_absolute({"train": train})[0]
+        ranges.append((cut.from_ or 0, examples if cut.to is None else cut.to))  # None: an open end
+    assert list(TFDS_SPLITS) == ["train", "validation", "test"]
+    assert ranges[0][0] == 0 and ranges[-1][1] == examples
+    assert all(before[1] == after[0] for before, after in pairwise(ranges))
+    sizes = [end - start for start, end in ranges]
+    assert sizes == pytest.approx([0.8 * examples, 0.1 * examples, 0.1 * examples], abs=1)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once it is closed
+
+
+def test_tfds_offline_fails_at_once_without_retrying(monkeypatch, tmp_path):
+    monkeypatch.setattr(online, "PROBE", ("127.0.0.1", closed_port()))
+
+    def download(self, *args, **kwargs):
+        raise AssertionError("TFDS must not start downloading when the probe fails")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", download)
+    with pytest.raises(online.OfflineError, match=r"cannot be reached .*pass DATA=<folder") as raised:
+        open_source("tfds:cats_vs_dogs", tfds_data_dir=str(tmp_path))
+    assert "\n" not in str(raised.value)
+
+
+def test_the_probe_sees_a_listening_loopback_port():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert online.reachable(*server.getsockname(), timeout=2)
+    assert not online.reachable("127.0.0.1", closed_port(), timeout=2)
+
+
+def test_cheap_fingerprint_follows_the_source_without_tensorflow(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 2)
+    assert cheap_fingerprint(str(tmp_path)) == folder_source(tmp_path).fingerprint
+    tfds_dir = tmp_path / "tfds"
+    (tfds_dir / "cats_vs_dogs" / "4.0.1").mkdir(parents=True)
+    record = tfds_dir / "cats_vs_dogs" / "4.0.1" / "cats_vs_dogs-train.tfrecord-00000-of-00001"
+    record.write_bytes(b"one")
+    before = cheap_fingerprint("tfds:cats_vs_dogs", None, str(tfds_dir))
+    assert cheap_fingerprint("tfds:cats_vs_dogs", None, str(tfds_dir)) == before
+    assert cheap_fingerprint("tfds:cats_vs_dogs", 10, str(tfds_dir)) != before
+    record.write_bytes(b"other")
+    assert cheap_fingerprint("tfds:cats_vs_dogs", None, str(tfds_dir)) != before
+
+
+def test_a_failed_tfds_download_is_one_line_that_says_what_to_do(monkeypatch):
     def offline(self, *args, **kwargs):
         raise ConnectionError("Failed to resolve host")
 
+    monkeypatch.setattr(online, "reachable", lambda *args, **kwargs: True)  # the probe passes, the download fails
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
     with pytest.raises(DataError, match=r"pass DATA=<folder") as raised:
         open_source("tfds:cats_vs_dogs")

@@ -1,4 +1,4 @@
-"""The fine-tuning run: warm-start from the Dense head, train the top of MobileNetV2 end to end,
+"""`make finetune`: warm-start from the Dense head, train the top of MobileNetV2 end to end,
 resume after an interruption, keep the best epoch, score on the cache's own splits."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import cache
 from classify import heads, plots, saved
 from classify.metrics import score
-from extract import backbone, engines
+from extract import engines
+from extract.backbone import matching_backbone
 from finetune.config import FinetuneConfig
 from finetune.data import cached_splits, image_dataset
 from finetune.model import build_finetune_model
@@ -32,27 +33,25 @@ class EpochSeconds(keras.callbacks.Callback):
         logs["seconds"] = time.perf_counter() - self._started
 
 
-def run(config: FinetuneConfig, verbose: int = 1) -> dict:
-    meta = cache.info(config.cache_path)
+def run(config: FinetuneConfig, progress: bool = True) -> dict:
+    """Fine-tune, resuming an interrupted run; metrics in metrics.json's shape (also written)."""
+    paths = config.paths
+    meta = cache.info(paths.cache)
     head, record = saved.load(config.out, "dense", meta["fingerprint"])
     n_classes = len(meta["class_names"])
-    if engines.has_gpu():
+    if engines.has_gpu():  # before any layer is built: the policy applies to layers made after it
         keras.mixed_precision.set_global_policy("mixed_float16")
     keras.utils.set_random_seed(config.seed)
-    model, base = build_finetune_model(config.weights, meta["image_size"], head, config.fine_tune_at,
-                                       config.augment, config.seed)
-    if backbone.weights_sha256(base) != meta["weights_sha256"]:
-        raise cache.CacheError(f"weights {config.weights!r} are not those the cache was built with "
-                               f"({meta['weights']}): pass the same WEIGHTS")
+    base = matching_backbone(meta, config.weights, "the cache")
+    model = build_finetune_model(base, head, config.fine_tune_at, config.augment, config.seed)
     learning_rate = config.learning_rate or record["config"]["learning_rate"] / 10
     heads.compile_dense(model, n_classes, learning_rate)
 
-    splits = cached_splits(config.cache_path, meta)
+    splits = cached_splits(paths.cache, meta)
     train, validation = training_data(splits, meta, config.batch, config.seed)
 
-    directory = config.directory
-    directory.mkdir(parents=True, exist_ok=True)
-    backup, history_csv, best = directory / "backup", directory / "history.csv", directory / "best.weights.h5"
+    paths.finetune.mkdir(parents=True, exist_ok=True)
+    backup, history_csv, best = paths.finetune_backup, paths.finetune_history, paths.finetune_best
     resuming = backup.exists() and history_csv.exists()
     if not resuming:  # leftovers of a finished or different run
         shutil.rmtree(backup, ignore_errors=True)
@@ -62,12 +61,23 @@ def run(config: FinetuneConfig, verbose: int = 1) -> dict:
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup)),
         EpochSeconds(),
-        keras.callbacks.ModelCheckpoint(str(best), monitor=monitor, save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=_best_so_far(history_csv, monitor)),
+        keras.callbacks.ModelCheckpoint(
+            str(best),
+            monitor=monitor,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(history_csv, monitor),
+        ),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
     ]
-    model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
-              shuffle=False)  # the dataset shuffles itself
+    model.fit(
+        train,
+        validation_data=validation,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=2 if progress else 0,
+        shuffle=False,
+    )  # the dataset shuffles itself
     history = _read_history(history_csv)
     if best.exists():
         model.load_weights(best)
@@ -82,8 +92,8 @@ def run(config: FinetuneConfig, verbose: int = 1) -> dict:
     }
     saved.save(model, config.out, "finetune", saved.record_of(meta, {"head": "finetune", "config": asdict(config)}))
     metrics = {"finetune": results}
-    cache.write_text(directory / "metrics.json", json.dumps(metrics, indent=2))
-    _plot(history, Path(config.out) / "heads" / "dense_history.json", directory / "learning_curve.png")
+    cache.write_text(paths.finetune_metrics, json.dumps(metrics, indent=2))
+    _plot(history, paths.dense_history, paths.finetune_curve)
     return metrics
 
 
@@ -91,8 +101,9 @@ def training_data(splits: dict, meta: dict, batch: int, seed: int):
     """(shuffled train batches, validation batches or None)."""
     binary = len(meta["class_names"]) == 2
     train = image_dataset(*splits["train"], meta["image_size"], batch, binary, shuffle_seed=seed)
-    validation = (image_dataset(*splits["validation"], meta["image_size"], batch, binary)
-                  if "validation" in splits else None)
+    validation = (
+        image_dataset(*splits["validation"], meta["image_size"], batch, binary) if "validation" in splits else None
+    )
     return train, validation
 
 
@@ -101,11 +112,13 @@ def evaluate(model: keras.Model, splits: dict, meta: dict, batch: int) -> dict:
     binary = len(meta["class_names"]) == 2
     return {
         name: score(
-            heads.probabilities_of_outputs(model.predict(
-                image_dataset(split, keep, meta["image_size"], batch, binary), verbose=0)),
+            heads.probabilities_of_outputs(
+                model.predict(image_dataset(split, keep, meta["image_size"], batch, binary), verbose=0)
+            ),
             split.labels[keep],
         )
-        for name, (split, keep) in splits.items() if name != "train"
+        for name, (split, keep) in splits.items()
+        if name != "train"
     }
 
 

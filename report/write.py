@@ -1,36 +1,39 @@
-"""`python -m finetune.report`: one table and one figure comparing every method that ran (`make report`)."""
+"""The comparison report (`make report`): one table and one figure of every method that ran."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
-
-import cache
-from classify import plots  # noqa: F401  (selects the Agg backend before pyplot loads)
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-SOURCES = {  # metrics file -> its methods, in the table's order
-    "heads/metrics.json": ("logreg", "dense"),
-    "finetune/metrics.json": ("finetune",),
-    "baseline/metrics.json": ("tutorial",),
-}
+import cache
+from classify import plots  # noqa: F401  (selects the Agg backend before pyplot loads)
+from report.config import ReportConfig
+from workflow.paths import Paths
+
+
+def sources(paths: Paths) -> dict[Path, tuple[str, ...]]:
+    """Each metrics file and its methods, in the table's order."""
+    return {
+        paths.heads_metrics: ("logreg", "dense"),
+        paths.finetune_metrics: ("finetune",),
+        paths.baseline_metrics: ("tutorial",),
+    }
+
+
 LABELS = {
     "logreg": "logistic regression on cache",
     "dense": "Dense head on cache",
     "finetune": "fine-tuned end to end",
     "tutorial": "tutorial recipe (frozen base in fit)",
 }
-CURVES = ("heads/dense_learning_curve.png", "finetune/learning_curve.png")
 
 
-def collect(out: Path, meta: dict) -> tuple[dict, float]:
+def collect(paths: Paths, meta: dict) -> tuple[dict, float]:
     """{method: metrics entry} for every method whose metrics match the cache (`meta`); extraction seconds."""
     methods = {}
-    for relative, names in SOURCES.items():
-        path = out / relative
+    for path, names in sources(paths).items():
         if not path.exists():
             continue
         entries = json.loads(path.read_text())
@@ -86,41 +89,29 @@ def figure(methods: dict, extraction: float, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(out: str | Path) -> Path:
-    out = Path(out)
-    meta = cache.info(cache.path_in(out))
-    methods, extraction = collect(out, meta)
+def write_report(config: ReportConfig, progress: bool = False) -> Path:
+    """Write report.md and report.png into the output folder; the report's path."""
+    paths = config.paths
+    meta = cache.info(paths.cache)
+    methods, extraction = collect(paths, meta)
     if not methods:
-        raise cache.CacheError(f"no metrics for the cache in {out}: run `make heads` (and `make finetune`) first")
-    figure(methods, extraction, out / "report.png")
-    curves = [f"![{c}]({c})" for c in CURVES if (out / c).exists()]
-    text = "\n\n".join([
-        "# Transfer learning report",
-        f"Data `{meta['dataset']}` at {meta['image_size']} px, engine `{meta['engine']}`, classes "
-        f"{', '.join(meta['class_names'])}; rows per split: "
-        + ", ".join(f"{k} {v['rows']}" for k, v in meta["splits"].items()) + ".",
-        markdown(methods, extraction),
-        "The cached heads pay the extraction once; re-running them costs only their training seconds.",
-        "![comparison](report.png)",
-        *curves,
-    ]) + "\n"
-    cache.write_text(out / "report.md", text)
-    return out / "report.md"
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m finetune.report", description="Write <out>/report.md and "
-                                     "<out>/report.png comparing every method whose metrics match the cache.")
-    parser.add_argument("--out", default="artifacts", help="the artifacts folder")
-    args = parser.parse_args(argv)
-    try:
-        path = write_report(args.out)
-    except cache.CacheError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(path.read_text())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        raise cache.CacheError(f"no metrics for the cache in {paths.out}: run `make heads` (and `make finetune`) first")
+    figure(methods, extraction, paths.report_figure)
+    links = [paths.report_figure] + [c for c in (paths.dense_curve, paths.finetune_curve) if c.exists()]
+    text = (
+        "\n\n".join(
+            [
+                "# Transfer learning report",
+                f"Data `{meta['dataset']}` at {meta['image_size']} px, engine `{meta['engine']}`, classes "
+                f"{', '.join(meta['class_names'])}; rows per split: "
+                + ", ".join(f"{k} {v['rows']}" for k, v in meta["splits"].items())
+                + ".",
+                markdown(methods, extraction),
+                "The cached heads pay the extraction once; re-running them costs only their training seconds.",
+                *[f"![{link.stem}]({link.relative_to(paths.out).as_posix()})" for link in links],
+            ]
+        )
+        + "\n"
+    )
+    cache.write_text(paths.report, text)
+    return paths.report

@@ -1,0 +1,370 @@
+"""Speed and memory of the workflow, as rows of one table (`make bench`).
+
+All figures come from one run on one machine, so their ratios hold on a noisy one; each speed
+is the median of several repeats after a warm-up. Real photos where content matters, synthetic
+tensors and features elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import cache
+from bench.config import BenchConfig
+from classify import heads
+from classify import train as heads_train
+from classify.config import HeadConfig, PredictConfig
+from classify.prediction import predict
+from extract import backbone, build, engines, pipeline
+from extract.config import ExtractConfig
+from extract.sources import Split
+from finetune.config import BaselineConfig
+from finetune.tutorial import run as run_baseline
+
+ROOT = Path(__file__).resolve().parents[1]
+# Every command line, for the start-up (`--help`) timings.
+ENTRY_POINTS = (
+    "extract",
+    "classify",
+    "classify.predict",
+    "classify.export",
+    "finetune",
+    "finetune.baseline",
+    "report",
+    "bench",
+)
+
+
+def median_rate(step, items: int, repeats: int) -> float:
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return items / statistics.median(times)
+
+
+def bare_forward(weights: str, size: int, engine_dir: Path, repeats: int, batch: int = 32) -> dict[str, float]:
+    model = backbone.build_backbone(weights, size)
+    digest = backbone.weights_sha256(model)
+    inputs = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    rates = {}
+    for name in ("keras", "tflite"):
+        engine = engines.make_engine(name, model, digest, size, batch, engine_dir)
+        # 8 batches a timing: one batch is too short to time on a noisy machine
+        rates[name] = median_rate(lambda engine=engine: [engine(inputs) for _ in range(8)], 8 * batch, repeats)
+    return rates
+
+
+def decode_only(data: Path, size: int, limit: int, repeats: int) -> float:
+    """Extraction's own input pipeline (read, decode, resize, batch) with no forward pass."""
+    paths = sorted(str(p) for p in data.rglob("*.jpg"))[:limit]
+    split = Split("bench", paths, np.zeros(len(paths), np.int64), paths=paths)
+    return median_rate(lambda: [None for _ in pipeline.batches(split, 0, size, 32)], len(paths), repeats)
+
+
+def end_to_end(
+    data: Path, weights: str, size: int, engine: str, engine_dir: Path, limit: int | None, out: str | Path
+) -> tuple[float, float]:
+    """(images/s of extraction work from the cache's own per-split seconds, wall seconds of the whole run)"""
+    config = ExtractConfig(
+        data=str(data),
+        weights=weights,
+        image_size=size,
+        out=str(out),
+        engine=engine,
+        engine_dir=str(engine_dir),
+        limit=limit,
+        force=True,
+    )
+    started = time.perf_counter()
+    summary = build.run(config, progress=False)
+    wall = time.perf_counter() - started
+    work = sum(s.seconds for s in summary.splits)
+    return sum(s.images for s in summary.splits) / work, wall
+
+
+def workflow_vs_tutorial(
+    data: Path, weights: str, engine_dir: Path, out: Path, epochs: int, limit: int | None, repeats: int
+) -> list[tuple]:
+    """The tutorial's frozen-base `fit` against `make features` + `make heads`, same data, same epochs.
+
+    The first `make heads` counts in features + heads; re-running the heads is the median of
+    `repeats` runs after it (in-process, as the tutorial's fit time is)."""
+
+    def make_heads(names: list[str]) -> tuple[float, dict]:
+        started = time.perf_counter()
+        metrics = heads_train.run(HeadConfig(out=str(out), heads=names, epochs=epochs))
+        return time.perf_counter() - started, metrics
+
+    _, extract_wall = end_to_end(data, weights, 160, "tflite", engine_dir, limit, out)
+    first_heads, metrics = make_heads(["logreg", "dense"])
+    rerun = {
+        head: statistics.median(make_heads(names)[0] for _ in range(repeats))
+        for head, names in (("all", ["logreg", "dense"]), ("logreg", ["logreg"]), ("dense", ["dense"]))
+    }
+    tutorial = run_baseline(BaselineConfig(out=str(out), epochs=epochs), progress=False)["tutorial"]
+    accuracy = {name: entry["validation"]["accuracy"] for name, entry in (metrics | {"tutorial": tutorial}).items()}
+    ours, fit = extract_wall + first_heads, tutorial["train_seconds"]
+    return [
+        (
+            f"tutorial recipe: frozen base in fit, {epochs} epochs",
+            160,
+            f"{fit:.1f} s",
+            f"validation accuracy {accuracy['tutorial']:.4f}",
+        ),
+        (
+            "make features + make heads (both heads)",
+            160,
+            f"{ours:.1f} s",
+            f"extraction {extract_wall:.1f} s + heads {first_heads:.1f} s; validation accuracy logreg "
+            f"{accuracy['logreg']:.4f}, dense {accuracy['dense']:.4f}",
+        ),
+        ("speed-up: tutorial / (features + heads)", "–", f"{fit / ours:.1f}×", "same data and epochs"),
+        (
+            "speed-up: tutorial / re-running make heads",
+            "–",
+            f"{fit / rerun['all']:.1f}×",
+            f"both heads {rerun['all']:.2f} s, median of {repeats}",
+        ),
+        *[
+            (
+                f"speed-up: tutorial / re-running the {head} head",
+                "–",
+                f"{fit / rerun[head]:.1f}×",
+                f"{rerun[head]:.2f} s (`make heads HEADS={head}`), median of {repeats}",
+            )
+            for head in ("logreg", "dense")
+        ],
+    ]
+
+
+def predict_rate(data: Path, out: Path, engine_dir: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    counts = predict(
+        PredictConfig(images=[str(data / "validation")], out=str(out), engine_dir=str(engine_dir)), progress=False
+    )
+    return sum(counts.values()) / (time.perf_counter() - started), sum(counts.values())
+
+
+def cache_read_mb_s(rows: int, repeats: int) -> float:
+    """cache.load of a train split of `rows` × 1280 float32 (warm page cache)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "features.h5"
+        writer = cache.CacheWriter(
+            path, {"fingerprint": "bench", "class_names": ["a", "b"], "versions": {}}, backbone.FEATURE_DIM, "float32"
+        )
+        writer.add_split("train")
+        features = np.random.default_rng(0).random((rows, backbone.FEATURE_DIM), dtype=np.float32)
+        writer.append("train", features, np.zeros(rows), [str(i) for i in range(rows)], [], [])
+        writer.close()
+        rate = median_rate(lambda: cache.load(path, "train"), rows, repeats)
+    return rate * backbone.FEATURE_DIM * 4 / 1e6
+
+
+def multiply_adds(weights: str, size: int) -> int:
+    """MobileNetV2's multiply-adds per image: every (depthwise) convolution's output pixels × kernel size."""
+    model = backbone.build_backbone(weights, size)
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
+            height, width = layer.output.shape[1:3]
+            total += height * width * int(np.prod(layer.kernel.shape))
+    return total
+
+
+def peak_flops(repeats: int) -> float:
+    """float32 matrix multiply FLOP/s on every core: the CPU's practical peak."""
+    n = 2048
+    a, b = (np.random.default_rng(i).random((n, n), dtype=np.float32) for i in range(2))
+    return median_rate(lambda: a @ b, 2 * n**3, repeats)
+
+
+def peak_rss_mb(count: int, weights: str, engine_dir: Path, size: int) -> float:
+    """Peak RSS of a `python -m extract` process over `count` generated images."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as root:
+        rng = np.random.default_rng(0)
+        tile = rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)
+        for split, share in (("train", 0.8), ("validation", 0.2)):
+            for label in ("a", "b"):
+                folder = Path(root, "data", split, label)
+                folder.mkdir(parents=True)
+                Image.fromarray(tile).save(folder / "0.jpg", quality=90)
+                for i in range(1, int(count * share / 2)):
+                    os.link(folder / "0.jpg", folder / f"{i}.jpg")  # same bytes, no disk cost
+        args = [
+            "--quiet",
+            "--data",
+            str(Path(root, "data")),
+            "--weights",
+            weights,
+            "--image-size",
+            str(size),
+            "--out",
+            str(Path(root, "out")),
+            "--engine-dir",
+            str(engine_dir),
+        ]
+        measured = subprocess.run(
+            [sys.executable, "-c", _MEASURED_RUN, *args], check=True, capture_output=True, text=True, cwd=ROOT
+        )
+    return float(measured.stdout.strip().splitlines()[-1]) / 1024
+
+
+# Runs `python -m extract ARGS` in this process, then prints its own peak RSS in KiB.
+_MEASURED_RUN = """
+import resource, sys
+from extract.__main__ import main
+code = main(sys.argv[1:])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.exit(code)
+"""
+
+
+def heads_seconds(rows: int, repeats: int) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, rows)
+    features = np.maximum(rng.normal(0, 1, (rows, backbone.FEATURE_DIM)) + labels[:, None] * 0.1, 0)
+    features = features.astype(np.float32)
+    config = HeadConfig(cs=[0.01], folds=2, jobs=-1)
+    logreg = statistics.median(heads.train_logreg(config, features, labels)[1]["fit_seconds"] for _ in range(repeats))
+    started = time.perf_counter()
+    heads.train_dense(config, (features, labels), None, 2)
+    return {"logreg fit": logreg, "dense fit (10 epochs)": time.perf_counter() - started}
+
+
+def wall_seconds(command: list[str], repeats: int) -> float:
+    """Median wall time of a command run from the repository root, start-up included."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def start_up_rows(data: Path, weights: str, out: Path, limit: int | None, repeats: int) -> list[tuple]:
+    """`make features` on an up-to-date cache (built at `out` with the TFLite engine), and every `--help`."""
+    make = [
+        "make",
+        "--no-print-directory",
+        "-s",
+        "features",
+        f"DATA={data}",
+        f"WEIGHTS={weights}",
+        f"OUT={out}",
+        "ENGINE=tflite",
+        f"PY={sys.executable}",
+    ] + ([f"LIMIT={limit}"] if limit else [])
+    rows = [
+        (
+            "`make features`, cache up to date",
+            160,
+            f"{wall_seconds(make, repeats):.2f} s",
+            f"wall, median of {repeats}; target under 1 s",
+        )
+    ]
+    for module in ENTRY_POINTS:
+        seconds = wall_seconds([sys.executable, "-m", module, "--help"], repeats)
+        rows.append((f"`python -m {module} --help`", "–", f"{seconds:.2f} s", f"wall, median of {repeats}"))
+    return rows
+
+
+def keras_device() -> str:
+    """Where the Keras engine rows ran: they measure a GPU exactly when TensorFlow sees one."""
+    if not engines.has_gpu():
+        return "CPU: TensorFlow sees no GPU here, so no GPU figure was measured"
+    import tensorflow as tf
+
+    names = [
+        tf.config.experimental.get_device_details(d).get("device_name", d.name)
+        for d in tf.config.list_physical_devices("GPU")
+    ]
+    return "GPU: " + ", ".join(names)
+
+
+def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
+    """Every row of the table: (measure, px, result, note)."""
+    quick, data, weights = config.quick, Path(config.data), config.weights
+    repeats = 2 if quick else 5
+    limit = 64 if quick else None
+    rows = []
+    flops = peak_flops(repeats)
+    rows.append(("CPU float32 matmul peak", "–", f"{flops / 1e9:.0f} GFLOP/s", "NumPy 2048² matmul, every core"))
+    rows.append(("device of the keras engine rows", "–", keras_device(), "engines.has_gpu()"))
+    with tempfile.TemporaryDirectory() as engine_dir, tempfile.TemporaryDirectory() as out:
+        engine_dir, out = Path(engine_dir), Path(out)
+        for size in (160,) if quick else (160, 224):
+            macs = multiply_adds(weights, size)
+            rows.append(
+                (
+                    "compute floor (multiply-adds / peak)",
+                    size,
+                    f"{flops / (2 * macs):.0f} img/s",
+                    f"{macs / 1e6:.0f} M multiply-adds per image",
+                )
+            )
+            # Bare forward and the default engine's extraction in turns, 3 rounds: this machine's
+            # speed drifts over minutes, and neighbouring timings keep their ratio. Keras end to
+            # end, slower, runs once (time budget).
+            bare_runs, e2e_runs = [], {"tflite": [], "keras": []}
+            for _ in range(1 if quick else 3):
+                bare_runs.append(bare_forward(weights, size, engine_dir, repeats))
+                e2e_runs["tflite"].append(end_to_end(data, weights, size, "tflite", engine_dir, limit, out))
+            e2e_runs["keras"].append(end_to_end(data, weights, size, "keras", engine_dir, limit, out))
+            bare = {name: statistics.median(run[name] for run in bare_runs) for name in bare_runs[0]}
+            for name, rate in bare.items():
+                rows.append(
+                    (
+                        f"bare forward, {name}",
+                        size,
+                        f"{rate:.0f} img/s",
+                        f"pre-decoded tensors, batch 32; {rate * 2 * macs / flops:.0%} of peak; "
+                        f"median of {len(bare_runs)}",
+                    )
+                )
+            for name, runs in e2e_runs.items():
+                rate, wall = sorted(runs)[len(runs) // 2]
+                rows.append(
+                    (
+                        f"extraction end to end, {name}",
+                        size,
+                        f"{rate:.0f} img/s",
+                        f"{rate / bare[name]:.2f} × its bare forward; {wall:.1f} s wall incl. start-up; "
+                        f"median of {len(runs)}",
+                    )
+                )
+            rate = decode_only(data, size, 256 if quick else 3000, repeats)
+            rows.append(("read + decode + resize alone", size, f"{rate:.0f} img/s", "extraction's tf.data pipeline"))
+        rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, repeats)
+        rows += start_up_rows(data, weights, out, limit, repeats)
+        rate, count = predict_rate(data, out, engine_dir)
+        rows.append(("make predict, logreg head", 160, f"{rate:.0f} img/s", f"{count} photos, wall incl. start-up"))
+        for count in (100, 400) if quick else (1000, 25000):
+            rows.append(
+                (
+                    f"peak RSS of extraction, {count} images",
+                    160,
+                    f"{peak_rss_mb(count, weights, engine_dir, 160):.0f} MB",
+                    "python -m extract process",
+                )
+            )
+    for n in (2000,) if quick else (2000, 25000):
+        for name, seconds in heads_seconds(n, repeats).items():
+            rows.append((f"{name}, {n}×1280", "–", f"{seconds:.2f} s", "synthetic features"))
+        rows.append(
+            (f"cache.load, {n}×1280 float32", "–", f"{cache_read_mb_s(n, repeats):.0f} MB/s", "warm page cache")
+        )
+    return rows

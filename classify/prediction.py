@@ -1,0 +1,104 @@
+"""Classify new images with a trained model (`make predict`, `python -m classify.predict`).
+
+The images go through what the model was trained on: the preprocessing, image size, backbone
+weights and engine its record names, through extraction's own input pipeline.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import cache
+from classify import heads, saved
+from classify.config import PredictConfig
+from classify.train import probabilities
+from extract import engines, images, pipeline
+from extract.backbone import matching_backbone
+from extract.sources import DataError, Split
+
+
+def image_files(inputs: list[str]) -> list[Path]:
+    """Files named, and every visible file below folders named, in sorted order."""
+    files = []
+    for item in map(Path, inputs):
+        if item.is_file():
+            files.append(item)
+        elif item.is_dir():
+            files += sorted(
+                p
+                for p in item.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
+        else:
+            raise DataError(f"no such file or folder: {item}")
+    if not files:
+        raise DataError(f"no files in {inputs}")
+    return files
+
+
+def classifier(config: PredictConfig):
+    """(record, function from a batch of model inputs to class probabilities)."""
+    model, record = saved.load(config.out, config.head)
+    if record["preprocessing"] != images.PREPROCESSING:
+        raise cache.CacheError(
+            f"the {config.head} model was trained with other preprocessing ({record['preprocessing']!r}): retrain it"
+        )
+    if config.head == "finetune":
+        return record, lambda batch: heads.probabilities_of_outputs(model.predict_on_batch(batch))
+    base = matching_backbone(record, config.weights, f"the {config.head} head")
+    engine = engines.make_engine(
+        record["engine"], base, record["weights_sha256"], record["image_size"], config.batch, config.engine_path
+    )
+    return record, lambda batch: probabilities(config.head, model, engine(batch))
+
+
+def predict(config: PredictConfig, progress: bool = True) -> Counter:
+    """Write <out>/predictions.csv; returns the count of each predicted label ('' for errors)."""
+    files = image_files(config.images)
+    record, classify = classifier(config)
+    class_names = record["class_names"]
+    split = Split("predict", [str(f) for f in files], np.zeros(len(files), np.int64), paths=[str(f) for f in files])
+    size = record["image_size"]
+    per_class = [f"p_{name}" for name in class_names] if len(class_names) > 2 else []
+    counts = Counter()
+    with cache.atomic_path(config.paths.predictions) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "score", *per_class, "error"])
+        bar = tqdm(total=len(files), unit="img", desc="predict", disable=not progress, dynamic_ncols=True)
+        done = 0
+
+        def write_errors(upto: int) -> None:
+            nonlocal done
+            for position in range(done, upto):
+                writer.writerow(
+                    [split.ids[position], "", "", *[""] * len(per_class), pipeline.why_skipped(split, position, size)]
+                )
+                counts[""] += 1
+            done = upto
+
+        overlap = engines.runs_on_gpu("keras" if config.head == "finetune" else record["engine"])
+        for positions, batch in pipeline.batches(split, 0, size, config.batch, overlap):
+            for position, probs in zip(positions, classify(batch), strict=True):
+                write_errors(int(position))
+                best = int(np.argmax(probs))
+                writer.writerow(
+                    [
+                        split.ids[position],
+                        class_names[best],
+                        f"{probs[best]:.6f}",
+                        *(f"{p:.6f}" for p in probs[: len(per_class)]),
+                        "",
+                    ]
+                )
+                counts[class_names[best]] += 1
+                done = int(position) + 1
+            bar.update(done - bar.n)
+        write_errors(len(files))
+        bar.update(done - bar.n)
+        bar.close()
+    return counts

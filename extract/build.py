@@ -1,0 +1,71 @@
+"""`make features`: say whether the cache is up to date from its quick key, without loading
+TensorFlow, and otherwise run the extraction (`extract.extraction`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cache
+from extract.config import ExtractConfig
+from extract.sources import cheap_fingerprint
+from workflow.paths import Paths
+
+
+@dataclass
+class SplitSummary:
+    split: str
+    images: int
+    skipped: list[tuple[str, str]]  # (id, reason) of each input left out
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Summary:
+    path: Path
+    status: str  # "built", "resumed" or "up to date"
+    splits: list[SplitSummary] = field(default_factory=list)
+
+
+def run(config: ExtractConfig, progress: bool = True) -> Summary:
+    paths = config.paths
+    key = None if config.force else _quick_key(config)
+    if key is not None and key == _recorded_quick_key(paths):
+        return summary_of(paths.cache, "up to date")
+    from extract import extraction  # TensorFlow and the model: only when there may be work to do
+
+    status = extraction.extract(config, progress)
+    key = _quick_key(config)  # again: a TFDS source has prepared its files by now
+    if key is not None:
+        record = {"quick_key": key, "fingerprint": cache.info(paths.cache)["fingerprint"]}
+        cache.write_text(paths.quick_key, json.dumps(record))
+    return summary_of(paths.cache, status)
+
+
+def _quick_key(config: ExtractConfig) -> str | None:
+    return config.quick_key(cheap_fingerprint(config.data, config.limit, config.tfds_data_dir))
+
+
+def _recorded_quick_key(paths: Paths) -> str | None:
+    """The quick key kept beside the cache, if it still stands for the cache's fingerprint."""
+    try:
+        record = json.loads(paths.quick_key.read_text())
+        return record["quick_key"] if record["fingerprint"] == cache.info(paths.cache)["fingerprint"] else None
+    except (OSError, ValueError, KeyError, TypeError, cache.CacheError):
+        return None
+
+
+def summary_of(path: Path, status: str) -> Summary:
+    return Summary(
+        path,
+        status,
+        [
+            SplitSummary(name, s["rows"], cache.skipped(path, name), s["seconds"])
+            for name, s in cache.info(path)["splits"].items()
+        ],
+    )

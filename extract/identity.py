@@ -1,0 +1,94 @@
+"""What decides the features, named without importing TensorFlow.
+
+Two keys say whether a cache is what a run would build:
+- the **fingerprint** (`fingerprint_of`): the model, the loaded weight values' hash, size,
+  preprocessing, engine, dtype and data. Computing it means building the model.
+- the **quick key** (`quick_key`): the same inputs as cheap facts (the weights file's sha256
+  and size, the data's listing and file stats, the settings), so an up-to-date `make features`
+  answers in well under a second, before TensorFlow is imported. The cache records the
+  fingerprint; the quick key is kept beside it with the fingerprint it stands for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+MODEL_NAME = "MobileNetV2(alpha=1.0, include_top=False, pooling=avg)"
+FEATURE_DIM = 1280
+PREPROCESSING = "decode_image(rgb, first frame) > resize(bilinear, antialias=False) > x/127.5-1"
+# Keras ships ImageNet MobileNetV2 weights for these input sides and loads 224's otherwise.
+KERAS_IMAGENET_SIZES = (96, 128, 160, 192, 224)
+
+
+def digest(value) -> str:
+    """sha256 of a JSON-able value, keys sorted."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def fingerprint_of(attrs: dict) -> str:
+    """Everything that decides the features; not batch size, not library versions."""
+    keys = (
+        "model",
+        "weights_sha256",
+        "image_size",
+        "preprocessing",
+        "engine",
+        "dtype",
+        "dataset",
+        "dataset_fingerprint",
+        "class_names",
+    )
+    return digest({key: attrs[key] for key in keys})
+
+
+def keras_imagenet_file(image_size: int) -> Path:
+    """Where Keras keeps (or would download) the ImageNet no-top weights for this input side."""
+    rows = image_size if image_size in KERAS_IMAGENET_SIZES else 224
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return home / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"
+
+
+def weights_file(weights: str, image_size: int) -> Path | None:
+    """The local file behind a WEIGHTS setting, or None where there is none yet (not downloaded)."""
+    path = keras_imagenet_file(image_size) if weights == "imagenet" else Path(weights)
+    return path if path.is_file() else None
+
+
+def file_sha256(path: Path) -> str:
+    digest_ = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest_.update(block)
+    return digest_.hexdigest()
+
+
+def gpu_visible() -> bool:
+    """An NVIDIA driver is loaded: `ENGINE=auto` may resolve to the GPU (checked without TensorFlow)."""
+    return os.path.exists("/proc/driver/nvidia/version") and os.environ.get("CUDA_VISIBLE_DEVICES") != ""
+
+
+def quick_key(
+    weights: str, image_size: int, engine: str, dtype: str, data: str, limit: int | None, data_key: str
+) -> str | None:
+    """The cheap stand-in for the fingerprint, or None where the weights file is not on disk yet.
+
+    `data_key` is the source's cheap fingerprint (`sources.cheap_fingerprint`)."""
+    path = weights_file(weights, image_size)
+    if path is None:
+        return None
+    return digest(
+        {
+            "model": MODEL_NAME,
+            "preprocessing": PREPROCESSING,
+            "weights_file": [file_sha256(path), path.stat().st_size],
+            "image_size": image_size,
+            "engine": [engine, engine == "auto" and gpu_visible()],
+            "dtype": dtype,
+            "data": data,
+            "limit": limit,
+            "data_key": data_key,
+        }
+    )

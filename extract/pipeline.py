@@ -1,0 +1,72 @@
+"""Encoded images to model inputs with tf.data: the one input pipeline of extraction,
+prediction and fine-tuning.
+
+`elements` reads a split's bytes in order from any position (a resumed run starts where the
+last one stopped), `batches` decodes and batches them, and `why_skipped` explains, in one
+line, each input the pipeline had to leave out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from extract import images
+from extract.sources import Split
+
+
+def elements(split: Split, start: int = 0) -> tf.data.Dataset:
+    """(position, encoded bytes) of a split's inputs from `start` on, in order."""
+    positions = tf.data.Dataset.range(start, len(split))
+    if split.paths is None:
+        return tf.data.Dataset.zip(positions, split.dataset.skip(start))
+    return tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(split.paths[start:])).map(
+        lambda position, path: (position, tf.io.read_file(path)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def read(split: Split, position: int) -> bytes:
+    """One input's encoded bytes; OSError for a file that cannot be read."""
+    if split.paths is None:
+        return next(iter(split.dataset.skip(position).take(1))).numpy()
+    return Path(split.paths[position]).read_bytes()
+
+
+def batches(
+    split: Split, start: int, size: int, batch: int, overlap: bool = False
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
+
+    On a CPU engine decoding and the forward pass take turns on every core instead of
+    overlapping: a decode thread running during the forward pass takes a core from one of the
+    engine's threads, and the others wait for it at every layer. `overlap` decodes the next
+    batches during the forward pass, for an engine on a GPU. tf.data's autotuner is off: beside
+    the engine's threads it sometimes settled at half speed for a whole split (BENCHMARKS.md)."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    dataset = (
+        elements(split, start)
+        .map(
+            lambda position, encoded: (position, images.preprocess(encoded, size)),
+            num_parallel_calls=os.cpu_count(),
+            deterministic=True,
+        )
+        .ignore_errors()
+        .batch(batch)
+    )
+    if overlap:
+        dataset = dataset.prefetch(2)
+    return dataset.with_options(options).as_numpy_iterator()
+
+
+def why_skipped(split: Split, position: int, size: int) -> str:
+    try:
+        encoded = read(split, position)
+    except OSError as err:
+        return f"unreadable: {err.strerror or err}"
+    return images.decode_error(encoded, size) or "failed in the input pipeline"

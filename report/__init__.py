@@ -1,0 +1,4 @@
+"""The comparison report: every method that ran on one cache, side by side (`make report`).
+
+Above every stage: it reads what extract, classify and finetune wrote, and nothing imports it.
+"""

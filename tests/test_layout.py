@@ -1,0 +1,245 @@
+"""The layout holds: imports run one way, one module names every artifact path, every default
+lives in its config dataclass (the Makefile and README agree with them), and every command line
+starts without TensorFlow."""
+
+import ast
+import dataclasses
+import re
+import subprocess
+import sys
+
+import pytest
+
+from bench.config import BenchConfig
+from classify.config import ExportConfig, HeadConfig, PredictConfig
+from extract.config import ExtractConfig
+from finetune.config import BaselineConfig, FinetuneConfig
+from report.config import ReportConfig
+from tests.conftest import ROOT
+
+# Lower imports nothing above it; report and bench sit side by side at the top.
+RANK = {"workflow": 0, "cache": 1, "extract": 2, "classify": 3, "finetune": 4, "report": 5, "bench": 5}
+ENTRY_POINTS = {
+    "extract": ExtractConfig,
+    "classify": HeadConfig,
+    "classify.predict": PredictConfig,
+    "classify.export": ExportConfig,
+    "finetune": FinetuneConfig,
+    "finetune.baseline": BaselineConfig,
+    "report": ReportConfig,
+    "bench": BenchConfig,
+}
+# Make variable -> (config, field) it sets
+MAKE_VARIABLES = {
+    "DATA": (ExtractConfig, "data"),
+    "WEIGHTS": (ExtractConfig, "weights"),
+    "IMG_SIZE": (ExtractConfig, "image_size"),
+    "BATCH": (ExtractConfig, "batch"),
+    "LIMIT": (ExtractConfig, "limit"),
+    "ENGINE": (ExtractConfig, "engine"),
+    "DTYPE": (ExtractConfig, "dtype"),
+    "HEADS": (HeadConfig, "heads"),
+    "EPOCHS": (HeadConfig, "epochs"),
+    "FT_EPOCHS": (FinetuneConfig, "epochs"),
+    "FINE_TUNE_AT": (FinetuneConfig, "fine_tune_at"),
+    "HEAD": (PredictConfig, "head"),
+    "OUT": (ExtractConfig, "out"),
+}
+
+
+def project_modules():
+    for package in RANK:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def imported_packages(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+
+
+def test_imports_run_one_way():
+    upward = []
+    for path in project_modules():
+        package = path.relative_to(ROOT).parts[0]
+        for imported in imported_packages(path):
+            if imported in RANK and imported != package and RANK[imported] >= RANK[package]:
+                upward.append(f"{path.relative_to(ROOT)} imports {imported}")
+    assert upward == []
+
+
+ARTIFACT_NAMES = re.compile(
+    r"features\.h5|metrics\.json|predictions\.csv|report\.(md|png)|model\.(keras|tflite)"
+    r"|logreg\.joblib|dense\.keras|history\.(csv|json)|learning_curve|best\.weights|\.parts"
+)
+
+
+def test_only_workflow_paths_names_artifacts():
+    """No string naming an artifact, and no `path / "literal"`, outside workflow/paths.py."""
+    found = []
+    for path in project_modules():
+        if path == ROOT / "workflow" / "paths.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and ARTIFACT_NAMES.search(node.value)
+                and " " not in node.value
+            ):
+                found.append(f"{path.relative_to(ROOT)}: {node.value!r}")
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Div)
+                and isinstance(node.right, ast.Constant)
+                and isinstance(node.right.value, str)
+            ):
+                found.append(f"{path.relative_to(ROOT)}: / {node.right.value!r}")
+    # Not artifacts of the output folder: bench's throw-away datasets in temporary folders, the
+    # shard store's own manifest inside Paths.parts, and where Keras and TFDS keep their downloads.
+    allowed = {
+        "cache/shards.py: / 'manifest.json'",
+        "extract/identity.py: / '.keras'",
+        "extract/identity.py: / 'models'",
+        "extract/sources.py: / 'tensorflow_datasets'",
+    }
+    assert [f for f in found if not f.startswith("bench/") and f not in allowed] == []
+
+
+def test_the_artifact_names_check_would_catch_one(tmp_path):
+    assert ARTIFACT_NAMES.search("heads/metrics.json") and ARTIFACT_NAMES.search("features.h5.parts")
+    assert not ARTIFACT_NAMES.search("logreg")
+
+
+def make_dry_run(*arguments):
+    """The python command lines `make -n` would run."""
+    printed = subprocess.run(
+        ["make", "-n", "--no-print-directory", *arguments], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    lines = printed.replace("\\\n", " ").splitlines()
+    return [line for line in lines if re.match(r"\S*python\S* -m (?!venv|pip)", line)]
+
+
+def flags_of(line):
+    return re.findall(r"(--[a-z-]+)(?: ([^-\s]\S*))?", line)
+
+
+@pytest.mark.parametrize(
+    "target, module",
+    [
+        ("features", "extract"),
+        ("heads", "classify"),
+        ("finetune", "finetune"),
+        ("export", "classify.export"),
+        ("report", "report"),
+    ],
+)
+def test_make_passes_only_the_variables_that_are_set(target, module):
+    (line,) = make_dry_run(target)
+    assert f"-m {module} " in line + " "
+    assert flags_of(line) == [("--out", "artifacts")]  # every other default is the dataclass's
+
+
+def test_make_variables_become_their_flags():
+    (line,) = make_dry_run(
+        "features",
+        "DATA=d",
+        "WEIGHTS=w.h5",
+        "IMG_SIZE=224",
+        "BATCH=8",
+        "LIMIT=5",
+        "ENGINE=tflite",
+        "DTYPE=float16",
+        "FORCE=1",
+        "OUT=o",
+        "VERBOSE=1",
+    )
+    assert dict(flags_of(line)) == {
+        "--out": "o",
+        "--data": "d",
+        "--weights": "w.h5",
+        "--image-size": "224",
+        "--batch": "8",
+        "--limit": "5",
+        "--engine": "tflite",
+        "--dtype": "float16",
+        "--force": "",
+        "--verbose": "",
+    }
+    (line,) = make_dry_run("heads", "HEADS=logreg", "EPOCHS=3")
+    assert dict(flags_of(line)) == {"--out": "artifacts", "--heads": "logreg", "--epochs": "3"}
+    (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5")
+    assert dict(flags_of(line)) == {"--out": "artifacts", "--weights": "w.h5", "--epochs": "2", "--fine-tune-at": "120"}
+    (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense")
+    assert "-m classify.predict photos " in line and ("--head", "dense") in flags_of(line)
+
+
+def test_gpu_variable_picks_the_cuda_requirements():
+    gpu = subprocess.run(["make", "-n", "-B", "venv", "GPU=1"], cwd=ROOT, check=True, capture_output=True, text=True)
+    cpu = subprocess.run(["make", "-n", "-B", "venv", "GPU="], cwd=ROOT, check=True, capture_output=True, text=True)
+    assert "-r requirements-gpu.txt" in gpu.stdout and "-r requirements.txt" in cpu.stdout
+    pins = (ROOT / "requirements-gpu.txt").read_text()
+    assert "tensorflow[and-cuda]==2.21.0" in pins and "tensorflow_cpu" not in pins
+    assert re.search(r"^nvidia-cudnn-cu12==\S+$", pins, re.M)
+
+
+def default_of(config_type, name):
+    field = next(f for f in dataclasses.fields(config_type) if f.name == name)
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+
+
+def test_the_makefile_restates_no_default_but_out():
+    assigned = dict(re.findall(r"^([A-Z_]+)\s*\?=[ \t]*(.*)$", (ROOT / "Makefile").read_text(), re.M))
+    restated = {name: value for name, value in assigned.items() if value.strip() and name not in ("PYTHON", "GPU")}
+    assert restated == {"OUT": "artifacts"}
+    assert {default_of(config, "out") for config in ENTRY_POINTS.values() if config is not BenchConfig} == {"artifacts"}
+
+
+def test_the_readme_states_the_dataclass_defaults():
+    rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]*) \|", (ROOT / "README.md").read_text(), re.M)
+    documented = {name: text.strip() for name, text in rows if name in MAKE_VARIABLES}
+    assert set(documented) == set(MAKE_VARIABLES)
+    for name, text in documented.items():
+        default = default_of(*MAKE_VARIABLES[name])
+        shown = "(all)" if default is None else ",".join(default) if isinstance(default, list) else str(default)
+        assert text.strip("`") == shown, (name, text, default)
+
+
+HELP_WITHOUT_TENSORFLOW = """
+import runpy, sys
+sys.argv = [sys.argv[1], "--help"]
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+print(sorted(name for name in ("tensorflow", "keras", "tensorflow_datasets") if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("module", ENTRY_POINTS)
+def test_help_lists_every_setting_without_loading_tensorflow(module):
+    result = subprocess.run(
+        [sys.executable, "-c", HELP_WITHOUT_TENSORFLOW, module], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    *text, loaded = result.stdout.strip().splitlines()
+    assert loaded == "[]"
+    help_text = "\n".join(text)
+    for field in dataclasses.fields(ENTRY_POINTS[module]):
+        if field.metadata.get("positional"):
+            assert field.name in help_text
+        else:
+            assert field.metadata.get("negate") or "--" + field.name.replace("_", "-") in help_text, field.name
+    assert "--quiet" in help_text and "--verbose" in help_text and "--debug" in help_text
