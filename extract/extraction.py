@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import h5py
 import keras
@@ -39,7 +40,8 @@ def extract(config: ExtractConfig, progress: bool = True) -> str:
     engine_name = engines.resolve(config.engine)
     attrs = {
         "model": identity.MODEL_NAME,
-        "weights": config.weights,
+        # absolute, so later stages find the file from any working directory
+        "weights": config.weights if config.weights == "imagenet" else str(Path(config.weights).resolve()),
         "weights_sha256": weights_hash,
         "image_size": config.image_size,
         "preprocessing": identity.PREPROCESSING,

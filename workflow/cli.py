@@ -21,6 +21,7 @@ import dataclasses
 import faulthandler
 import importlib
 import io
+import logging
 import os
 import sys
 import types
@@ -96,7 +97,7 @@ def hide_native_logs() -> None:
     """Send what C++ libraries write straight to file descriptor 2 (TensorFlow's oneDNN and
     absl start-up lines, XNNPACK's delegate notice) to /dev/null, while Python's own stderr
     (progress bars, warnings, errors) moves to a copy of the real one. A crash still prints its
-    Python stack there (faulthandler)."""
+    Python stack there (faulthandler). TensorFlow's and absl's Python loggers show errors only."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         if sys.stderr.fileno() != 2:
@@ -113,6 +114,7 @@ def hide_native_logs() -> None:
     import absl.logging  # TFDS logs through absl's Python logger
 
     absl.logging.set_verbosity(absl.logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. tf.function retracing notices
 
 
 def _function(target: str) -> Callable:
