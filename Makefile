@@ -16,12 +16,16 @@ ENGINE       ?=
 DTYPE        ?=
 FORCE        ?=
 HEADS        ?=
+SEEDS        ?=
+FT_SEEDS     ?=
+DEV_FRACTION ?=
 EPOCHS       ?=
 FT_EPOCHS    ?=
 FINE_TUNE_AT ?=
 HEAD         ?=
 IMAGES       ?=
 BASELINE     ?=
+RUNS         ?=
 BENCH_DATA   ?=
 BENCH_WEIGHTS ?=
 QUICK        ?=
@@ -38,6 +42,8 @@ REQUIREMENTS := $(if $(filter gpu,$(VARIANT)),requirements-gpu.txt,requirements.
 # $(call opt,--flag,$(VALUE)): the flag and its value, or nothing when the value is empty.
 opt  = $(if $(strip $(2)),$(1) $(2))
 # $(call flag,--flag,$(VALUE)): the bare flag when the value is set.
+comma := ,
+space := $(subst ,, )
 flag = $(if $(strip $(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
@@ -56,10 +62,16 @@ $(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
 FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
 	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE))
-HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS))
+# SEEDS and DEV_FRACTION mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
+# fine-tuning, the expensive one.
+RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))
+HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
-	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH))
-BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH))
+	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \
+	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS)
+BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH)) \
+	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
+REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS))))
 PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH))
 EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
@@ -78,7 +90,7 @@ baseline: venv
 	$(PY) -m finetune.baseline $(strip $(COMMON) $(BASELINE_FLAGS))
 
 report: venv $(if $(BASELINE),baseline)
-	$(PY) -m report $(strip $(COMMON))
+	$(PY) -m report $(strip $(COMMON) $(REPORT_FLAGS))
 
 predict: venv
 	$(if $(IMAGES),,$(error IMAGES=<image files or folders> is required))

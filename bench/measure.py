@@ -104,7 +104,8 @@ def workflow_vs_tutorial(
 
     def make_heads(names: list[str]) -> tuple[float, dict]:
         started = time.perf_counter()
-        metrics = heads_train.run(HeadConfig(out=str(out), heads=names, epochs=epochs))
+        # one run each, as the tutorial's recipe below: the same work on both sides
+        metrics = heads_train.run(HeadConfig(out=str(out), heads=names, epochs=epochs, seeds=1))
         return time.perf_counter() - started, metrics
 
     _, extract_wall = end_to_end(data, weights, 160, "tflite", engine_dir, limit, out)
@@ -113,7 +114,7 @@ def workflow_vs_tutorial(
         head: statistics.median(make_heads(names)[0] for _ in range(repeats))
         for head, names in (("all", ["logreg", "dense"]), ("logreg", ["logreg"]), ("dense", ["dense"]))
     }
-    tutorial = run_baseline(BaselineConfig(out=str(out), epochs=epochs), progress=False)["tutorial"]
+    tutorial = run_baseline(BaselineConfig(out=str(out), epochs=epochs, seeds=1), progress=False)["tutorial"]
     accuracy = {name: entry["validation"]["accuracy"] for name, entry in (metrics | {"tutorial": tutorial}).items()}
     ours, fit = extract_wall + first_heads, tutorial["train_seconds"]
     return [

@@ -14,6 +14,14 @@ MODELS = tuple(MODEL_FILES)  # what predict and export can use: the heads, and t
 WEIGHTS_HELP = "backbone weights; unset: the ones the model's cache was built with (others are refused)"
 
 
+def check_runs(seeds: int, dev_fraction: float) -> None:
+    """The settings of the protocol and repeats that every training entry point shares."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    if not 0 < dev_fraction < 1:
+        raise ValueError(f"dev fraction must be between 0 and 1, got {dev_fraction}")
+
+
 @dataclass
 class HeadConfig:
     out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads")
@@ -34,7 +42,17 @@ class HeadConfig:
     )
     folds: int = option(5, "logistic regression: stratified cross-validation folds")
     jobs: int = option(-1, "logistic regression: parallel workers for the search (-1: all cores)")
-    seed: int = option(0, "random seed for both heads")
+    seed: int = option(0, "random seed of the first run")
+    seeds: int = option(
+        3,
+        "runs of each head, with seeds seed, seed+1, ...; the saved model is the run with the "
+        "lowest loss on the choice split, and the report shows the spread",
+    )
+    dev_fraction: float = option(
+        0.1,
+        "without a test split: this part of each class's train images (by hash of "
+        "id) makes every choice, and validation scores the verdict",
+    )
 
     def __post_init__(self):
         unknown = set(self.heads) - set(HEADS)
@@ -44,6 +62,7 @@ class HeadConfig:
             raise ValueError("epochs and batch must be positive, folds at least 2")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_runs(self.seeds, self.dev_fraction)
         if not self.cs or min(self.cs) <= 0:
             raise ValueError(f"every C must be positive, got {self.cs}")
 

@@ -12,14 +12,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import cache  # noqa: E402
 
 
-def learning_curves(history: dict, path: str | Path, title: str, phase_starts: dict[str, int] | None = None) -> Path:
-    """Accuracy and loss per epoch, train and validation; a vertical line where each named phase starts."""
+def learning_curves(
+    history: dict,
+    path: str | Path,
+    title: str,
+    phase_starts: dict[str, int] | None = None,
+    validation_name: str = "validation",
+) -> Path:
+    """Accuracy and loss per epoch on the training rows and on `validation_name`'s (the rows that
+    choose the epoch: `val_*` in `history`); a vertical line where each named phase starts."""
     figure, axes = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     epochs = range(1, len(history["loss"]) + 1)
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=True):
         axis.plot(epochs, history[metric], label=f"training {metric}")
         if f"val_{metric}" in history:
-            axis.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
+            axis.plot(epochs, history[f"val_{metric}"], label=f"{validation_name} {metric}")
         for name, epoch in (phase_starts or {}).items():
             axis.axvline(epoch + 0.5, color="grey", linestyle="--")
             axis.annotate(

@@ -55,5 +55,6 @@ def load(out: str | Path, name: str, fingerprint: str | None = None):
             f"({fingerprint[:12]}): run `{MAKE_TARGET[name]}` again"
         )
     path = Paths(out).model(name)
-    model = keras.saving.load_model(path) if path.suffix == ".keras" else joblib.load(path)
+    # compile=False: a later stage compiles afresh (fine-tuning) or only predicts
+    model = keras.saving.load_model(path, compile=False) if path.suffix == ".keras" else joblib.load(path)
     return model, record

@@ -1,57 +1,127 @@
-"""`make heads`: read the cache, train each head, score it on every other split, save."""
+"""`make heads`: train each head SEEDS times on the protocol's fit rows, choose on its choice
+rows, score on every other split, and keep every run's probabilities on the scored split."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import log_loss
 
 import cache
-from classify import heads, plots, saved
+from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
+from classify.protocol import Protocol, Rows, protocol_of, rows_of
+
+
+@dataclass
+class Run:
+    seed: int
+    model: object
+    seconds: float
+    choice_loss: float  # log loss on the choice rows: how the saved run is picked
+    extra: dict  # the head's own record (C chosen, epochs run, history)
 
 
 def run(config: HeadConfig, progress: bool = False) -> dict:
     """Train the chosen heads; returns metrics in metrics.json's shape (also written there).
-    (`progress` is unused: the heads train in about a second.)"""
+    (`progress` is unused: the heads train in seconds.)"""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
-    train = cache.read_split(cache_path, "train")
-    heads.check_trainable(train.labels, len(meta["class_names"]))
-    others = {name: cache.read_split(cache_path, name) for name in cache.splits(cache_path) if name != "train"}
-    results = {name: train_head(name, config, meta, train, others) for name in config.heads}
+    protocol = protocol_of(cache_path, config.dev_fraction)
+    rows = rows_of(cache_path, protocol)
+    heads.check_trainable(rows.fit.labels, len(meta["class_names"]))
+    results = {name: train_head(name, config, meta, protocol, rows) for name in config.heads}
     return write_metrics(config.paths.heads_metrics, results)
 
 
-def train_head(name: str, config: HeadConfig, meta: dict, train: cache.SplitData, others: dict) -> dict:
-    """Train, save and score one head; its entry of metrics.json."""
-    n_classes = len(meta["class_names"])
-    validation = others.get("validation")
-    started = time.perf_counter()
+def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict]:
+    """One head trained on the fit rows, with `config.seed`; (model, its record)."""
     if name == "logreg":
-        model, extra = heads.train_logreg(config, train.features, train.labels)
-    else:
-        model, history = heads.train_dense(
-            config,
-            (train.features, train.labels),
-            None if validation is None else (validation.features, validation.labels),
-            n_classes,
-        )
-        extra = {"epochs_run": len(history["loss"])}
-    seconds = time.perf_counter() - started
-    saved.save(model, config.out, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
-    if name == "dense":
-        cache.write_text(config.paths.dense_history, json.dumps(history))
-        plots.learning_curves(history, config.paths.dense_curve, f"Dense head on cached features ({meta['dataset']})")
-    return (
-        {split: score(probabilities(name, model, data.features), data.labels) for split, data in others.items()}
-        | {"train_seconds": seconds, "cache_fingerprint": meta["fingerprint"]}
-        | extra
+        return heads.train_logreg(config, rows.fit.features, rows.fit.labels)
+    model, history = heads.train_dense(
+        config, (rows.fit.features, rows.fit.labels), (rows.choose.features, rows.choose.labels), n_classes
     )
+    return model, {"epochs_run": len(history["loss"]), "history": history}
+
+
+def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows) -> dict:
+    """Train every run of one head, save the run chosen on the choice rows, score; its metrics.json entry."""
+    n_classes = len(meta["class_names"])
+    runs = []
+    for seed in range(config.seed, config.seed + config.seeds):
+        started = time.perf_counter()
+        model, extra = fit(name, replace(config, seed=seed), rows, n_classes)
+        seconds = time.perf_counter() - started
+        choice = probabilities(name, model, rows.choose.features)
+        runs.append(
+            Run(seed, model, seconds, float(log_loss(rows.choose.labels, choice, labels=range(n_classes))), extra)
+        )
+    best = min(runs, key=lambda r: r.choice_loss)
+    history = best.extra.pop("history", None)
+    saved.save(best.model, config.out, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
+    if history is not None:
+        cache.write_text(config.paths.dense_history, json.dumps(history))
+        plots.learning_curves(
+            history,
+            config.paths.dense_curve,
+            f"Dense head on cached features ({meta['dataset']})",
+            validation_name=protocol.choose,
+        )
+
+    started = time.perf_counter()
+    on_scored = np.stack([probabilities(name, r.model, rows.score.features) for r in runs])
+    head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score.ids)
+    # A new image needs its features first: the cache's extraction time per image, plus the head.
+    extraction = extraction_seconds_per_image(meta)
+    scored.save(
+        config.paths.scored(name),
+        scored.Scored(
+            protocol.score,
+            rows.score.ids,
+            rows.score.labels,
+            on_scored,
+            [r.seed for r in runs],
+            np.array([r.seconds for r in runs]),
+            extraction + head_seconds,
+        ),
+    )
+    return (
+        {
+            split: score(probabilities(name, best.model, data.features), data.labels)
+            for split, data in rows.others.items()
+        }
+        | {
+            "train_seconds": float(np.mean([r.seconds for r in runs])),
+            "runs": [
+                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss} | r.extra for r in runs
+            ],
+            "saved_seed": best.seed,
+            "protocol": protocol.describe(),
+            "choices": choices(name, config, protocol),
+            "inference_ms_per_image": 1000 * (extraction + head_seconds),
+            "cache_fingerprint": meta["fingerprint"],
+        }
+        | best.extra
+    )
+
+
+def choices(name: str, config: HeadConfig, protocol: Protocol) -> str:
+    """What the head chose, and on which rows."""
+    run = f"saved run: lowest log loss on {protocol.choose}"
+    if name == "logreg":
+        return f"C from {config.cs} by {config.folds}-fold cross-validation on the fit rows; {run}"
+    return f"best epoch by early stopping on {protocol.choose}; {run}"
+
+
+def extraction_seconds_per_image(meta: dict) -> float:
+    """The cache's extraction wall seconds per image (every split)."""
+    splits = meta["splits"].values()
+    return sum(s["seconds"] for s in splits) / max(1, sum(s["rows"] for s in splits))
 
 
 def probabilities(name: str, model, features: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from classify.config import check_runs
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -20,11 +21,18 @@ class FinetuneConfig:
     batch: int = option(32, "batch size")
     learning_rate: float | None = option(None, "RMSprop learning rate (unset: the Dense head's / 10, the tutorial's)")
     augment: bool = option(True, "random flip, rotation and zoom of training images", negate="--no-augment")
-    seed: int = option(0, "random seed")
+    seed: int = option(0, "random seed of the first run")
+    seeds: int = option(
+        3, "runs, with seeds seed, seed+1, ...; the saved model is the run with the lowest loss on the choice split"
+    )
+    dev_fraction: float = option(
+        0.1, "without a test split: this part of each class's train images makes every choice (as for the heads)"
+    )
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch < 1 or self.fine_tune_at < 0:
             raise ValueError("epochs and batch must be positive, fine_tune_at not negative")
+        check_runs(self.seeds, self.dev_fraction)
 
     @property
     def paths(self) -> Paths:
@@ -39,11 +47,16 @@ class BaselineConfig:
     batch: int = option(32, "batch size")
     learning_rate: float = option(1e-4, "RMSprop learning rate (the tutorial's)")
     augment: bool = option(True, "random flip, rotation and zoom of training images", negate="--no-augment")
-    seed: int = option(0, "random seed")
+    seed: int = option(0, "random seed of the first run")
+    seeds: int = option(3, "runs, with seeds seed, seed+1, ...")
+    dev_fraction: float = option(
+        0.1, "without a test split: this part of each class's train images makes every choice (as for the heads)"
+    )
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch < 1:
             raise ValueError("epochs and batch must be positive")
+        check_runs(self.seeds, self.dev_fraction)
 
     @property
     def paths(self) -> Paths:

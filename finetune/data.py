@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 import cache
+from classify.protocol import Protocol
 from extract import images, pipeline
 from extract.sources import open_source
 
@@ -47,3 +48,12 @@ def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: 
         .batch(batch)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def roles_of(splits: dict, protocol: Protocol) -> dict:
+    """{"fit", "choose", "score": (source split, mask)}: `cached_splits` in the protocol's roles."""
+    split, keep = splits["train"]
+    in_dev = np.array([item in protocol.dev_ids for item in split.ids], dtype=bool)
+    roles = {"fit": (split, keep & ~in_dev), "score": splits[protocol.score]}
+    roles["choose"] = (split, keep & in_dev) if protocol.choose == "dev" else splits["validation"]
+    return roles

@@ -1,21 +1,23 @@
 """The recipe this project exists to beat: TensorFlow's tutorial trains a head with the frozen
 MobileNetV2 inside `model.fit`, so every epoch runs the whole backbone over every image again.
-Timed on the cache's own splits, for the same epochs, to compare with features + heads."""
+Timed on the cache's own files and protocol, for the same epochs, to compare with features + heads."""
 
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import asdict
 
 import keras
+import numpy as np
 
 import cache
-from classify import heads
+from classify import heads, scored
+from classify.protocol import protocol_of
 from extract.backbone import FEATURE_DIM, matching_backbone
 from finetune.config import BaselineConfig
-from finetune.data import cached_splits
+from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
-from finetune.tune import evaluate, training_data
+from finetune.runs import RUN_INDEPENDENT, scored_of, summary, train_runs
 
 
 def run(config: BaselineConfig, progress: bool = True) -> dict:
@@ -23,23 +25,43 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     paths = config.paths
     meta = cache.info(paths.cache)
     n_classes = len(meta["class_names"])
-    keras.utils.set_random_seed(config.seed)
-    base = matching_backbone(meta, config.weights, "the cache")
-    head = heads.build_dense(FEATURE_DIM, n_classes, dropout=0.2)
-    model = build_finetune_model(base, head, fine_tune_at=None, augment=config.augment, seed=config.seed)
-    heads.compile_dense(model, n_classes, config.learning_rate)
-    splits = cached_splits(paths.cache, meta)
-    train, validation = training_data(splits, meta, config.batch, config.seed)
-    started = time.perf_counter()
-    history = model.fit(
-        train, validation_data=validation, epochs=config.epochs, verbose=2 if progress else 0, shuffle=False
+    protocol = protocol_of(paths.cache, config.dev_fraction)
+    roles = roles_of(cached_splits(paths.cache, meta), protocol)
+    matching_backbone(meta, config.weights, "the cache")  # refuse other weights before any training
+
+    def make_model(seed: int) -> keras.Model:
+        head = heads.build_dense(FEATURE_DIM, n_classes, dropout=0.2)
+        base = matching_backbone(meta, config.weights, "the cache")
+        model = build_finetune_model(base, head, fine_tune_at=None, augment=config.augment, seed=seed)
+        heads.compile_dense(model, n_classes, config.learning_rate)
+        return model
+
+    # what decides a run, beyond its seed: a finished run is reused while these stay the same
+    settings = {key: value for key, value in asdict(config).items() if key not in RUN_INDEPENDENT} | {
+        "cache": meta["fingerprint"],
+        "protocol": protocol.describe(),
+    }
+    results = train_runs(
+        list(range(config.seed, config.seed + config.seeds)),
+        settings,
+        make_model,
+        lambda seed: paths.run("tutorial", seed),
+        roles,
+        meta,
+        config.epochs,
+        config.batch,
+        progress,
     )
-    seconds = time.perf_counter() - started
+    result = scored_of(results, roles["score"], protocol.score)
+    scored.save(paths.scored("tutorial"), result)
+    accuracy = float(np.mean(result.probabilities.argmax(-1) == result.labels))
     metrics = {
-        "tutorial": evaluate(model, splits, meta, config.batch)
+        "tutorial": {protocol.score: {"accuracy": accuracy}}
+        | summary(results)
         | {
-            "train_seconds": seconds,
-            "epochs_run": len(history.history["loss"]),
+            "epochs_run": len(results[0].history["loss"]),
+            "protocol": protocol.describe(),
+            "choices": f"best epoch of each run on {protocol.choose}",
             "cache_fingerprint": meta["fingerprint"],
         }
     }

@@ -10,7 +10,12 @@ from workflow.paths import Paths
 
 @dataclass
 class ReportConfig:
-    out: str = option("artifacts", "the output folder whose cache and metrics are compared; writes report.md there")
+    out: str = option("artifacts", "the output folder whose methods are compared; the report is written there")
+    runs: list[str] = option(
+        [],
+        "output folders whose methods join one report, e.g. one at 160 px and one at "
+        "224 px (their scored splits must hold the same images); default: --out alone",
+    )
 
     @property
     def paths(self) -> Paths:

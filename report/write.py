@@ -1,117 +1,271 @@
-"""The comparison report (`make report`): one table and one figure of every method that ran."""
+"""The comparison report (`make report`): is fine-tuning worth it over a head on the cache, and
+at what cost? Every method that ran, on the same scored images, with intervals, paired
+differences, cost and pictures of the mistakes, as report.md, a self-contained report.html and
+report.json (every number, for tools)."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np
 
 import cache
-from classify import plots  # noqa: F401  (selects the Agg backend before pyplot loads)
+from report import figures, gallery, verdict
+from report.collect import Method, collect
 from report.config import ReportConfig
-from workflow.paths import Paths
 
 
-def sources(paths: Paths) -> dict[Path, tuple[str, ...]]:
-    """Each metrics file and its methods, in the table's order."""
+def method_record(row: verdict.Row, n_classes: int) -> dict:
+    method, entry = row.method, row.method.entry
+    versus = row.versus_best
     return {
-        paths.heads_metrics: ("logreg", "dense"),
-        paths.finetune_metrics: ("finetune",),
-        paths.baseline_metrics: ("tutorial",),
+        "name": method.name,
+        "label": method.label,
+        "folder": str(method.out),
+        "image_size": method.meta["image_size"],
+        "runs": row.runs,
+        "accuracy": vars(row.accuracy),
+        "run_accuracies": row.run_accuracies,
+        "spread": float(np.std(row.run_accuracies)),
+        "versus_best": None if versus is None else vars(versus) | {"mcnemar_p": row.mcnemar_p},
+        "protocol": entry["protocol"],
+        "choices": entry["choices"],
+        "cost": {
+            "extraction_seconds": method.extraction_seconds,
+            "train_seconds_per_run": float(np.mean(method.scored.train_seconds)),
+            "total_seconds": method.total_seconds,
+            "inference_ms_per_image": 1000 * method.scored.inference_seconds_per_image,
+        },
+        "confusion": figures.mean_confusion(row, n_classes).tolist(),
     }
 
 
-LABELS = {
-    "logreg": "logistic regression on cache",
-    "dense": "Dense head on cache",
-    "finetune": "fine-tuned end to end",
-    "tutorial": "tutorial recipe (frozen base in fit)",
-}
+def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
+    """Every number of the report: report.json, and what the Markdown and HTML show."""
+    first = methods[0]
+    class_names = first.meta["class_names"]
+    folders = {str(m.out): m.meta for m in methods}
+    return {
+        "scored_split": first.scored.split,
+        "images": len(first.scored.ids),
+        "class_names": class_names,
+        "folders": [
+            {
+                "folder": out,
+                "dataset": meta["dataset"],
+                "image_size": meta["image_size"],
+                "engine": meta["engine"],
+                "rows": {k: v["rows"] for k, v in meta["splits"].items()},
+            }
+            for out, meta in folders.items()
+        ],
+        "verdict": verdict.sentences(rows),
+        "methods": [method_record(row, len(class_names)) for row in rows],
+        "most_wrong": {
+            row.method.label: [
+                dict(zip(("id", "true", "predicted", "probability"), item, strict=True))
+                for item in gallery.most_wrong(row, class_names)
+            ]
+            for row in rows
+        },
+        "disagreements": [
+            {"id": item, "true": true, "predictions": dict(zip([r.method.label for r in rows], predicted, strict=True))}
+            for item, true, predicted in gallery.disagreements(rows, class_names)
+        ],
+    }
 
 
-def collect(paths: Paths, meta: dict) -> tuple[dict, float]:
-    """{method: metrics entry} for every method whose metrics match the cache (`meta`); extraction seconds."""
-    methods = {}
-    for path, names in sources(paths).items():
-        if not path.exists():
-            continue
-        entries = json.loads(path.read_text())
-        for name in names:
-            if name in entries and entries[name].get("cache_fingerprint") == meta["fingerprint"]:
-                methods[name] = entries[name]
-    extraction = sum(split["seconds"] for split in meta["splits"].values())
-    return methods, extraction
+def percent(interval: dict) -> str:
+    return f"{100 * interval['estimate']:.2f}% [{100 * interval['low']:.2f}, {100 * interval['high']:.2f}]"
 
 
-def _cell(entry: dict, split: str, key: str) -> str:
-    value = entry.get(split, {}).get(key)
-    return "–" if value is None else f"{value:.4f}"
-
-
-def markdown(methods: dict, extraction: float) -> str:
-    lines = [
-        "| method | val accuracy | test accuracy | val log loss | test log loss | val AUC | test AUC "
-        "| training s | one-off extraction s |",
-        "|---|---|---|---|---|---|---|---|---|",
+def table(content: dict) -> tuple[list[str], list[list[str]]]:
+    """The methods table, as a header and rows of cells (Markdown and HTML render it alike)."""
+    header = [
+        "method",
+        f"accuracy on {content['scored_split']}, 95% CI",
+        "runs: mean ± sd (min–max)",
+        "Δ vs best, 95% CI",
+        "McNemar p",
+        "extraction s (one-off)",
+        "training s per run",
+        "inference ms/image",
     ]
-    for name, entry in methods.items():
-        uses_cache = name in ("logreg", "dense")
-        lines.append(
-            f"| {LABELS[name]} | {_cell(entry, 'validation', 'accuracy')} | {_cell(entry, 'test', 'accuracy')} "
-            f"| {_cell(entry, 'validation', 'loss')} | {_cell(entry, 'test', 'loss')} "
-            f"| {_cell(entry, 'validation', 'auc')} | {_cell(entry, 'test', 'auc')} "
-            f"| {entry['train_seconds']:.1f} | {f'{extraction:.1f}' if uses_cache else '–'} |"
+    rows = []
+    for m in content["methods"]:
+        runs = m["run_accuracies"]
+        spread = (
+            (
+                f"{len(runs)}: {100 * np.mean(runs):.2f} ± {100 * m['spread']:.2f} "
+                f"({100 * min(runs):.2f}–{100 * max(runs):.2f})"
+            )
+            if len(runs) > 1
+            else "1 (ran once)"
         )
-    return "\n".join(lines)
+        versus = m["versus_best"]
+        delta = (
+            "best"
+            if versus is None
+            else (f"{100 * versus['estimate']:+.2f} [{100 * versus['low']:+.2f}, {100 * versus['high']:+.2f}]")
+        )
+        cost = m["cost"]
+        rows.append(
+            [
+                m["label"],
+                percent(m["accuracy"]),
+                spread,
+                delta,
+                "–" if versus is None else f"{versus['mcnemar_p']:.2g}",
+                f"{cost['extraction_seconds']:.1f}" if cost["extraction_seconds"] else "–",
+                f"{cost['train_seconds_per_run']:.1f}",
+                f"{cost['inference_ms_per_image']:.2f}",
+            ]
+        )
+    return header, rows
 
 
-def figure(methods: dict, extraction: float, path: Path) -> None:
-    names = list(methods)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
-    accuracy = [methods[n].get("validation", {}).get("accuracy", 0) for n in names]
-    left.barh([LABELS[n] for n in names], accuracy, color="tab:blue")
-    left.set_xlim(min(accuracy + [0.9]) - 0.02, 1.0)
-    left.set_xlabel("validation accuracy")
-    for y, value in enumerate(accuracy):
-        left.annotate(f"{value:.3f}", (value, y), va="center", ha="left")
-    train = [methods[n]["train_seconds"] for n in names]
-    extract = [extraction if n in ("logreg", "dense") else 0 for n in names]
-    right.barh([LABELS[n] for n in names], extract, color="tab:grey", label="one-off extraction")
-    right.barh([LABELS[n] for n in names], train, left=extract, color="tab:orange", label="training")
-    right.set_xscale("log")
-    right.set_xlabel("wall seconds (log scale)")
-    right.legend(loc="lower right")
-    right.set_yticklabels([])
-    fig.tight_layout()
-    with cache.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+def protocol_lines(content: dict) -> list[str]:
+    return [
+        f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}."
+        for m in content["methods"]
+    ]
+
+
+def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path) -> str:
+    header, rows = table(content)
+    lines = [
+        "# Transfer learning report",
+        "",
+        f"Scored on {content['images']} {content['scored_split']} images; classes {', '.join(content['class_names'])}.",
+        "",
+    ]
+    lines += [
+        f"- `{f['folder']}`: `{f['dataset']}` at {f['image_size']} px, engine `{f['engine']}`, rows "
+        + ", ".join(f"{k} {v}" for k, v in f["rows"].items())
+        for f in content["folders"]
+    ]
+    lines += ["", "## Verdict", ""] + [f"- {sentence}" for sentence in content["verdict"]]
+    lines += ["", "## Methods", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "Which rows each choice saw:", ""] + [f"- {line}" for line in protocol_lines(content)]
+    lines += ["", f"![accuracy against cost]({figure.name})", "", f"![confusion matrices]({confusion.name})", ""]
+    lines += ["## Most wrong, per method", ""]
+    for label, items in content["most_wrong"].items():
+        lines += [f"### {label}", ""]
+        lines += [
+            f"![{item['id']}]({thumbnail_path(item['id'])}) `{item['id']}`: {item['true']}, predicted "
+            f"{item['predicted']} ({item['probability']:.3f})  "
+            for item in items
+        ] or ["(no mistakes)"]
+        lines.append("")
+    lines += ["## Where the methods disagree", ""]
+    lines += [
+        f"![{item['id']}]({thumbnail_path(item['id'])}) `{item['id']}`: {item['true']}; "
+        + ", ".join(f"{k}: {v}" for k, v in item["predictions"].items())
+        + "  "
+        for item in content["disagreements"]
+    ] or ["(they agree on every image)"]
+    return "\n".join(lines) + "\n"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}.verdict li{margin:.4em 0}
+.grid{display:flex;flex-wrap:wrap;gap:10px}.tile{width:150px;font-size:12px}.tile img{max-width:140px;display:block}
+.wrong{color:#b00}"""
+
+
+def _tile(item: dict, jpeg: bytes, caption: str) -> str:
+    return (
+        f'<div class="tile"><img src="{gallery.data_uri(jpeg)}" alt="{html.escape(item["id"])}">'
+        f"<code>{html.escape(item['id'])}</code><br>{caption}</div>"
+    )
+
+
+def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes]) -> str:
+    header, rows = table(content)
+    e = html.escape
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Transfer learning report</title>"
+        f"<style>{STYLE}</style></head><body><h1>Transfer learning report</h1>",
+        f"<p>Scored on {content['images']} {e(content['scored_split'])} images; classes "
+        f"{e(', '.join(content['class_names']))}.</p><ul>",
+    ]
+    parts += [
+        f"<li><code>{e(f['folder'])}</code>: <code>{e(f['dataset'])}</code> at {f['image_size']} px, engine "
+        f"{e(f['engine'])}</li>"
+        for f in content["folders"]
+    ]
+    parts += ["</ul><h2>Verdict</h2><ul class='verdict'>"] + [f"<li>{e(s)}</li>" for s in content["verdict"]]
+    parts += ["</ul><h2>Methods</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+    parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+    parts += ["</table><p>Which rows each choice saw:</p><ul>"] + [
+        f"<li>{e(line)}</li>" for line in protocol_lines(content)
+    ]
+    parts += [
+        "</ul>",
+        f"<img alt='accuracy against cost' src='{gallery.data_uri(figure, 'png')}'>",
+        f"<img alt='confusion matrices' src='{gallery.data_uri(confusion, 'png')}'>",
+        "<h2>Most wrong, per method</h2>",
+    ]
+    for label, items in content["most_wrong"].items():
+        parts += [f"<h3>{e(label)}</h3><div class='grid'>"]
+        parts += [
+            _tile(
+                item,
+                jpegs[item["id"]],
+                f"true {e(item['true'])}, <span class='wrong'>predicted "
+                f"{e(item['predicted'])} ({item['probability']:.3f})</span>",
+            )
+            for item in items
+        ]
+        parts += ["</div>" if items else "<p>(no mistakes)</p></div>"]
+    parts += ["<h2>Where the methods disagree</h2><div class='grid'>"]
+    parts += [
+        _tile(
+            item,
+            jpegs[item["id"]],
+            f"true {e(item['true'])}<br>"
+            + "<br>".join(
+                f"{e(k)}: " + (e(v) if v == item["true"] else f"<span class='wrong'>{e(v)}</span>")
+                for k, v in item["predictions"].items()
+            ),
+        )
+        for item in content["disagreements"]
+    ]
+    parts += ["</div></body></html>"]
+    return "\n".join(parts)
 
 
 def write_report(config: ReportConfig, progress: bool = False) -> Path:
-    """Write report.md and report.png into the output folder; the report's path."""
+    """Write report.md, report.html, report.json and the figures into the output folder; report.md's path."""
     paths = config.paths
-    meta = cache.info(paths.cache)
-    methods, extraction = collect(paths, meta)
-    if not methods:
-        raise cache.CacheError(f"no metrics for the cache in {paths.out}: run `make heads` (and `make finetune`) first")
-    figure(methods, extraction, paths.report_figure)
-    links = [paths.report_figure] + [c for c in (paths.dense_curve, paths.finetune_curve) if c.exists()]
-    text = (
-        "\n\n".join(
-            [
-                "# Transfer learning report",
-                f"Data `{meta['dataset']}` at {meta['image_size']} px, engine `{meta['engine']}`, classes "
-                f"{', '.join(meta['class_names'])}; rows per split: "
-                + ", ".join(f"{k} {v['rows']}" for k, v in meta["splits"].items())
-                + ".",
-                markdown(methods, extraction),
-                "The cached heads pay the extraction once; re-running them costs only their training seconds.",
-                *[f"![{link.stem}]({link.relative_to(paths.out).as_posix()})" for link in links],
-            ]
-        )
-        + "\n"
+    methods = collect([Path(out) for out in (config.runs or [config.out])])
+    rows = verdict.rows_of(methods)
+    content = content_of(methods, rows)
+    class_names = content["class_names"]
+    figures.accuracy_against_cost(rows, paths.report_figure)
+    figures.confusion_matrices(rows, class_names, paths.report_confusion)
+
+    shown = {item["id"] for items in content["most_wrong"].values() for item in items}
+    shown |= {item["id"] for item in content["disagreements"]}
+    thumbnails = gallery.Thumbnails(methods[0].meta)
+    jpegs = {item: thumbnails.jpeg(content["scored_split"], item) for item in sorted(shown)}
+    names = {item: f"{index:04d}.jpg" for index, item in enumerate(sorted(shown))}
+    paths.report_thumbnails.mkdir(parents=True, exist_ok=True)
+    for item, jpeg in jpegs.items():
+        (paths.report_thumbnails / names[item]).write_bytes(jpeg)
+
+    relative = paths.report_thumbnails.relative_to(paths.out).as_posix()
+    cache.write_text(
+        paths.report,
+        markdown(content, paths.report_figure, paths.report_confusion, lambda item: f"{relative}/{names[item]}"),
     )
-    cache.write_text(paths.report, text)
+    cache.write_text(
+        paths.report_html,
+        html_page(content, paths.report_figure.read_bytes(), paths.report_confusion.read_bytes(), jpegs),
+    )
+    cache.write_text(paths.report_json, json.dumps(content, indent=2))
     return paths.report

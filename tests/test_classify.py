@@ -2,12 +2,15 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.metrics import log_loss
 
 import cache
-from classify import heads, saved
+from classify import heads, saved, scored
 from classify import train as runner
 from classify.__main__ import main as classify_main
 from classify.config import HeadConfig
+from classify.protocol import protocol_of, rows_of
+from workflow.paths import Paths
 
 
 def blobs(n_per_class, n_classes, dim=64, seed=0, spread=1.0):
@@ -19,7 +22,9 @@ def blobs(n_per_class, n_classes, dim=64, seed=0, spread=1.0):
     return np.maximum(features, 0).astype(np.float32), labels  # ReLU-like, as pooled features are
 
 
-def write_feature_cache(out, n_classes=2, train_labels=None, fingerprint="fp-1"):
+def write_feature_cache(
+    out, n_classes=2, train_labels=None, fingerprint="fp-1", splits=("train", "validation", "test")
+):
     class_names = [f"class{i}" for i in range(n_classes)]
     attrs = {
         "fingerprint": fingerprint,
@@ -34,18 +39,21 @@ def write_feature_cache(out, n_classes=2, train_labels=None, fingerprint="fp-1")
         "versions": {},
     }
     writer = cache.CacheWriter(out / "features.h5", attrs, 64, "float32")
-    for split, per_class, seed in (("train", 60, 0), ("validation", 30, 1), ("test", 30, 2)):
+    for split, per_class, seed in [
+        s for s in (("train", 60, 0), ("validation", 30, 1), ("test", 30, 2)) if s[0] in splits
+    ]:
         X, y = blobs(per_class, n_classes, seed=seed)
         if split == "train" and train_labels is not None:
             y = np.full_like(y, train_labels)
         writer.add_split(split)
         writer.append(split, X, y, [f"{split}/{i}" for i in range(len(y))], [], [])
+        writer.set_split_attrs(split, n_inputs=len(y), seconds=0.5)  # as extraction records them
     writer.close()
     return out
 
 
 def fast_config(out, **overrides):
-    return HeadConfig(**({"out": str(out), "epochs": 40, "learning_rate": 1e-3, "jobs": 1} | overrides))
+    return HeadConfig(**({"out": str(out), "epochs": 40, "learning_rate": 1e-3, "jobs": 1, "seeds": 1} | overrides))
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -137,3 +145,38 @@ def test_validation_logs_equal_keras_evaluation_and_the_best_epoch_is_kept(n_cla
     best = int(np.argmin(history["val_loss"]))
     assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
     assert accuracy == pytest.approx(history["val_accuracy"][best], abs=1e-6)
+
+
+def test_every_run_is_kept_and_the_saved_run_has_the_lowest_choice_loss(tmp_path):
+    write_feature_cache(tmp_path)  # train, validation, test: choices on validation, verdict on test
+    metrics = runner.run(fast_config(tmp_path, seeds=3, epochs=5))
+    for name in ("logreg", "dense"):
+        entry = metrics[name]
+        assert entry["protocol"] == {"fit": "train", "choose": "validation", "score": "test"}
+        assert [r["seed"] for r in entry["runs"]] == [0, 1, 2]
+        assert entry["saved_seed"] == min(entry["runs"], key=lambda r: r["choice_loss"])["seed"]
+        every_run = scored.load(Paths(tmp_path).scored(name))
+        assert every_run.split == "test" and every_run.probabilities.shape == (3, 60, 2)
+        assert every_run.seeds == [0, 1, 2] and len(every_run.train_seconds) == 3
+        model, _ = saved.load(tmp_path, name)
+        X, _ = cache.load(Paths(tmp_path).cache, "test")
+        np.testing.assert_allclose(
+            every_run.probabilities[every_run.seeds.index(entry["saved_seed"])],
+            runner.probabilities(name, model, X),
+            atol=1e-6,
+        )
+    dense_runs = scored.load(Paths(tmp_path).scored("dense")).probabilities
+    assert not np.allclose(dense_runs[0], dense_runs[1])  # seeds change initialisation and shuffling
+
+
+def test_without_a_test_split_choices_use_dev_rows_of_train(tmp_path):
+    write_feature_cache(tmp_path, splits=("train", "validation"))
+    entry = runner.run(fast_config(tmp_path, heads=["dense"], dev_fraction=0.2))["dense"]
+    assert entry["protocol"]["choose"].startswith("dev (0.2") and entry["protocol"]["score"] == "validation"
+    assert scored.load(Paths(tmp_path).scored("dense")).split == "validation"
+    rows = rows_of(Paths(tmp_path).cache, protocol_of(Paths(tmp_path).cache, 0.2))
+    assert len(rows.choose.ids) == 24 and len(rows.fit.ids) == 96  # 20% of each class's 60 train rows
+    history = json.loads(Paths(tmp_path).dense_history.read_text())
+    model, _ = saved.load(tmp_path, "dense")
+    dev_loss = log_loss(rows.choose.labels, runner.probabilities("dense", model, rows.choose.features))
+    assert dev_loss == pytest.approx(min(history["val_loss"]), rel=1e-4)  # early stopping watched the dev rows

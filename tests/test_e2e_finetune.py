@@ -24,6 +24,6 @@ def test_one_epoch_of_finetuning_on_400_real_photos(tmp_path, engine_dir):
         progress=False,
     )
     heads = heads_train.run(HeadConfig(out=out, heads=["dense"], epochs=30))
-    metrics = run(FinetuneConfig(out=out, epochs=1), progress=False)["finetune"]
+    metrics = run(FinetuneConfig(out=out, epochs=1, seeds=1), progress=False)["finetune"]
     assert metrics["validation"]["n"] == 400
     assert metrics["validation"]["accuracy"] >= 0.95, (metrics["validation"], heads["dense"]["validation"])

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import cache
-from classify import heads, saved
+from classify import heads, saved, scored
 from classify import train as heads_train
 from classify.config import HeadConfig
 from extract import backbone, build, images
@@ -23,8 +23,6 @@ from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.model import build_finetune_model
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from report import write as report
-from report.__main__ import main as report_main
 from tests.conftest import ROOT, TINY, write_class_folders
 from workflow.paths import Paths
 
@@ -71,12 +69,25 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
 
 
 def test_finetune_writes_model_metrics_and_curve(trained):
-    metrics = run(FinetuneConfig(out=str(trained), epochs=3, batch=8), progress=False)
+    metrics = run(FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=2), progress=False)
     entry = metrics["finetune"]
-    assert entry["epochs_run"] == 3 and entry["train_seconds"] > 0
-    # The saved model is the best epoch's, and the metrics are its scores on the validation images,
-    # computed here again from the image files.
-    model = keras.saving.load_model(trained / "finetune" / "model.keras")
+    assert entry["epochs_run"] == 2 and entry["train_seconds"] > 0
+    assert entry["protocol"] == {
+        "fit": "train less dev",
+        "score": "validation",
+        "choose": "dev (0.1 of each class's train images, by hash of id)",
+    }
+    # The saved run is the one with the lowest loss on the dev rows, at its best epoch there...
+    runs = entry["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert entry["saved_seed"] == min(runs, key=lambda r: r["choice_loss"])["seed"]
+    history = Paths(trained).run("finetune", entry["saved_seed"]).history
+    with open(history, newline="") as handle:
+        dev_loss = [float(row["val_loss"]) for row in csv.DictReader(handle)]
+    assert entry["best_epoch"] == int(np.argmin(dev_loss)) + 1
+    assert min(r["choice_loss"] for r in runs) == pytest.approx(min(dev_loss))
+    # ...and the metrics are its scores on the validation images, computed here again from the files.
+    model = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
     validation = cache.read_split(Paths(trained).cache, "validation")
     x = np.stack(
         [images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY).numpy() for i in validation.ids]
@@ -84,17 +95,20 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     probabilities = heads.probabilities_of_outputs(model.predict(x, verbose=0))
     assert entry["validation"]["n"] == len(validation.ids) == 12
     assert entry["validation"]["accuracy"] == np.mean(probabilities.argmax(1) == validation.labels)
-    with open(trained / "finetune" / "history.csv", newline="") as handle:
-        val_loss = [float(row["val_loss"]) for row in csv.DictReader(handle)]
-    assert entry["best_epoch"] == int(np.argmin(val_loss)) + 1
-    assert entry["validation"]["loss"] == pytest.approx(min(val_loss), rel=1e-4)
+    every_run = scored.load(Paths(trained).scored("finetune"))
+    assert every_run.probabilities.shape == (2, 12, 2) and every_run.ids == validation.ids
+    np.testing.assert_allclose(
+        every_run.probabilities[runs.index(next(r for r in runs if r["seed"] == entry["saved_seed"]))],
+        probabilities,
+        atol=1e-5,
+    )
     head_rate = saved.load_record(trained, "dense")["config"]["learning_rate"]
     assert entry["learning_rate"] == pytest.approx(head_rate / 10)
     assert json.loads((trained / "finetune" / "metrics.json").read_text()) == metrics
     assert saved.load_record(trained, "finetune")["fingerprint"] == cache.info(Paths(trained).cache)["fingerprint"]
     for name in ("model.keras", "model.json", "learning_curve.png"):
         assert (trained / "finetune" / name).stat().st_size > 0
-    assert not (trained / "finetune" / "backup").exists()
+    assert not Paths(trained).run("finetune", 0).backup.exists()
 
 
 @pytest.fixture
@@ -107,9 +121,9 @@ def other_weights(tmp_path) -> str:
 
 def test_finetune_and_baseline_refuse_other_weights(trained, other_weights, capsys):
     with pytest.raises(WeightsError, match="not those the cache was built with"):
-        run(FinetuneConfig(out=str(trained), weights=other_weights, epochs=1), progress=False)
+        run(FinetuneConfig(out=str(trained), weights=other_weights, epochs=1, seeds=1), progress=False)
     with pytest.raises(WeightsError, match="not those the cache was built with"):
-        run_baseline(BaselineConfig(out=str(trained), weights=other_weights, epochs=1), progress=False)
+        run_baseline(BaselineConfig(out=str(trained), weights=other_weights, epochs=1, seeds=1), progress=False)
     assert baseline_main(["--out", str(trained), "--weights", other_weights, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: weights") and err.count("\n") == 1
@@ -119,7 +133,7 @@ def test_finetune_and_baseline_refuse_other_weights(trained, other_weights, caps
 def test_finetune_refuses_a_dataset_changed_since_the_cache(trained):
     (trained.parent / "data" / "train" / "a" / "a.0.jpg").write_bytes(b"edited since")
     with pytest.raises(cache.CacheError, match="changed since the cache was built"):
-        run(FinetuneConfig(out=str(trained), epochs=1), progress=False)
+        run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)
 
 
 def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
@@ -135,10 +149,13 @@ def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
         "4",
         "--batch",
         "4",
+        "--seeds",
+        "1",
         "--quiet",
     ]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    history = trained / "finetune" / "history.csv"
+    files = Paths(trained).run("finetune", 0)
+    history = files.history
     deadline = time.monotonic() + 180
     while process.poll() is None and time.monotonic() < deadline:
         if history.exists() and len(history.read_text().splitlines()) >= 2:  # header + one epoch
@@ -147,29 +164,14 @@ def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
-    assert (trained / "finetune" / "backup").exists() and not (trained / "finetune" / "metrics.json").exists()
+    assert files.backup.exists() and not (trained / "finetune" / "metrics.json").exists()
     done_before = len(history.read_text().splitlines()) - 1
     assert 1 <= done_before < 4
 
-    metrics = run(FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=4, batch=4), progress=False)
+    metrics = run(
+        FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=4, batch=4, seeds=1), progress=False
+    )
     with open(history, newline="") as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == [0, 1, 2, 3]
     assert metrics["finetune"]["epochs_run"] == 4
-
-
-def test_report_lists_every_method_with_its_numbers(trained, capsys):
-    run(FinetuneConfig(out=str(trained), epochs=1, batch=8), progress=False)
-    assert baseline_main(["--out", str(trained), "--epochs", "1", "--batch", "8", "--quiet"]) == 0
-    assert capsys.readouterr().out.startswith("tutorial recipe: validation accuracy")
-    assert report_main(["--out", str(trained)]) == 0
-    text = (trained / "report.md").read_text()
-    assert capsys.readouterr().out == text + "\n"
-    assert (trained / "report.png").stat().st_size > 0
-    methods, _ = report.collect(Paths(trained), cache.info(Paths(trained).cache))
-    assert list(methods) == ["logreg", "dense", "finetune", "tutorial"]
-    for name, entry in methods.items():
-        row = next(line for line in text.splitlines() if line.startswith(f"| {report.LABELS[name]} |"))
-        assert f"| {entry['validation']['accuracy']:.4f} |" in row
-        assert f"| {entry['validation']['loss']:.4f} |" in row
-        assert f"| {entry['train_seconds']:.1f} |" in row

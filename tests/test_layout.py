@@ -44,6 +44,9 @@ MAKE_VARIABLES = {
     "FINE_TUNE_AT": (FinetuneConfig, "fine_tune_at"),
     "HEAD": (PredictConfig, "head"),
     "OUT": (ExtractConfig, "out"),
+    "SEEDS": (HeadConfig, "seeds"),
+    "FT_SEEDS": (FinetuneConfig, "seeds"),
+    "DEV_FRACTION": (HeadConfig, "dev_fraction"),
 }
 
 

@@ -39,7 +39,7 @@ def trained(tmp_path_factory, random_weights, engine_dir):
         progress=False,
     )
     heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
-    finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8), progress=False)
+    finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8, seeds=1), progress=False)
     return root, out
 
 

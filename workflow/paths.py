@@ -8,13 +8,17 @@ laid out by stage:
     <out>/features.h5.parts/        finished shards of an interrupted extraction
     <out>/engines/                  converted TFLite backbones, keyed by weights and size
     <out>/heads/                    logreg.joblib, dense.keras (+ .json records), metrics.json,
-                                    dense_history.json, dense_learning_curve.png (make heads)
-    <out>/finetune/                 model.keras (+ .json), metrics.json, history.csv,
-                                    learning_curve.png, backup/ and best.weights.h5 while running
-    <out>/baseline/metrics.json     the tutorial's recipe, timed (make report BASELINE=1)
+                                    {logreg,dense}.scored.npz, dense_history.json,
+                                    dense_learning_curve.png (make heads)
+    <out>/finetune/                 model.keras (+ .json), metrics.json, finetune.scored.npz,
+                                    learning_curve.png; run-<seed>/ (backup/, history.csv,
+                                    best.weights.h5, settings.json, result.npz) per run
+    <out>/baseline/                 metrics.json, tutorial.scored.npz, run-<seed>/: the tutorial's
+                                    recipe, timed (make report BASELINE=1)
     <out>/export/                   model.keras and model.tflite (make export)
     <out>/predictions.csv           make predict
-    <out>/report.md, report.png     make report
+    <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
+          report.json               report_confusion.png) and report_thumbnails/
 """
 
 from __future__ import annotations
@@ -26,6 +30,34 @@ from pathlib import Path
 # Trained models: where each lives below the output folder, and which target makes it.
 MODEL_FILES = {"logreg": "heads/logreg.joblib", "dense": "heads/dense.keras", "finetune": "finetune/model.keras"}
 MAKE_TARGET = {"logreg": "make heads", "dense": "make heads", "finetune": "make finetune"}
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """One end-to-end run: its settings, Keras's backup for resuming, the epoch history, the best
+    epoch's weights, and the finished run's result."""
+
+    directory: Path
+
+    @property
+    def backup(self) -> Path:
+        return self.directory / "backup"
+
+    @property
+    def history(self) -> Path:
+        return self.directory / "history.csv"
+
+    @property
+    def best(self) -> Path:
+        return self.directory / "best.weights.h5"
+
+    @property
+    def result(self) -> Path:
+        return self.directory / "result.npz"
+
+    @property
+    def settings(self) -> Path:
+        return self.directory / "settings.json"
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,12 @@ class Paths:
         """A trained model's file: `logreg`, `dense` or `finetune`."""
         return self.out / MODEL_FILES[name]
 
+    def scored(self, method: str) -> Path:
+        """Every run's probabilities on the scored split (`classify.scored`) of a method:
+        `logreg`, `dense`, `finetune` or `tutorial`."""
+        folders = {"logreg": self.heads, "dense": self.heads, "finetune": self.finetune, "tutorial": self.baseline}
+        return folders[method] / f"{method}.scored.npz"
+
     def record(self, name: str) -> Path:
         """The JSON record beside a model: the cache it was trained on and its settings."""
         return self.model(name).with_suffix(".json")
@@ -87,24 +125,21 @@ class Paths:
         return self.finetune / "metrics.json"
 
     @property
-    def finetune_history(self) -> Path:
-        return self.finetune / "history.csv"
-
-    @property
-    def finetune_backup(self) -> Path:
-        return self.finetune / "backup"
-
-    @property
-    def finetune_best(self) -> Path:
-        return self.finetune / "best.weights.h5"
-
-    @property
     def finetune_curve(self) -> Path:
         return self.finetune / "learning_curve.png"
 
+    def run(self, method: str, seed: int) -> RunFiles:
+        """One run's files of an end-to-end method (`finetune` or `tutorial`), kept so that a killed
+        run resumes."""
+        return RunFiles({"finetune": self.finetune, "tutorial": self.baseline}[method] / f"run-{seed}")
+
+    @property
+    def baseline(self) -> Path:
+        return self.out / "baseline"
+
     @property
     def baseline_metrics(self) -> Path:
-        return self.out / "baseline" / "metrics.json"
+        return self.baseline / "metrics.json"
 
     # --- make export, make predict, make report
     @property
@@ -124,5 +159,22 @@ class Paths:
         return self.out / "report.md"
 
     @property
+    def report_html(self) -> Path:
+        return self.out / "report.html"
+
+    @property
+    def report_json(self) -> Path:
+        return self.out / "report.json"
+
+    @property
     def report_figure(self) -> Path:
         return self.out / "report.png"
+
+    @property
+    def report_confusion(self) -> Path:
+        return self.out / "report_confusion.png"
+
+    @property
+    def report_thumbnails(self) -> Path:
+        """The gallery's thumbnails, for report.md (report.html embeds its own)."""
+        return self.out / "report_thumbnails"

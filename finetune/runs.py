@@ -1,0 +1,207 @@
+"""Repeated, resumable end-to-end training runs on images: one per seed, each keeping its best
+epoch by loss on the protocol's choice rows, then scored on its scored rows.
+
+Fine-tuning and the tutorial's recipe both train this way. Each run keeps its files under
+`Paths.run(method, seed)`: Keras's backup (a killed run resumes from its last finished epoch),
+the epoch history with each epoch's seconds, the best epoch's weights, and once finished its
+result, so a rerun skips it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import cache
+from classify import heads, scored
+from classify.metrics import score
+from finetune.data import image_dataset
+from workflow.paths import RunFiles
+
+# Settings that do not change what one run computes (weights are checked by their values).
+RUN_INDEPENDENT = ("out", "weights", "seed", "seeds")
+MONITOR = "val_loss"  # Keras's name for the loss on the choice rows given as validation_data
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds each epoch's wall time to the logs, so the CSV history keeps it across resumes."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["seconds"] = time.perf_counter() - self._started
+
+
+@dataclass
+class RunResult:
+    seed: int
+    probabilities: np.ndarray  # (images, classes) on the scored rows, from the best epoch
+    inference_seconds_per_image: float
+    history: dict[str, list[float]]
+
+    @property
+    def choice_loss(self) -> float:
+        return min(self.history[MONITOR])
+
+    @property
+    def best_epoch(self) -> int:
+        return int(np.argmin(self.history[MONITOR])) + 1
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.history["seconds"]))
+
+
+def train_runs(
+    seeds: list[int],
+    settings: dict,
+    make_model: Callable[[int], keras.Model],
+    files_of: Callable[[int], RunFiles],
+    roles: dict,
+    meta: dict,
+    epochs: int,
+    batch: int,
+    progress: bool,
+) -> list[RunResult]:
+    """Train (or resume, or reuse) one run per seed; `make_model(seed)` builds a compiled model.
+
+    A run's files are reused only under the same `settings` (JSON-able: everything that decides
+    the run); otherwise the run starts afresh."""
+    binary = len(meta["class_names"]) == 2
+    size = meta["image_size"]
+    results = []
+    for seed in seeds:
+        files = files_of(seed)
+        if _recorded_settings(files) != settings:
+            shutil.rmtree(files.directory, ignore_errors=True)
+            files.directory.mkdir(parents=True)
+            cache.write_text(files.settings, json.dumps(settings, sort_keys=True))
+        if files.result.exists():
+            results.append(_load(files, seed))
+            continue
+        keras.utils.set_random_seed(seed)
+        model = make_model(seed)
+        fit = image_dataset(*roles["fit"], size, batch, binary, shuffle_seed=seed)
+        choose = image_dataset(*roles["choose"], size, batch, binary)
+        _fit(model, fit, choose, files, epochs, progress)
+        load_best(model, files)
+        started = time.perf_counter()
+        probabilities = predict(model, roles["score"], meta, batch)
+        per_image = (time.perf_counter() - started) / len(probabilities)
+        with cache.atomic_path(files.result) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, probabilities=probabilities, inference_seconds_per_image=per_image)
+        results.append(_load(files, seed))
+    return results
+
+
+def _fit(model: keras.Model, fit, choose, files: RunFiles, epochs: int, progress: bool) -> None:
+    done = len(read_history(files.history).get("loss", [])) if files.history.exists() else 0
+    if done >= epochs and files.best.exists():
+        return  # trained, killed before its result was written
+    if not files.backup.exists():  # killed before its first epoch ended: start afresh
+        files.history.unlink(missing_ok=True)
+        files.best.unlink(missing_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(files.backup)),  # deletes itself when training ends
+        EpochSeconds(),
+        keras.callbacks.ModelCheckpoint(
+            str(files.best),
+            monitor=MONITOR,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(files.history),
+        ),
+        keras.callbacks.CSVLogger(str(files.history), append=True),
+    ]
+    # the dataset shuffles itself, with the run's seed
+    model.fit(
+        fit, validation_data=choose, epochs=epochs, callbacks=callbacks, verbose=2 if progress else 0, shuffle=False
+    )
+
+
+def load_best(model: keras.Model, files: RunFiles) -> None:
+    """The run's best epoch's weights into `model`. Its optimizer state is not needed after
+    training, so Keras's notice that it skips the optimizer's variables is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(files.best)
+
+
+def _recorded_settings(files: RunFiles) -> dict | None:
+    try:
+        return json.loads(files.settings.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _load(files: RunFiles, seed: int) -> RunResult:
+    with np.load(files.result) as data:
+        return RunResult(
+            seed, data["probabilities"], float(data["inference_seconds_per_image"]), read_history(files.history)
+        )
+
+
+def scored_of(results: list[RunResult], role: tuple, split_name: str) -> scored.Scored:
+    """Every run's probabilities on the scored rows (`role`: the scored split and its kept mask)."""
+    split, keep = role
+    return scored.Scored(
+        split_name,
+        [item for item, kept in zip(split.ids, keep, strict=True) if kept],
+        split.labels[keep],
+        np.stack([r.probabilities for r in results]),
+        [r.seed for r in results],
+        np.array([r.seconds for r in results]),
+        float(np.mean([r.inference_seconds_per_image for r in results])),
+    )
+
+
+def summary(results: list[RunResult]) -> dict:
+    """What metrics.json says of the runs: mean training seconds, each run, inference time."""
+    return {
+        "train_seconds": float(np.mean([r.seconds for r in results])),
+        "runs": [
+            {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss, "best_epoch": r.best_epoch}
+            for r in results
+        ],
+        "inference_ms_per_image": 1000 * float(np.mean([r.inference_seconds_per_image for r in results])),
+    }
+
+
+def predict(model: keras.Model, role: tuple, meta: dict, batch: int) -> np.ndarray:
+    """(images, classes) probabilities of a split's kept images, in cache order."""
+    binary = len(meta["class_names"]) == 2
+    outputs = model.predict(image_dataset(*role, meta["image_size"], batch, binary), verbose=0)
+    return heads.probabilities_of_outputs(outputs)
+
+
+def score_splits(model: keras.Model, splits: dict, meta: dict, batch: int) -> dict:
+    """metrics.json entries for every split but train."""
+    return {
+        name: score(predict(model, (split, keep), meta, batch), split.labels[keep])
+        for name, (split, keep) in splits.items()
+        if name != "train"
+    }
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"} if rows else {}
+
+
+def _best_so_far(path: Path) -> float | None:
+    """A resumed run's checkpoint must beat the epochs before the interruption, not start afresh."""
+    if not path.exists():
+        return None
+    values = read_history(path).get(MONITOR)
+    return min(values) if values else None

@@ -1,0 +1,106 @@
+"""Every method that ran, from one or several output folders, on the same scored images.
+
+A method counts when its metrics match its folder's cache (same fingerprint) and its scored
+probabilities are there. Several folders (e.g. 160 and 224 px) join one report only when their
+scored splits hold the same images with the same labels; the methods are then aligned on one
+image order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import cache
+from classify import scored
+from workflow.errors import WorkflowError
+from workflow.paths import Paths
+
+METHODS = ("logreg", "dense", "finetune", "tutorial")  # the table's order
+LABELS = {
+    "logreg": "logistic regression on cache",
+    "dense": "Dense head on cache",
+    "finetune": "fine-tuned end to end",
+    "tutorial": "tutorial recipe (frozen base in fit)",
+}
+USES_CACHE = ("logreg", "dense")
+
+
+@dataclass
+class Method:
+    name: str  # logreg, dense, finetune or tutorial
+    label: str  # as the report shows it
+    out: Path  # the output folder it came from
+    meta: dict  # that folder's cache.info
+    entry: dict  # its metrics.json entry
+    scored: scored.Scored  # aligned on the report's image order
+
+    @property
+    def extraction_seconds(self) -> float:
+        """The one-off extraction a cached head needs (every split); none for end-to-end methods."""
+        return sum(s["seconds"] for s in self.meta["splits"].values()) if self.name in USES_CACHE else 0.0
+
+    @property
+    def total_seconds(self) -> float:
+        """What one run costs from the images: extraction (cached heads) plus training."""
+        return self.extraction_seconds + float(np.mean(self.scored.train_seconds))
+
+
+def metrics_files(paths: Paths) -> dict[Path, tuple[str, ...]]:
+    return {
+        paths.heads_metrics: ("logreg", "dense"),
+        paths.finetune_metrics: ("finetune",),
+        paths.baseline_metrics: ("tutorial",),
+    }
+
+
+def methods_in(out: Path) -> list[Method]:
+    """Every method of one output folder whose metrics and scored probabilities match its cache."""
+    paths = Paths(out)
+    meta = cache.info(paths.cache)
+    found = {}
+    for path, names in metrics_files(paths).items():
+        entries = json.loads(path.read_text()) if path.exists() else {}
+        for name in names:
+            entry = entries.get(name)
+            if entry and entry.get("cache_fingerprint") == meta["fingerprint"] and paths.scored(name).exists():
+                found[name] = Method(name, LABELS[name], Path(out), meta, entry, scored.load(paths.scored(name)))
+    return [found[name] for name in METHODS if name in found]
+
+
+def collect(outs: list[Path]) -> list[Method]:
+    """The methods of every folder, labelled apart when there are several, aligned on one image order."""
+    methods = [method for out in outs for method in methods_in(out)]
+    if not methods:
+        raise WorkflowError(f"no scored methods in {', '.join(map(str, outs))}: run `make heads` (and `make finetune`)")
+    if len(outs) > 1:
+        sizes = [cache.info(Paths(out).cache)["image_size"] for out in outs]
+        distinct = len(set(sizes)) == len(sizes)
+        for method in methods:
+            where = f"{method.meta['image_size']} px" if distinct else str(method.out)
+            method.label = f"{method.label}, {where}"
+    _align(methods)
+    return methods
+
+
+def _align(methods: list[Method]) -> None:
+    """Put every method's scored images in the first one's order; refuse different images."""
+    first = methods[0].scored
+    order = {item: position for position, item in enumerate(first.ids)}
+    for method in methods:
+        s = method.scored
+        if sorted(s.ids) != sorted(first.ids) or s.split != first.split:
+            raise WorkflowError(
+                f"{method.label} ({method.out}) was scored on other images than {methods[0].label} "
+                f"({methods[0].out}): {len(s.ids)} {s.split} images against {len(first.ids)} {first.split}; "
+                "a report compares methods on the same images only"
+            )
+        permutation = np.argsort([order[item] for item in s.ids])
+        s.ids = [s.ids[i] for i in permutation]
+        s.labels = s.labels[permutation]
+        s.probabilities = s.probabilities[:, permutation]
+        if not np.array_equal(s.labels, first.labels):
+            raise WorkflowError(f"{method.label} ({method.out}) has other labels for the same images")

@@ -1,0 +1,218 @@
+"""The verdict's statistics on cases with a known answer, the protocol's splits, and the report
+end to end on generated images: every method, its interval, several folders in one report."""
+
+import json
+from math import comb
+
+import numpy as np
+import pytest
+
+import cache
+from classify import scored
+from classify import train as heads_train
+from classify.config import HeadConfig
+from classify.protocol import dev_ids, protocol_of, rows_of
+from extract import build
+from extract.config import ExtractConfig
+from finetune.baseline import main as baseline_main
+from finetune.config import FinetuneConfig
+from finetune.tune import run as finetune
+from report import stats, verdict
+from report.__main__ import main as report_main
+from report.collect import Method, collect
+from tests.conftest import TINY, write_class_folders
+from workflow.errors import WorkflowError
+from workflow.paths import Paths
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def test_mcnemar_on_methods_that_differ_on_exactly_k_images():
+    a = np.ones((1, 50))
+    b = a.copy()
+    b[0, :5] = 0  # only A is right on 5 images, only B on none
+    assert stats.mcnemar_p(a, b) == pytest.approx(2 * 0.5**5)  # by hand: 2 · P(X = 0 | n = 5) = 0.0625
+    b[0, 4] = 1  # only A right on 4 ...
+    a[0, 10] = 0  # ... only B right on 1
+    assert stats.mcnemar_p(a, b) == pytest.approx(2 * (comb(5, 0) + comb(5, 1)) / 2**5)  # 0.375
+    assert stats.mcnemar_p(a, a) == 1.0
+
+
+def test_identical_methods_give_a_difference_interval_centred_on_zero():
+    rng = np.random.default_rng(0)
+    correct = (rng.random((3, 400)) < 0.8).astype(float)
+    delta = stats.paired_difference(correct, correct.copy())
+    assert (delta.estimate, delta.low, delta.high) == (0.0, 0.0, 0.0)
+
+
+def test_accuracy_interval_matches_the_binomial_width():
+    rng = np.random.default_rng(1)
+    correct = (rng.random((1, 2000)) < 0.9).astype(float)
+    interval = stats.accuracy_interval(correct)
+    p = correct.mean()
+    half_width = 1.96 * np.sqrt(p * (1 - p) / 2000)
+    assert interval.low < p < interval.high
+    assert (interval.high - interval.low) / 2 == pytest.approx(half_width, rel=0.1)
+    assert stats.accuracy_interval(np.ones((2, 30))).low == 1.0
+
+
+def test_paired_interval_excludes_zero_for_a_real_difference_and_is_narrower_than_unpaired():
+    rng = np.random.default_rng(2)
+    a = (rng.random((1, 1000)) < 0.9).astype(float)
+    b = a.copy()
+    b[0, np.flatnonzero(a[0])[:40]] = 0  # B loses 40 images A gets
+    delta = stats.paired_difference(a, b)
+    assert delta.estimate == pytest.approx(0.04) and delta.low > 0
+
+
+def test_majority_vote_breaks_ties_with_the_first_run():
+    correct = np.array([[1, 0, 1, 0], [0, 1, 1, 0]], dtype=float)
+    assert stats.majority(correct).tolist() == [True, False, True, False]
+    assert stats.majority(np.array([[1, 0], [1, 0], [0, 1]], dtype=float)).tolist() == [True, False]
+
+
+# --- protocol -----------------------------------------------------------------------------
+
+
+def test_dev_split_is_stable_stratified_and_inside_train():
+    ids = [f"{c}/{i}.jpg" for c in ("a", "b") for i in range(100)]
+    labels = np.repeat([0, 1], 100)
+    dev = dev_ids(ids, labels, 0.1)
+    assert len(dev) == 20 and sum(item.startswith("a/") for item in dev) == 10  # 10% of each class
+    assert dev == dev_ids(list(reversed(ids)), labels[::-1], 0.1)  # order does not matter
+    more = ids + [f"a/new{i}.jpg" for i in range(10)]
+    grown = dev_ids(more, np.array([0] * 100 + [1] * 100 + [0] * 10), 0.1)
+    assert len(dev - grown) <= 1  # adding images moves at most the boundary one per class
+    assert dev <= set(ids)
+
+
+def feature_cache(path, splits):
+    writer = cache.CacheWriter(path, {"fingerprint": "fp", "class_names": ["a", "b"]}, 4, "float32")
+    for name, count in splits.items():
+        writer.add_split(name)
+        writer.append(name, np.zeros((count, 4)), np.arange(count) % 2, [f"{name}/{i}" for i in range(count)], [], [])
+    writer.close()
+    return path
+
+
+def test_choices_never_see_the_scored_split(tmp_path):
+    without_test = protocol_of(feature_cache(tmp_path / "a.h5", {"train": 40, "validation": 10}), 0.1)
+    assert (without_test.choose, without_test.score, len(without_test.dev_ids)) == ("dev", "validation", 4)
+    rows = rows_of(tmp_path / "a.h5", without_test)
+    assert set(rows.choose.ids) == without_test.dev_ids
+    assert not set(rows.fit.ids) & set(rows.choose.ids) and len(rows.fit.ids) == 36
+    assert not (set(rows.fit.ids) | set(rows.choose.ids)) & set(rows.score.ids)
+    with_test = protocol_of(feature_cache(tmp_path / "b.h5", {"train": 40, "validation": 10, "test": 10}), 0.1)
+    assert (with_test.choose, with_test.score, with_test.dev_ids) == ("validation", "test", frozenset())
+    rows = rows_of(tmp_path / "b.h5", with_test)
+    assert len(rows.fit.ids) == 40 and rows.choose.ids[0].startswith("validation/")
+
+
+# --- verdict ------------------------------------------------------------------------------
+
+
+def method(name, correct_share, seed, runs=1, images=600, seconds=1.0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(images) % 2
+    right = rng.random((runs, images)) < correct_share
+    predicted = np.where(right, labels, 1 - labels)
+    probabilities = np.eye(2)[predicted] * 0.8 + 0.1
+    data = scored.Scored(
+        "validation",
+        [f"i{i}" for i in range(images)],
+        labels,
+        probabilities,
+        list(range(runs)),
+        np.full(runs, seconds),
+        0.001,
+    )
+    meta = {"splits": {"train": {"seconds": 10.0, "rows": 100}}, "image_size": 160}
+    return Method(name, name, None, meta, {}, data)
+
+
+def test_no_winner_is_named_where_the_interval_holds_zero():
+    same = verdict.rows_of([method("logreg", 0.97, 0), method("finetune", 0.97, 1, seconds=500.0)])
+    said = " ".join(verdict.sentences(same))
+    assert "within noise" in said and "beats" not in said and "more accurate" not in said
+    assert "500×" in said  # fine-tuning's cost against the head's
+    apart = verdict.rows_of([method("logreg", 0.99, 0, runs=3), method("finetune", 0.80, 1, runs=3)])
+    assert apart[0].method.name == "logreg" and not apart[1].versus_best.holds(0.0)
+    said = " ".join(verdict.sentences(apart))
+    assert "logreg beats fine-tuning" in said and "within noise" not in said and "Ran once" not in said
+
+
+# --- the report end to end -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_sizes(tmp_path_factory, random_weights, engine_dir):
+    """Heads at two image sizes over the same generated images, and fine-tuning and the tutorial at one."""
+    root = tmp_path_factory.mktemp("report")
+    write_class_folders(root / "data" / "train", ["a", "b"], 16)
+    write_class_folders(root / "data" / "validation", ["a", "b"], 8, seed=1)
+    outs = []
+    for size in (TINY, 40):
+        out = root / f"out{size}"
+        settings = dict(data=str(root / "data"), weights=str(random_weights), out=str(out), engine_dir=str(engine_dir))
+        build.run(ExtractConfig(image_size=size, **settings), progress=False)
+        heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2, seeds=2))
+        outs.append(out)
+    finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1), progress=False)
+    assert baseline_main(["--out", str(outs[0]), "--epochs", "1", "--batch", "8", "--seeds", "1", "--quiet"]) == 0
+    return root, outs
+
+
+def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, capsys):
+    _, (out, _) = two_sizes
+    capsys.readouterr()
+    assert report_main(["--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "## Verdict" in printed and "report.html" in printed
+    content = json.loads(Paths(out).report_json.read_text())
+    names = [m["name"] for m in content["methods"]]
+    assert sorted(names) == ["dense", "finetune", "logreg", "tutorial"]
+    assert content["scored_split"] == "validation" and content["images"] == 16
+    for m, stored in zip(content["methods"], [scored.load(Paths(out).scored(n)) for n in names], strict=True):
+        accuracy = np.mean(stored.probabilities.argmax(-1) == stored.labels)
+        assert m["accuracy"]["estimate"] == pytest.approx(accuracy)
+        assert m["accuracy"]["low"] <= accuracy <= m["accuracy"]["high"]
+        assert m["runs"] == len(stored.seeds) and m["protocol"]["choose"].startswith("dev")
+        assert m["cost"]["train_seconds_per_run"] > 0 and m["cost"]["inference_ms_per_image"] > 0
+    assert content["methods"][0]["versus_best"] is None
+    assert all(0 <= m["versus_best"]["mcnemar_p"] <= 1 for m in content["methods"][1:])
+    assert any("Ran once" in s and "fine-tuned" in s for s in content["verdict"])
+    markdown = Paths(out).report.read_text()
+    page = Paths(out).report_html.read_text()
+    for m in content["methods"]:
+        assert m["label"] in markdown and m["label"] in page
+    shown = {i["id"] for items in content["most_wrong"].values() for i in items} | {
+        i["id"] for i in content["disagreements"]
+    }
+    assert shown and all(item in page for item in shown)
+    assert page.count("data:image/jpeg;base64,") >= len(shown) and "data:image/png;base64," in page
+    assert "src='report" not in page and 'src="report' not in page  # self-contained
+    assert len(list(Paths(out).report_thumbnails.glob("*.jpg"))) == len(shown)
+
+
+def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_path, random_weights, engine_dir):
+    root, (small, large) = two_sizes
+    assert report_main(["--out", str(tmp_path / "both"), "--runs", f"{small},{large}", "--quiet"]) == 0
+    content = json.loads(Paths(tmp_path / "both").report_json.read_text())
+    labels = [m["label"] for m in content["methods"]]
+    assert "logistic regression on cache, 32 px" in labels and "logistic regression on cache, 40 px" in labels
+    assert len(labels) == 6
+    other = tmp_path / "other"
+    build.run(
+        ExtractConfig(
+            data=str(root / "data"),
+            weights=str(random_weights),
+            image_size=TINY,
+            out=str(other),
+            limit=10,
+            engine_dir=str(engine_dir),
+        ),
+        progress=False,
+    )
+    heads_train.run(HeadConfig(out=str(other), epochs=1, jobs=1, folds=2, seeds=1, heads=["logreg"]))
+    with pytest.raises(WorkflowError, match="scored on other images"):
+        collect([small, other])
