@@ -15,7 +15,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -63,25 +63,30 @@ class RunResult:
 
 
 def train_runs(
-    seeds: list[int],
+    method: str,
+    config,
     settings: dict,
     make_model: Callable[[int], keras.Model],
-    files_of: Callable[[int], RunFiles],
     roles: dict,
     meta: dict,
-    epochs: int,
-    batch: int,
     progress: bool,
 ) -> list[RunResult]:
-    """Train (or resume, or reuse) one run per seed; `make_model(seed)` builds a compiled model.
+    """Train (or resume, or reuse) one run per seed of `config` (a FinetuneConfig or BaselineConfig);
+    `make_model(seed)` builds a compiled model.
 
-    A run's files are reused only under the same `settings` (JSON-able: everything that decides
-    the run); otherwise the run starts afresh."""
+    A run's files are reused only while everything that decides it stays the same: the config
+    (less RUN_INDEPENDENT), the cache, the protocol, and `settings`; otherwise it starts afresh."""
+    settings = (
+        {key: value for key, value in asdict(config).items() if key not in RUN_INDEPENDENT}
+        | {"cache": meta["fingerprint"]}
+        | settings
+    )
+    epochs, batch = config.epochs, config.batch
     binary = len(meta["class_names"]) == 2
     size = meta["image_size"]
     results = []
-    for seed in seeds:
-        files = files_of(seed)
+    for seed in range(config.seed, config.seed + config.seeds):
+        files = config.paths.run(method, seed)
         if _recorded_settings(files) != settings:
             shutil.rmtree(files.directory, ignore_errors=True)
             files.directory.mkdir(parents=True)

@@ -19,7 +19,7 @@ from extract.identity import file_sha256
 from finetune.config import FinetuneConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
-from finetune.runs import RUN_INDEPENDENT, load_best, score_splits, scored_of, summary, train_runs
+from finetune.runs import load_best, score_splits, scored_of, summary, train_runs
 
 
 def run(config: FinetuneConfig, progress: bool = True) -> dict:
@@ -42,24 +42,12 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         heads.compile_dense(model, n_classes, learning_rate)
         return model
 
-    # what decides a run, beyond its seed: a finished run is reused while these stay the same
-    settings = {key: value for key, value in asdict(config).items() if key not in RUN_INDEPENDENT} | {
+    decides = {
         "learning_rate": learning_rate,
-        "cache": meta["fingerprint"],
         "head": file_sha256(paths.model("dense")),
         "protocol": protocol.describe(),
     }
-    results = train_runs(
-        list(range(config.seed, config.seed + config.seeds)),
-        settings,
-        make_model,
-        lambda seed: paths.run("finetune", seed),
-        roles,
-        meta,
-        config.epochs,
-        config.batch,
-        progress,
-    )
+    results = train_runs("finetune", config, decides, make_model, roles, meta, progress)
     best = min(results, key=lambda r: r.choice_loss)
     model = make_model(best.seed)
     load_best(model, paths.run("finetune", best.seed))

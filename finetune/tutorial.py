@@ -5,7 +5,6 @@ Timed on the cache's own files and protocol, for the same epochs, to compare wit
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import keras
 import numpy as np
@@ -17,7 +16,7 @@ from extract.backbone import FEATURE_DIM, matching_backbone
 from finetune.config import BaselineConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
-from finetune.runs import RUN_INDEPENDENT, scored_of, summary, train_runs
+from finetune.runs import scored_of, summary, train_runs
 
 
 def run(config: BaselineConfig, progress: bool = True) -> dict:
@@ -36,22 +35,7 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
         heads.compile_dense(model, n_classes, config.learning_rate)
         return model
 
-    # what decides a run, beyond its seed: a finished run is reused while these stay the same
-    settings = {key: value for key, value in asdict(config).items() if key not in RUN_INDEPENDENT} | {
-        "cache": meta["fingerprint"],
-        "protocol": protocol.describe(),
-    }
-    results = train_runs(
-        list(range(config.seed, config.seed + config.seeds)),
-        settings,
-        make_model,
-        lambda seed: paths.run("tutorial", seed),
-        roles,
-        meta,
-        config.epochs,
-        config.batch,
-        progress,
-    )
+    results = train_runs("tutorial", config, {"protocol": protocol.describe()}, make_model, roles, meta, progress)
     result = scored_of(results, roles["score"], protocol.score)
     scored.save(paths.scored("tutorial"), result)
     accuracy = float(np.mean(result.probabilities.argmax(-1) == result.labels))
