@@ -11,7 +11,7 @@ from workflow.paths import MODEL_FILES, Paths
 
 HEADS = ("logreg", "dense")
 MODELS = tuple(MODEL_FILES)  # what predict and export can use: the heads, and the fine-tuned model
-WEIGHTS_HELP = "backbone weights; unset: the ones the model's cache was built with (others are refused)"
+WEIGHTS_HELP = "backbone weights; unset: the ones the cache was built with (weights of other values are refused)"
 
 
 def check_runs(seeds: int, dev_fraction: float) -> None:

@@ -78,7 +78,12 @@ def parser_for(config_type: type, prog: str, description: str) -> argparse.Argum
         if meta.get("positional"):
             parser.add_argument(field.name, nargs="+", help=meta["help"])
         elif kind is bool and meta.get("negate"):
-            parser.add_argument(meta["negate"], dest=field.name, action="store_false", help=meta["help"])
+            parser.add_argument(
+                meta["negate"],
+                dest=field.name,
+                action="store_false",
+                help=f"{field.name}: {meta['help']}; this flag turns it off",
+            )
         elif kind is bool:
             parser.add_argument(flag, action="store_true", help=meta["help"])
         elif is_list:
