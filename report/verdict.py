@@ -1,7 +1,8 @@
 """The numbers and the sentences of the verdict: each method's accuracy with its interval, its
 spread over runs, its paired difference from the best method, and what it cost.
 
-No winner is named where the paired interval holds zero: those methods are "within noise".
+No winner is named where the paired interval holds zero: those methods are "within noise"; and
+one is named "more accurate" only where McNemar's test agrees (p < ALPHA).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import numpy as np
 
 from report import stats
 from report.collect import USES_CACHE, Method
+
+ALPHA = 0.05  # McNemar's level for naming a winner
 
 
 @dataclass
@@ -54,16 +57,27 @@ def points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-def comparison(row: Row, best: Row) -> str:
-    """One sentence on a method against the best."""
-    delta = row.versus_best
+def compare(a: Row, b: Row) -> str:
+    """One sentence on two methods, on the same images. A winner is named only where both tests
+    agree: the paired interval excludes zero and McNemar's p is under ALPHA. Where only the
+    interval does, the sentence says the edge is uncertain."""
+    delta = stats.paired_difference(a.correct, b.correct)
+    p = stats.mcnemar_p(a.correct, b.correct)
+    ahead, behind = (a, b) if delta.estimate >= 0 else (b, a)
+    sign = 1 if ahead is a else -1
+    low, high = sorted((sign * delta.low, sign * delta.high))
     numbers = (
-        f"Δ = {points(-delta.estimate)} points for {best.method.label}, 95% CI "
-        f"[{points(-delta.high)}, {points(-delta.low)}], McNemar p = {row.mcnemar_p:.2g}"
+        f"Δ = {points(sign * delta.estimate)} points for {ahead.method.label}, 95% CI "
+        f"[{points(low)}, {points(high)}], McNemar p = {p:.2g}"
     )
     if delta.holds(0.0):
-        return f"{best.method.label} and {row.method.label} are within noise ({numbers})."
-    return f"{best.method.label} is more accurate than {row.method.label} ({numbers})."
+        return f"{a.method.label} and {b.method.label} are within noise ({numbers})"
+    if p < ALPHA:
+        return f"{ahead.method.label} is more accurate than {behind.method.label} ({numbers})"
+    return (
+        f"{ahead.method.label} is ahead of {behind.method.label}, but McNemar's test does not confirm it: "
+        f"a small, uncertain edge ({numbers})"
+    )
 
 
 def cost_ratio(a: Method, b: Method) -> str:
@@ -87,21 +101,12 @@ def sentences(rows: list[Row]) -> list[str]:
         if head is None:
             continue
         pairs.append((tune, head))
-        delta = stats.paired_difference(tune.correct, head.correct)
-        p = stats.mcnemar_p(tune.correct, head.correct)
-        numbers = (
-            f"Δ = {points(delta.estimate)} points for fine-tuning, 95% CI [{points(delta.low)}, "
-            f"{points(delta.high)}], McNemar p = {p:.2g}"
-        )
         cost = f"fine-tuning cost {cost_ratio(tune.method, head.method)} the training time of {head.method.label}"
-        if delta.holds(0.0):
-            said.append(f"{head.method.label} and {tune.method.label} are within noise ({numbers}); {cost}.")
-        elif delta.estimate > 0:
-            said.append(f"Fine-tuning beats {head.method.label} ({numbers}); {cost}.")
-        else:
-            said.append(f"{head.method.label} beats fine-tuning ({numbers}), and {cost}.")
+        said.append(f"{compare(tune, head)}; {cost}.")
     covered = {frozenset((id(tune.method), id(head.method))) for tune, head in pairs}  # said already
-    said += [comparison(row, best) for row in rows[1:] if frozenset((id(row.method), id(best.method))) not in covered]
+    said += [
+        f"{compare(best, row)}." for row in rows[1:] if frozenset((id(row.method), id(best.method))) not in covered
+    ]
     once = [row.method.label for row in rows if row.runs == 1]
     if once:
         said.append(f"Ran once, so its spread over seeds is unknown: {', '.join(once)}.")

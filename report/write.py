@@ -173,7 +173,8 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path) -> st
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}.verdict li{margin:.4em 0}
-.grid{display:flex;flex-wrap:wrap;gap:10px}.tile{width:150px;font-size:12px}.tile img{max-width:140px;display:block}
+.grid{display:flex;flex-wrap:wrap;gap:12px}.tile{width:150px;font-size:12px;overflow-wrap:anywhere}
+.tile img{max-width:140px;display:block}.tile code{word-break:break-all}
 .wrong{color:#b00}"""
 
 

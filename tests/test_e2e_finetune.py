@@ -1,15 +1,22 @@
-"""Fine-tuning on real photos keeps the warm-started head's accuracy (short, for CI)."""
+"""Fine-tuning and the report on real photos (short, for CI): fine-tuning keeps the warm-started
+head's accuracy, and the report holds every method with its interval."""
+
+import json
 
 from classify import train as heads_train
 from classify.config import HeadConfig
 from extract import build
 from extract.config import ExtractConfig
-from finetune.config import FinetuneConfig
+from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.tune import run
+from finetune.tutorial import run as run_baseline
+from report.config import ReportConfig
+from report.write import write_report
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
+from workflow.paths import Paths
 
 
-def test_one_epoch_of_finetuning_on_400_real_photos(tmp_path, engine_dir):
+def test_finetuning_and_the_report_on_400_real_photos(tmp_path, engine_dir):
     require_shared()
     out = str(tmp_path)
     build.run(
@@ -23,7 +30,23 @@ def test_one_epoch_of_finetuning_on_400_real_photos(tmp_path, engine_dir):
         ),
         progress=False,
     )
-    heads = heads_train.run(HeadConfig(out=out, heads=["dense"], epochs=30))
+    heads = heads_train.run(HeadConfig(out=out, epochs=30))  # 3 runs of each head
     metrics = run(FinetuneConfig(out=out, epochs=1, seeds=1), progress=False)["finetune"]
     assert metrics["validation"]["n"] == 400
     assert metrics["validation"]["accuracy"] >= 0.95, (metrics["validation"], heads["dense"]["validation"])
+    run_baseline(BaselineConfig(out=out, epochs=1, seeds=1), progress=False)
+
+    write_report(ReportConfig(out=out))
+    content = json.loads(Paths(out).report_json.read_text())
+    assert content["scored_split"] == "validation" and content["images"] == 400
+    by_name = {m["name"]: m for m in content["methods"]}
+    assert set(by_name) == {"logreg", "dense", "finetune", "tutorial"}
+    for name, m in by_name.items():
+        interval = m["accuracy"]
+        assert interval["low"] <= interval["estimate"] <= interval["high"], name
+        assert 0 < interval["high"] - interval["low"] < 0.1, name  # 400 images: a few points wide
+        assert m["protocol"]["choose"].startswith("dev") and m["protocol"]["score"] == "validation"
+    assert by_name["logreg"]["runs"] == 3 and by_name["finetune"]["runs"] == 1
+    assert by_name["logreg"]["accuracy"]["estimate"] >= 0.95
+    page = Paths(out).report_html.read_text()
+    assert all(m["label"] in page for m in content["methods"]) and content["verdict"][0] in page.replace("&#x27;", "'")

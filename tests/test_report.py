@@ -133,12 +133,42 @@ def method(name, correct_share, seed, runs=1, images=600, seconds=1.0):
 def test_no_winner_is_named_where_the_interval_holds_zero():
     same = verdict.rows_of([method("logreg", 0.97, 0), method("finetune", 0.97, 1, seconds=500.0)])
     said = " ".join(verdict.sentences(same))
-    assert "within noise" in said and "beats" not in said and "more accurate" not in said
+    assert "within noise" in said and "ahead" not in said and "more accurate" not in said
     assert "500×" in said  # fine-tuning's cost against the head's
     apart = verdict.rows_of([method("logreg", 0.99, 0, runs=3), method("finetune", 0.80, 1, runs=3)])
     assert apart[0].method.name == "logreg" and not apart[1].versus_best.holds(0.0)
     said = " ".join(verdict.sentences(apart))
-    assert "logreg beats fine-tuning" in said and "within noise" not in said and "Ran once" not in said
+    assert "logreg is more accurate than finetune" in said and "within noise" not in said and "Ran once" not in said
+
+
+def test_an_edge_mcnemar_does_not_confirm_is_called_uncertain():
+    # B is wrong on 12 images A gets right and right on 4 A gets wrong; with 3 runs each of
+    # which A's differ on 30 images, the paired interval clears zero while McNemar's exact test
+    # on the majority votes (12 against 4, p = 0.077) does not.
+    labels = np.arange(800) % 2
+    correct_a = np.ones((3, 800))
+    correct_a[:, :4] = 0
+    correct_b = np.ones((3, 800))
+    correct_b[:, 4:16] = 0
+    correct_b[0, 16:46] = 0  # one of B's runs is worse still: the seed-averaged gap widens
+    rows = verdict.rows_of([from_correct("A", correct_a, labels), from_correct("B", correct_b, labels)])
+    assert not rows[1].versus_best.holds(0.0) and rows[1].mcnemar_p == pytest.approx(0.0768, abs=1e-3)
+    (sentence,) = [s for s in verdict.sentences(rows) if "B" in s]
+    assert sentence.startswith("A is ahead of B, but McNemar's test does not confirm it")
+
+
+def from_correct(name, correct, labels):
+    predicted = np.where(correct > 0, labels, 1 - labels).astype(int)
+    data = scored.Scored(
+        "validation",
+        [f"i{i}" for i in range(len(labels))],
+        labels,
+        np.eye(2)[predicted],
+        list(range(len(correct))),
+        np.ones(len(correct)),
+        0.001,
+    )
+    return Method(name, name, None, {"splits": {}}, {}, data)
 
 
 # --- the report end to end -----------------------------------------------------------------
