@@ -4,7 +4,7 @@ Quick start: `X, y = cache.load("artifacts/features.h5", "train")`.
 """
 
 from cache.atomic import atomic_path, write_text
-from cache.store import CacheError, CacheWriter, SplitData, ids, info, load, read_split, skipped, splits
+from cache.store import CacheError, CacheWriter, SplitData, ids, info, labels, load, read_split, skipped, splits, verify
 
 __all__ = [
     "CacheError",
@@ -13,9 +13,11 @@ __all__ = [
     "atomic_path",
     "ids",
     "info",
+    "labels",
     "load",
     "read_split",
     "skipped",
     "splits",
+    "verify",
     "write_text",
 ]

@@ -1,6 +1,6 @@
 """The HDF5 feature cache: the one file every later stage reads.
 
-Layout (format version 1):
+Layout (format version 2):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, weights, weights_sha256, image_size, preprocessing, engine,
@@ -11,7 +11,9 @@ Layout (format version 1):
     /<split>/ids           (N,) UTF-8 strings: relative path or TFDS id
     /<split>/skipped_ids   (M,) inputs that could not be decoded ...
     /<split>/skipped_reasons (M,) ... and why
-                           attrs on the group: n_inputs, seconds
+                           attrs on the group: n_inputs, seconds, and sha256_<dataset>
+                           for each dataset (features and labels also carry HDF5's
+                           fletcher32 checksum on every chunk)
 
 The file is written under a temporary name and renamed into place once complete, and the
 `complete` attribute is set last; a file without it is never read as a cache.
@@ -19,8 +21,10 @@ The file is written under a temporary name and renamed into place once complete,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,8 @@ import numpy as np
 
 from workflow.errors import WorkflowError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks)
+VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
 JSON_ATTRS = {"class_names", "versions", "extract_config"}  # stored as JSON text
@@ -47,18 +52,57 @@ class SplitData:
     ids: list[str]
 
 
-def _open(path: str | os.PathLike) -> h5py.File:
+# What h5py and the JSON attributes raise on a damaged file: a bad signature, a failed
+# checksum, a missing dataset or attribute, undecodable text.
+DAMAGE = (OSError, KeyError, ValueError, RuntimeError, TypeError, UnicodeDecodeError)
+
+
+@contextmanager
+def _open(path: str | os.PathLike):
+    """The open cache, read-only. Anything h5py raises inside the block, from opening the file to
+    a chunk whose checksum fails, becomes one `CacheError`."""
     path = Path(path)
     if not path.exists():
         raise CacheError(f"no feature cache at {path}: run `make features` first")
     try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise CacheError(f"{path} is not a readable HDF5 feature cache ({err})") from err
-    if not handle.attrs.get("complete", False):
-        handle.close()
-        raise CacheError(f"{path} is from an interrupted run: run `make features` again")
-    return handle
+        with h5py.File(path, "r") as handle:
+            if not handle.attrs.get("complete", False):
+                raise CacheError(f"{path} is from an interrupted run: run `make features` again")
+            version = handle.attrs.get("format_version")
+            if version != FORMAT_VERSION:
+                raise CacheError(
+                    f"{path} has format {version}, not {FORMAT_VERSION} (no checksums): "
+                    "run `make features`, which rebuilds it"
+                )
+            yield handle
+    except DAMAGE as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise CacheError(
+            f"{path} is not a readable feature cache, or is damaged ({reason}): run `make features`, which rebuilds it"
+        ) from err
+
+
+def verify(path: str | os.PathLike) -> None:
+    """Read every stored value and compare each dataset's sha256 with the one recorded when the
+    cache was written (HDF5 checks the numeric chunks' fletcher32 on the way); `CacheError` if any
+    differs."""
+    with _open(path) as handle:
+        for name, group in _ordered_splits(handle):
+            for dataset_name, dataset in group.items():
+                if _sha256(dataset) != _plain(group.attrs.get(f"sha256_{dataset_name}")):
+                    raise CacheError(
+                        f"{path} is damaged ({name}/{dataset_name} does not match its checksum): "
+                        "run `make features`, which rebuilds it"
+                    )
+
+
+def _sha256(dataset: h5py.Dataset) -> str:
+    """sha256 of a dataset's values, read VERIFY_ROWS rows at a time."""
+    digest = hashlib.sha256()
+    for start in range(0, dataset.shape[0], VERIFY_ROWS):
+        rows = dataset[start : start + VERIFY_ROWS]
+        digest.update(b"\0".join(rows.tolist()) if rows.dtype == object else np.ascontiguousarray(rows).tobytes())
+    return digest.hexdigest()
 
 
 def info(path: str | os.PathLike) -> dict:
@@ -71,7 +115,7 @@ def info(path: str | os.PathLike) -> dict:
             name: {
                 "rows": int(group["labels"].shape[0]),
                 "skipped": int(group["skipped_ids"].shape[0]),
-                **{key: _plain(value) for key, value in group.attrs.items()},
+                **{key: _plain(value) for key, value in group.attrs.items() if not key.startswith("sha256_")},
             }
             for name, group in _ordered_splits(handle)
         }
@@ -95,6 +139,12 @@ def ids(path: str | os.PathLike, split: str) -> list[str]:
     """The ids of one split alone, without reading its features."""
     with _open(path) as handle:
         return _ids(_split(handle, path, split))
+
+
+def labels(path: str | os.PathLike, split: str) -> np.ndarray:
+    """The labels of one split alone, without reading its features."""
+    with _open(path) as handle:
+        return _split(handle, path, split)["labels"][...]
 
 
 def _split(handle: h5py.File, path, split: str) -> h5py.Group:
@@ -143,12 +193,15 @@ class CacheWriter:
         chunk_rows = ROWS_PER_CHUNK
         group.create_dataset(
             "features",
+            fletcher32=True,
             shape=(0, self._dim),
             maxshape=(None, self._dim),
             dtype=self._dtype,
             chunks=(chunk_rows, self._dim),
         )
-        group.create_dataset("labels", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,))
+        group.create_dataset(
+            "labels", fletcher32=True, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,)
+        )
         for name in ("ids", "skipped_ids", "skipped_reasons"):
             group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=_STR, chunks=(chunk_rows,))
 
@@ -164,6 +217,9 @@ class CacheWriter:
         self._handle[split].attrs.update(attrs)
 
     def close(self) -> Path:
+        for _, group in _ordered_splits(self._handle):
+            for name, dataset in group.items():
+                group.attrs[f"sha256_{name}"] = _sha256(dataset)
         self._handle.attrs["complete"] = True
         self._handle.close()
         os.replace(self._tmp, self.path)

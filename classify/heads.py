@@ -22,12 +22,19 @@ class HeadError(WorkflowError):
     """The data cannot train a head (one class only, say)."""
 
 
-def check_trainable(labels: np.ndarray, n_classes: int) -> None:
+def check_trainable(labels: np.ndarray, class_names: list[str]) -> None:
+    """Every class the cache names has training images (else its probabilities would mean nothing)."""
     present = np.unique(labels)
     if len(present) < 2:
         raise HeadError(f"the train split has only one class ({present.tolist()}); a classifier needs two or more")
-    if present.max() >= n_classes:
-        raise HeadError(f"labels go up to {present.max()} but the cache names {n_classes} classes")
+    if present.max() >= len(class_names):
+        raise HeadError(f"labels go up to {present.max()} but the cache names {len(class_names)} classes")
+    missing = [name for label, name in enumerate(class_names) if label not in present]
+    if missing:
+        raise HeadError(
+            f"class {', '.join(missing)} has no training images: add some to its train folder, or "
+            "remove the class folder everywhere, then run `make features`"
+        )
 
 
 # --- Keras Dense head ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import log_loss
 
 import cache
+from cache.lock import exclusive
 from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
@@ -29,14 +30,19 @@ class Run:
 
 def run(config: HeadConfig, progress: bool = False) -> dict:
     """Train the chosen heads; returns metrics in metrics.json's shape (also written there).
-    (`progress` is unused: the heads train in seconds.)"""
+
+    Every head is trained and scored before anything is written, so a failure leaves the
+    previous heads/ as it was. (`progress` is unused: the heads train in seconds.)"""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
     rows = rows_of(cache_path, protocol)
-    heads.check_trainable(rows.fit.labels, len(meta["class_names"]))
-    results = {name: train_head(name, config, meta, protocol, rows) for name in config.heads}
-    return write_metrics(config.paths.heads_metrics, results)
+    heads.check_trainable(rows.fit.labels, meta["class_names"])
+    trained = [train_head(name, config, meta, protocol, rows) for name in config.heads]
+    with exclusive(config.paths.lock, "make heads"):
+        for head in trained:
+            save_head(head, config, meta, protocol)
+        return write_metrics(config.paths.heads_metrics, {head.name: head.entry for head in trained})
 
 
 def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict]:
@@ -49,8 +55,17 @@ def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[obje
     return model, {"epochs_run": len(history["loss"]), "history": history}
 
 
-def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows) -> dict:
-    """Train every run of one head, save the run chosen on the choice rows, score; its metrics.json entry."""
+@dataclass
+class Trained:
+    name: str
+    best: Run  # the run saved for predict and export
+    history: dict | None  # the saved Dense run's epochs
+    scored: scored.Scored  # every run on the scored split
+    entry: dict  # its metrics.json entry
+
+
+def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows) -> Trained:
+    """Train every run of one head, choose the run to save on the choice rows, and score them all."""
     n_classes = len(meta["class_names"])
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
@@ -63,34 +78,22 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         )
     best = min(runs, key=lambda r: r.choice_loss)
     history = best.extra.pop("history", None)
-    saved.save(best.model, config.out, name, saved.record_of(meta, {"head": name, "config": asdict(config)}))
-    if history is not None:
-        cache.write_text(config.paths.dense_history, json.dumps(history))
-        plots.learning_curves(
-            history,
-            config.paths.dense_curve,
-            f"Dense head on cached features ({meta['dataset']})",
-            validation_name=protocol.choose,
-        )
 
     started = time.perf_counter()
     on_scored = np.stack([probabilities(name, r.model, rows.score.features) for r in runs])
     head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score.ids)
     # A new image needs its features first: the cache's extraction time per image, plus the head.
     extraction = extraction_seconds_per_image(meta)
-    scored.save(
-        config.paths.scored(name),
-        scored.Scored(
-            protocol.score,
-            rows.score.ids,
-            rows.score.labels,
-            on_scored,
-            [r.seed for r in runs],
-            np.array([r.seconds for r in runs]),
-            extraction + head_seconds,
-        ),
+    every_run = scored.Scored(
+        protocol.score,
+        rows.score.ids,
+        rows.score.labels,
+        on_scored,
+        [r.seed for r in runs],
+        np.array([r.seconds for r in runs]),
+        extraction + head_seconds,
     )
-    return (
+    entry = (
         {
             split: score(probabilities(name, best.model, data.features), data.labels)
             for split, data in rows.others.items()
@@ -98,7 +101,9 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         | {
             "train_seconds": float(np.mean([r.seconds for r in runs])),
             "runs": [
-                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss} | r.extra for r in runs
+                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss}
+                | {k: v for k, v in r.extra.items() if k != "history"}
+                for r in runs
             ],
             "saved_seed": best.seed,
             "protocol": protocol.describe(),
@@ -108,6 +113,22 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         }
         | best.extra
     )
+    return Trained(name, best, history, every_run, entry)
+
+
+def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol) -> None:
+    """The saved model and its record, every run's scores, and the Dense head's curve."""
+    record = saved.record_of(meta, {"head": head.name, "config": asdict(config)})
+    saved.save(head.best.model, config.out, head.name, record)
+    scored.save(config.paths.scored(head.name), head.scored)
+    if head.history is not None:
+        cache.write_text(config.paths.dense_history, json.dumps(head.history))
+        plots.learning_curves(
+            head.history,
+            config.paths.dense_curve,
+            f"Dense head on cached features ({meta['dataset']})",
+            validation_name=protocol.choose,
+        )
 
 
 def choices(name: str, config: HeadConfig, protocol: Protocol) -> str:

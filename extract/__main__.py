@@ -14,6 +14,8 @@ def show(config: ExtractConfig, summary) -> None:
     for s in summary.splits:
         print(f"{s.split:<12}{s.images:>8}{len(s.skipped):>9}{s.seconds:>9.1f}{s.images_per_s:>8.0f}")
     for s in summary.splits:
+        if s.empty_classes:
+            print(f"warning: no {s.split} images of class {', '.join(s.empty_classes)}")
         for item, reason in s.skipped[:SHOWN_SKIPS]:
             print(f"skipped {item}: {reason}")
         if len(s.skipped) > SHOWN_SKIPS:

@@ -7,7 +7,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 import cache
+from cache.lock import exclusive
 from extract.config import ExtractConfig
 from extract.sources import cheap_fingerprint
 from workflow.paths import Paths
@@ -19,6 +22,7 @@ class SplitSummary:
     images: int
     skipped: list[tuple[str, str]]  # (id, reason) of each input left out
     seconds: float
+    empty_classes: list[str]  # classes with no image in this split
 
     @property
     def images_per_s(self) -> float:
@@ -28,7 +32,7 @@ class SplitSummary:
 @dataclass
 class Summary:
     path: Path
-    status: str  # "built", "resumed" or "up to date"
+    status: str  # "built", "resumed", "up to date", or "rebuilt" and why
     splits: list[SplitSummary] = field(default_factory=list)
 
 
@@ -39,33 +43,56 @@ def run(config: ExtractConfig, progress: bool = True) -> Summary:
         return summary_of(paths.cache, "up to date")
     from extract import extraction  # TensorFlow and the model: only when there may be work to do
 
-    status = extraction.extract(config, progress)
-    key = _quick_key(config)  # again: a TFDS source has prepared its files by now
-    if key is not None:
-        record = {"quick_key": key, "fingerprint": cache.info(paths.cache)["fingerprint"]}
-        cache.write_text(paths.quick_key, json.dumps(record))
-    return summary_of(paths.cache, status)
+    with exclusive(paths.lock, "make features"):
+        status = extraction.extract(config, progress)
+        key = _quick_key(config)  # again: a TFDS source has prepared its files by now
+        if key is not None:
+            record = {
+                "quick_key": key,
+                "fingerprint": cache.info(paths.cache)["fingerprint"],
+                "cache_file": _file_stamp(paths.cache),
+            }
+            cache.write_text(paths.quick_key, json.dumps(record))
+        return summary_of(paths.cache, status)
 
 
 def _quick_key(config: ExtractConfig) -> str | None:
     return config.quick_key(cheap_fingerprint(config.data, config.limit, config.tfds_data_dir))
 
 
+def _file_stamp(path: Path) -> list[int]:
+    """Size and modification time: bytes overwritten in place change them."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def _recorded_quick_key(paths: Paths) -> str | None:
-    """The quick key kept beside the cache, if it still stands for the cache's fingerprint."""
+    """The quick key kept beside the cache, if it still stands for the cache as it was written:
+    the same fingerprint, and a file untouched since (else the full check, which reads every
+    value against its checksum, decides)."""
     try:
         record = json.loads(paths.quick_key.read_text())
+        if record["cache_file"] != _file_stamp(paths.cache):
+            return None
         return record["quick_key"] if record["fingerprint"] == cache.info(paths.cache)["fingerprint"] else None
     except (OSError, ValueError, KeyError, TypeError, cache.CacheError):
         return None
 
 
 def summary_of(path: Path, status: str) -> Summary:
+    meta = cache.info(path)
+    names = meta["class_names"]
     return Summary(
         path,
         status,
         [
-            SplitSummary(name, s["rows"], cache.skipped(path, name), s["seconds"])
-            for name, s in cache.info(path)["splits"].items()
+            SplitSummary(
+                name,
+                s["rows"],
+                cache.skipped(path, name),
+                s["seconds"],
+                [names[i] for i in np.flatnonzero(np.bincount(cache.labels(path, name), minlength=len(names)) == 0)],
+            )
+            for name, s in meta["splits"].items()
         ],
     )

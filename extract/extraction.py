@@ -25,11 +25,16 @@ from extract.pipeline import batches, why_skipped
 from extract.sources import Source, Split, open_source
 
 
-def up_to_date(path, fingerprint: str) -> bool:
+def damage(path, fingerprint: str) -> str | None:
+    """None if the cache at `path` is complete, has this fingerprint and every value matches its
+    checksum; otherwise why not, or "" where there is no such cache (absent, other settings)."""
     try:
-        return cache.info(path)["fingerprint"] == fingerprint
-    except cache.CacheError:
-        return False
+        if cache.info(path)["fingerprint"] != fingerprint:
+            return ""
+        cache.verify(path)
+        return None
+    except cache.CacheError as err:
+        return "" if not path.exists() else str(err)
 
 
 def extract(config: ExtractConfig, progress: bool = True) -> str:
@@ -55,7 +60,8 @@ def extract(config: ExtractConfig, progress: bool = True) -> str:
     }
     attrs["fingerprint"] = identity.fingerprint_of(attrs)
     paths = config.paths
-    if not config.force and up_to_date(paths.cache, attrs["fingerprint"]):
+    why = "" if config.force else damage(paths.cache, attrs["fingerprint"])
+    if why is None:
         return "up to date"
 
     engine = engines.make_engine(engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path)
@@ -67,6 +73,8 @@ def extract(config: ExtractConfig, progress: bool = True) -> str:
         _extract_split(split, engine, store, config, progress)
     _assemble(paths.cache, attrs, source, store, config)
     store.remove()
+    if why:
+        return f"rebuilt, since {why.split(': run')[0]}"
     return "resumed" if resumed else "built"
 
 

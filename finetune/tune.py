@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 
 import cache
+from cache.lock import exclusive
 from classify import heads, plots, saved, scored
 from classify.protocol import protocol_of
 from extract import engines
@@ -23,7 +24,13 @@ from finetune.runs import load_best, score_splits, scored_of, summary, train_run
 
 
 def run(config: FinetuneConfig, progress: bool = True) -> dict:
-    """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written)."""
+    """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written).
+    Holds the output folder's lock throughout: one writer at a time."""
+    with exclusive(config.paths.lock, "make finetune"):
+        return _finetune(config, progress)
+
+
+def _finetune(config: FinetuneConfig, progress: bool) -> dict:
     paths = config.paths
     meta = cache.info(paths.cache)
     _, head_record = saved.load(config.out, "dense", meta["fingerprint"])  # refuses a head of another cache
@@ -51,9 +58,6 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     best = min(results, key=lambda r: r.choice_loss)
     model = make_model(best.seed)
     load_best(model, paths.run("finetune", best.seed))
-    saved.save(model, config.out, "finetune", saved.record_of(meta, {"head": "finetune", "config": asdict(config)}))
-
-    scored.save(paths.scored("finetune"), scored_of(results, roles["score"], protocol.score))
     metrics = {
         "finetune": score_splits(model, splits, meta, config.batch)
         | summary(results)
@@ -68,6 +72,9 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
             "cache_fingerprint": meta["fingerprint"],
         }
     }
+    # Everything is scored before anything is written: a failure leaves the previous outputs.
+    saved.save(model, config.out, "finetune", saved.record_of(meta, {"head": "finetune", "config": asdict(config)}))
+    scored.save(paths.scored("finetune"), scored_of(results, roles["score"], protocol.score))
     cache.write_text(paths.finetune_metrics, json.dumps(metrics, indent=2))
     _plot(best.history, paths.dense_history, paths.finetune_curve, protocol.choose)
     return metrics

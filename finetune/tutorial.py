@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 import cache
+from cache.lock import exclusive
 from classify import heads, scored
 from classify.protocol import protocol_of
 from extract.backbone import FEATURE_DIM, matching_backbone
@@ -20,7 +21,13 @@ from finetune.runs import scored_of, summary, train_runs
 
 
 def run(config: BaselineConfig, progress: bool = True) -> dict:
-    """Train and score the tutorial's frozen-base recipe; metrics in metrics.json's shape (also written)."""
+    """Train and score the tutorial's frozen-base recipe; metrics in metrics.json's shape (also written).
+    Holds the output folder's lock throughout: one writer at a time."""
+    with exclusive(config.paths.lock, "make baseline"):
+        return _tutorial(config, progress)
+
+
+def _tutorial(config: BaselineConfig, progress: bool) -> dict:
     paths = config.paths
     meta = cache.info(paths.cache)
     n_classes = len(meta["class_names"])

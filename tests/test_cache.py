@@ -1,8 +1,11 @@
+import os
+
 import h5py
 import numpy as np
 import pytest
 
 import cache
+from cache.lock import BusyError, exclusive
 from cache.shards import Shard, ShardStore
 
 ATTRS = {"fingerprint": "abc", "class_names": ["a", "b"], "versions": {"numpy": np.__version__}}
@@ -89,3 +92,62 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
+
+
+def damage(path, offset_fraction=0.5, length=4096):
+    """Overwrite bytes inside a file, as a bad disk or a stray write would (not a truncation)."""
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * offset_fraction)
+    data[start : start + length] = bytes(length)
+    path.write_bytes(bytes(data))
+
+
+def test_zeroed_bytes_inside_are_caught_and_become_one_cache_error(tmp_path):
+    path = tmp_path / "features.h5"
+    writer = cache.CacheWriter(path, ATTRS, 1280, "float32")
+    writer.add_split("train")
+    rng = np.random.default_rng(0)
+    writer.append(
+        "train", rng.random((3000, 1280), dtype=np.float32), np.arange(3000) % 2, [f"x{i}" for i in range(3000)], [], []
+    )
+    writer.close()
+    cache.verify(path)  # whole: passes
+    damage(path)  # zeroes 4 KB in the middle of the features
+    with pytest.raises(cache.CacheError, match="damaged") as raised:
+        cache.verify(path)
+    assert "\n" not in str(raised.value) and "make features" in str(raised.value)
+    with pytest.raises(cache.CacheError, match="damaged"):
+        cache.load(path, "train")  # the chunk's fletcher32 fails on a plain read too
+
+
+def test_damaged_metadata_and_old_formats_are_one_cache_error(tmp_path):
+    writer, _ = write_cache(tmp_path / "f.h5")
+    writer.close()
+    damage(tmp_path / "f.h5", offset_fraction=0.0, length=600)  # the superblock and root headers
+    with pytest.raises(cache.CacheError, match="not a readable feature cache, or is damaged"):
+        cache.info(tmp_path / "f.h5")
+    writer, _ = write_cache(tmp_path / "old.h5")
+    writer.close()
+    with h5py.File(tmp_path / "old.h5", "a") as handle:
+        handle.attrs["format_version"] = 1
+    with pytest.raises(cache.CacheError, match="format 1, not 2"):
+        cache.info(tmp_path / "old.h5")
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".tmp-999999999-model.tflite"  # no such process
+    stale.write_bytes(b"half a model")
+    alive = tmp_path / f".tmp-{os.getppid()}-model.tflite"  # another writer still at work: kept
+    alive.write_bytes(b"being written")
+    cache.write_text(tmp_path / "model.tflite", "whole")
+    assert not stale.exists() and alive.exists()
+    assert (tmp_path / "model.tflite").read_text() == "whole"
+
+
+def test_one_writer_per_folder(tmp_path):
+    with exclusive(tmp_path / ".lock", "make features"):
+        with pytest.raises(BusyError, match=rf"being written by make features \(pid {os.getpid()}"):
+            with exclusive(tmp_path / ".lock", "make heads"):
+                pass
+    with exclusive(tmp_path / ".lock", "make heads"):  # released: free again
+        pass

@@ -1,5 +1,6 @@
 import json
 
+import h5py
 import numpy as np
 import pytest
 from sklearn.metrics import log_loss
@@ -180,3 +181,15 @@ def test_without_a_test_split_choices_use_dev_rows_of_train(tmp_path):
     model, _ = saved.load(tmp_path, "dense")
     dev_loss = log_loss(rows.choose.labels, runner.probabilities("dense", model, rows.choose.features))
     assert dev_loss == pytest.approx(min(history["val_loss"]), rel=1e-4)  # early stopping watched the dev rows
+
+
+def test_a_class_without_training_images_is_refused_before_anything_is_written(tmp_path, capsys):
+    write_feature_cache(tmp_path, n_classes=3)
+    with h5py.File(tmp_path / "features.h5", "a") as handle:  # no train row of class 2 any more
+        labels = handle["train/labels"][...]
+        handle["train/labels"][...] = np.where(labels == 2, 0, labels)
+        handle["train"].attrs["sha256_labels"] = "changed on purpose"
+    assert classify_main(["--out", str(tmp_path), "--seeds", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: class class2 has no training images") and err.count("\n") == 1
+    assert not (tmp_path / "heads").exists()

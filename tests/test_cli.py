@@ -90,3 +90,16 @@ def test_a_workflow_error_is_one_line_and_exit_1_unless_debugging(capsys):
     assert capsys.readouterr().err == "error: too slow: pass --mode fast\n"
     with pytest.raises(WorkflowError, match="too slow"):
         main(["--mode", "slow", "--debug"])
+
+
+def test_anything_unforeseen_is_one_line_unless_debugging(capsys):
+    def broken(config, progress=True):
+        raise ZeroDivisionError("division by zero\nand a second line")
+
+    sys.modules[__name__].broken = broken
+    main_broken = cli.command(Settings, f"{__name__}:broken", print, prog="settings", description="test")
+    assert main_broken([]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: unexpected ZeroDivisionError: division by zero (run again with --debug for the traceback)\n"
+    with pytest.raises(ZeroDivisionError):
+        main_broken(["--debug"])

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -208,3 +209,97 @@ def test_a_changed_weights_file_or_dataset_misses_the_quick_key(dataset, tmp_pat
     assert ExtractConfig(**(vars(config) | {"image_size": 40})).quick_key(cheap_fingerprint(config.data)) != key
     assert config.quick_key(cheap_fingerprint(config.data, limit=3)) != key
     assert ExtractConfig(**(vars(config) | {"weights": str(tmp_path / "none.h5")})).quick_key("x") is None
+
+
+def test_two_concurrent_extractions_into_one_folder(tmp_path, random_weights, engine_dir):
+    data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 300).parent
+    write_class_folders(data / "validation", ["a", "b"], 10, seed=1)
+    args = [
+        "--quiet",
+        "--data",
+        str(data),
+        "--weights",
+        str(random_weights),
+        "--image-size",
+        str(TINY),
+        "--engine",
+        "keras",
+        "--engine-dir",
+        str(engine_dir),
+        "--shard-size",
+        "16",
+        "--batch",
+        "8",
+    ]
+    reference = build.run(
+        ExtractConfig(
+            data=str(data),
+            weights=str(random_weights),
+            image_size=TINY,
+            engine="keras",
+            engine_dir=str(engine_dir),
+            shard_size=16,
+            batch=8,
+            out=str(tmp_path / "reference"),
+        ),
+        progress=False,
+    ).path
+    out = tmp_path / "shared"
+    command = [sys.executable, "-m", "extract", "--out", str(out), *args]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = out / ".lock"
+    deadline = time.monotonic() + 120
+    while not (lock.exists() and lock.read_text()) and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)  # the first run holds the folder
+    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    first_out, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 1
+    assert second.stderr.startswith(f"error: {out} is being written by make features (pid {first.pid}")
+    assert second.stderr.count("\n") == 1
+    for split in ("train", "validation"):
+        mine, expected = cache.read_split(out / "features.h5", split), cache.read_split(reference, split)
+        assert mine.ids == expected.ids
+        np.testing.assert_array_equal(mine.features, expected.features)
+
+
+def test_a_damaged_cache_is_rebuilt_and_heads_say_so(dataset, tmp_path, random_weights, engine_dir, capsys):
+    config = config_for(dataset, tmp_path, random_weights, engine_dir)
+    build.run(config, progress=False)
+    reference = cache.read_split(config.paths.cache, "train")
+    data = bytearray(config.paths.cache.read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 2048] = bytes(2048)  # overwritten inside, not truncated
+    config.paths.cache.write_bytes(bytes(data))
+    from classify.__main__ import main as heads_main
+
+    assert heads_main(["--out", str(tmp_path), "--seeds", "1", "--epochs", "1"]) == 1
+    assert "damaged" in capsys.readouterr().err
+    summary = build.run(config, progress=False)
+    assert summary.status.startswith("rebuilt, since") and "damaged" in summary.status
+    rebuilt = cache.read_split(config.paths.cache, "train")
+    assert rebuilt.ids == reference.ids
+    np.testing.assert_array_equal(rebuilt.features, reference.features)
+    assert build.run(config, progress=False).status == "up to date"
+
+
+def test_a_class_with_no_images_in_a_split_is_warned_about(tmp_path, random_weights, engine_dir, capsys):
+    write_class_folders(tmp_path / "data" / "train", ["a", "b", "c"], 3)
+    write_class_folders(tmp_path / "data" / "validation", ["a", "b"], 2, seed=1)
+    (tmp_path / "data" / "validation" / "c").mkdir()  # an empty class folder
+    code = extract_main(
+        [
+            "--data",
+            str(tmp_path / "data"),
+            "--weights",
+            str(random_weights),
+            "--image-size",
+            str(TINY),
+            "--out",
+            str(tmp_path / "out"),
+            "--engine-dir",
+            str(engine_dir),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    assert "warning: no validation images of class c" in capsys.readouterr().out

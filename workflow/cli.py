@@ -6,7 +6,8 @@ runs the library function named by a string (imported only after parsing, so `--
 loads TensorFlow), prints the result, and chooses the exit code:
 
     0  done
-    1  a `WorkflowError` (missing cache, bad data, other weights): one line on stderr
+    1  a `WorkflowError` (missing cache, bad data, other weights), or anything unforeseen: one line
+       on stderr (`--debug` shows the traceback instead)
     2  bad flags or settings
     130 interrupted
 
@@ -153,6 +154,15 @@ def command(
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except Exception as err:  # a bug or an unforeseen failure: one line, the traceback on request
+            if debug:
+                raise
+            message = (str(err).strip().splitlines() or [""])[0][:300]
+            print(
+                f"error: unexpected {type(err).__name__}: {message} (run again with --debug for the traceback)",
+                file=sys.stderr,
+            )
+            return 1
         show(config, result)
         return 0
 

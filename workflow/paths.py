@@ -3,6 +3,7 @@
 No other module spells an artifact's path: a stage asks `Paths(out)` for it. The folder is
 laid out by stage:
 
+    <out>/.lock                     held by the one run that writes the folder
     <out>/features.h5               the feature cache (make features)
     <out>/features.h5.key           the cache's quick key: an up-to-date check without TensorFlow
     <out>/features.h5.parts/        finished shards of an interrupted extraction
@@ -66,6 +67,11 @@ class Paths:
 
     def __init__(self, out: str | os.PathLike):
         object.__setattr__(self, "out", Path(out))
+
+    @property
+    def lock(self) -> Path:
+        """Held by the run that writes this folder (`cache.lock`)."""
+        return self.out / ".lock"
 
     # --- make features
     @property
