@@ -41,9 +41,9 @@ def run(config: ExtractConfig, progress: bool = True) -> Summary:
     key = None if config.force else _quick_key(config)
     if key is not None and key == _recorded_quick_key(paths):
         return summary_of(paths.cache, "up to date")
-    from extract import extraction  # TensorFlow and the model: only when there may be work to do
+    with exclusive(paths.lock, "make features"):  # before TensorFlow loads: a second writer stops at once
+        from extract import extraction  # TensorFlow and the model: only when there may be work to do
 
-    with exclusive(paths.lock, "make features"):
         status = extraction.extract(config, progress)
         key = _quick_key(config)  # again: a TFDS source has prepared its files by now
         if key is not None:

@@ -2,6 +2,7 @@ import subprocess
 import sys
 import time
 
+import h5py
 import numpy as np
 import pytest
 
@@ -267,8 +268,11 @@ def test_a_damaged_cache_is_rebuilt_and_heads_say_so(dataset, tmp_path, random_w
     config = config_for(dataset, tmp_path, random_weights, engine_dir)
     build.run(config, progress=False)
     reference = cache.read_split(config.paths.cache, "train")
+    with h5py.File(config.paths.cache, "r") as handle:  # where the first chunk of features lies
+        chunk = handle["train/features"].id.get_chunk_info(0)
     data = bytearray(config.paths.cache.read_bytes())
-    data[len(data) // 3 : len(data) // 3 + 2048] = bytes(2048)  # overwritten inside, not truncated
+    start = chunk.byte_offset + 64  # the first rows' values
+    data[start : start + 512] = b"\xff" * 512  # overwritten inside, not truncated
     config.paths.cache.write_bytes(bytes(data))
     from classify.__main__ import main as heads_main
 
