@@ -8,6 +8,7 @@ lock goes with the process, however it ends (even `kill -9`), so a stale lock ne
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import socket
 from contextlib import contextmanager
@@ -18,6 +19,20 @@ from workflow.errors import WorkflowError
 
 class BusyError(WorkflowError):
     """Another run holds the output folder's lock."""
+
+
+def holding_lock(what: str):
+    """Decorator: run `function(config, ...)` holding the lock of `config.paths`'s folder."""
+
+    def wrap(function):
+        @functools.wraps(function)
+        def locked(config, *args, **kwargs):
+            with exclusive(config.paths.lock, what):
+                return function(config, *args, **kwargs)
+
+        return locked
+
+    return wrap
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 
 import cache
-from cache.lock import exclusive
+from cache.lock import holding_lock
 from classify import heads, plots, saved, scored
 from classify.protocol import protocol_of
 from extract import engines
@@ -23,14 +23,9 @@ from finetune.model import build_finetune_model
 from finetune.runs import load_best, score_splits, scored_of, summary, train_runs
 
 
+@holding_lock("make finetune")
 def run(config: FinetuneConfig, progress: bool = True) -> dict:
-    """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written).
-    Holds the output folder's lock throughout: one writer at a time."""
-    with exclusive(config.paths.lock, "make finetune"):
-        return _finetune(config, progress)
-
-
-def _finetune(config: FinetuneConfig, progress: bool) -> dict:
+    """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written)."""
     paths = config.paths
     meta = cache.info(paths.cache)
     _, head_record = saved.load(config.out, "dense", meta["fingerprint"])  # refuses a head of another cache

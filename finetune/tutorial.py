@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 import cache
-from cache.lock import exclusive
+from cache.lock import holding_lock
 from classify import heads, scored
 from classify.protocol import protocol_of
 from extract.backbone import FEATURE_DIM, matching_backbone
@@ -20,14 +20,9 @@ from finetune.model import build_finetune_model
 from finetune.runs import scored_of, summary, train_runs
 
 
+@holding_lock("make baseline")
 def run(config: BaselineConfig, progress: bool = True) -> dict:
-    """Train and score the tutorial's frozen-base recipe; metrics in metrics.json's shape (also written).
-    Holds the output folder's lock throughout: one writer at a time."""
-    with exclusive(config.paths.lock, "make baseline"):
-        return _tutorial(config, progress)
-
-
-def _tutorial(config: BaselineConfig, progress: bool) -> dict:
+    """Train and score the tutorial's frozen-base recipe; metrics in metrics.json's shape (also written)."""
     paths = config.paths
     meta = cache.info(paths.cache)
     n_classes = len(meta["class_names"])

@@ -95,6 +95,21 @@ def engine_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("engines")
 
 
+def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **settings) -> Path:
+    """A cache of generated images with random weights at TINY px (unless `settings` say otherwise)."""
+    from extract import build
+    from extract.config import ExtractConfig
+
+    config = ExtractConfig(
+        data=str(data),
+        weights=str(weights),
+        out=str(out),
+        engine_dir=str(engine_dir),
+        **({"image_size": TINY} | settings),
+    )
+    return build.run(config, progress=False).path
+
+
 def require_shared() -> None:
     """The real data must be there in CI; elsewhere the test says why it does not run."""
     if SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file():

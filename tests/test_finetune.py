@@ -15,15 +15,14 @@ import cache
 from classify import heads, saved, scored
 from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import backbone, build, images
+from extract import backbone, images
 from extract.backbone import WeightsError
-from extract.config import ExtractConfig
 from finetune.baseline import main as baseline_main
 from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.model import build_finetune_model
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import ROOT, TINY, write_class_folders
+from tests.conftest import ROOT, TINY, generated_cache, write_class_folders
 from workflow.paths import Paths
 
 
@@ -34,12 +33,7 @@ def trained(tmp_path, random_weights, engine_dir):
     write_class_folders(data / "train", ["a", "b"], 16)
     write_class_folders(data / "validation", ["a", "b"], 6, seed=1)
     out = tmp_path / "artifacts"
-    build.run(
-        ExtractConfig(
-            data=str(data), weights=str(random_weights), image_size=TINY, out=str(out), engine_dir=str(engine_dir)
-        ),
-        progress=False,
-    )
+    generated_cache(data, out, random_weights, engine_dir)
     heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2))
     return out
 

@@ -12,12 +12,11 @@ from classify.config import ExportConfig, HeadConfig, PredictConfig
 from classify.export import main as export_main
 from classify.predict import main as predict_main
 from classify.prediction import predict
-from extract import build, images
+from extract import images
 from extract.backbone import WeightsError
-from extract.config import ExtractConfig
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
-from tests.conftest import TINY, write_bad_files, write_class_folders
+from tests.conftest import TINY, generated_cache, write_bad_files, write_class_folders
 from workflow.paths import Paths
 
 
@@ -28,16 +27,7 @@ def trained(tmp_path_factory, random_weights, engine_dir):
     write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
-    build.run(
-        ExtractConfig(
-            data=str(root / "data"),
-            weights=str(random_weights),
-            image_size=TINY,
-            out=str(out),
-            engine_dir=str(engine_dir),
-        ),
-        progress=False,
-    )
+    generated_cache(root / "data", out, random_weights, engine_dir)
     heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
     finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8, seeds=1), progress=False)
     return root, out

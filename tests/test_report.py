@@ -12,15 +12,13 @@ from classify import scored
 from classify import train as heads_train
 from classify.config import HeadConfig
 from classify.protocol import dev_ids, protocol_of, rows_of
-from extract import build
-from extract.config import ExtractConfig
 from finetune.baseline import main as baseline_main
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
 from report import stats, verdict
 from report.__main__ import main as report_main
 from report.collect import Method, collect
-from tests.conftest import TINY, write_class_folders
+from tests.conftest import TINY, generated_cache, write_class_folders
 from workflow.errors import WorkflowError
 from workflow.paths import Paths
 
@@ -183,8 +181,7 @@ def two_sizes(tmp_path_factory, random_weights, engine_dir):
     outs = []
     for size in (TINY, 40):
         out = root / f"out{size}"
-        settings = dict(data=str(root / "data"), weights=str(random_weights), out=str(out), engine_dir=str(engine_dir))
-        build.run(ExtractConfig(image_size=size, **settings), progress=False)
+        generated_cache(root / "data", out, random_weights, engine_dir, image_size=size)
         heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2, seeds=2))
         outs.append(out)
     finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1), progress=False)
@@ -232,17 +229,7 @@ def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_p
     assert "logistic regression on cache, 32 px" in labels and "logistic regression on cache, 40 px" in labels
     assert len(labels) == 6
     other = tmp_path / "other"
-    build.run(
-        ExtractConfig(
-            data=str(root / "data"),
-            weights=str(random_weights),
-            image_size=TINY,
-            out=str(other),
-            limit=10,
-            engine_dir=str(engine_dir),
-        ),
-        progress=False,
-    )
+    generated_cache(root / "data", other, random_weights, engine_dir, limit=10)
     heads_train.run(HeadConfig(out=str(other), epochs=1, jobs=1, folds=2, seeds=1, heads=["logreg"]))
     with pytest.raises(WorkflowError, match="scored on other images"):
         collect([small, other])
