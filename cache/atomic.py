@@ -47,5 +47,6 @@ def _running(pid: int) -> bool:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
+    """UTF-8; a file name that is not valid UTF-8 is written with its own bytes (surrogateescape)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8", errors="surrogateescape")

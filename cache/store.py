@@ -8,7 +8,7 @@ Layout (format version 2):
                            extract_config (JSON)
     /<split>/features      (N, D) float32 or float16, chunked
     /<split>/labels        (N,) int64
-    /<split>/ids           (N,) UTF-8 strings: relative path or TFDS id
+    /<split>/ids           (N,) file names as bytes: relative path or TFDS id (not always UTF-8)
     /<split>/skipped_ids   (M,) inputs that could not be decoded ...
     /<split>/skipped_reasons (M,) ... and why
                            attrs on the group: n_inputs, seconds, and sha256_<dataset>
@@ -38,7 +38,10 @@ VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
 JSON_ATTRS = {"class_names", "versions", "extract_config"}  # stored as JSON text
-_STR = h5py.string_dtype("utf-8")
+_TEXT = h5py.string_dtype("utf-8")
+# Ids are file names, which need not be valid UTF-8: stored as their bytes, read back with
+# os.fsdecode (undecodable bytes become surrogate escapes, PEP 383), so every name round-trips.
+_NAME = h5py.string_dtype("ascii")
 
 
 class CacheError(WorkflowError):
@@ -154,7 +157,7 @@ def _split(handle: h5py.File, path, split: str) -> h5py.Group:
 
 
 def _ids(group: h5py.Group) -> list[str]:
-    return [item.decode() for item in group["ids"][...]]
+    return [os.fsdecode(item) for item in group["ids"][...]]
 
 
 def load(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +171,7 @@ def skipped(path: str | os.PathLike, split: str) -> list[tuple[str, str]]:
     with _open(path) as handle:
         group = handle[split]
         return [
-            (item.decode(), reason.decode())
+            (os.fsdecode(item), reason.decode())
             for item, reason in zip(group["skipped_ids"][...], group["skipped_reasons"][...], strict=True)
         ]
 
@@ -202,15 +205,15 @@ class CacheWriter:
         group.create_dataset(
             "labels", fletcher32=True, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,)
         )
-        for name in ("ids", "skipped_ids", "skipped_reasons"):
-            group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=_STR, chunks=(chunk_rows,))
+        for name, kind in (("ids", _NAME), ("skipped_ids", _NAME), ("skipped_reasons", _TEXT)):
+            group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=kind, chunks=(chunk_rows,))
 
     def append(self, split: str, features, labels, ids, skipped_ids, skipped_reasons) -> None:
         group = self._handle[split]
         _append(group["features"], np.asarray(features, dtype=self._dtype))
         _append(group["labels"], np.asarray(labels, dtype=np.int64))
-        _append(group["ids"], np.asarray(ids, dtype=object))
-        _append(group["skipped_ids"], np.asarray(skipped_ids, dtype=object))
+        _append(group["ids"], np.asarray([os.fsencode(item) for item in ids], dtype=object))
+        _append(group["skipped_ids"], np.asarray([os.fsencode(item) for item in skipped_ids], dtype=object))
         _append(group["skipped_reasons"], np.asarray(skipped_reasons, dtype=object))
 
     def set_split_attrs(self, split: str, **attrs) -> None:

@@ -26,13 +26,14 @@ def image_files(inputs: list[str]) -> list[Path]:
     """Files named, and every visible file below folders named, in sorted order."""
     files = []
     for item in map(Path, inputs):
-        if item.is_file():
+        if item.is_file() or item.is_symlink():  # a broken link gets a row with its error
             files.append(item)
         elif item.is_dir():
             files += sorted(
                 p
                 for p in item.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)
+                if (p.is_file() or p.is_symlink())
+                and not any(part.startswith(".") for part in p.relative_to(item).parts)
             )
         else:
             raise DataError(f"no such file or folder: {item}")
@@ -66,7 +67,11 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
     size = record["image_size"]
     per_class = [f"p_{name}" for name in class_names] if len(class_names) > 2 else []
     counts = Counter()
-    with cache.atomic_path(config.paths.predictions) as tmp, open(tmp, "w", newline="") as handle:
+    # surrogateescape: a file name that is not valid UTF-8 is written with its own bytes
+    with (
+        cache.atomic_path(config.paths.predictions) as tmp,
+        open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(["path", "label", "score", *per_class, "error"])
         bar = tqdm(total=len(files), unit="img", desc="predict", disable=not progress, dynamic_ncols=True)

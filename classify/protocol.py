@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import cache
+from extract.sources import name_bytes
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[st
     for label in np.unique(labels):
         members = [ids[i] for i in np.flatnonzero(labels == label)]
         count = min(len(members) - 1, max(1, round(fraction * len(members))))
-        chosen.update(sorted(members, key=lambda item: hashlib.sha256(item.encode()).digest())[:count])
+        chosen.update(sorted(members, key=lambda item: hashlib.sha256(name_bytes(item)).digest())[:count])
     return frozenset(chosen)
 
 

@@ -1,7 +1,8 @@
 """Saved models: the model file plus a JSON record of the cache it was trained on.
 
 Each lives where `workflow.paths.Paths.model` says, beside its `.json` record, each written
-atomically. Loading a model against a cache with another fingerprint is refused: its features,
+atomically; the record holds the model file's sha256, and a file that no longer matches it is
+refused as damaged. Loading a model against a cache with another fingerprint is refused: its features,
 split and classes mean something else.
 """
 
@@ -14,6 +15,7 @@ import joblib
 import keras
 
 import cache
+from extract.identity import file_sha256
 from workflow.paths import MAKE_TARGET, Paths
 
 # What a later stage needs to turn a new image into the features the model was trained on.
@@ -35,6 +37,7 @@ def save(model, out: str | Path, name: str, record: dict) -> Path:
             model.save(tmp)
         else:
             joblib.dump(model, tmp)
+        record = record | {"file_sha256": file_sha256(tmp)}  # checked on every load
     cache.write_text(Paths(out).record(name), json.dumps(record, indent=2))
     return path
 
@@ -55,6 +58,10 @@ def load(out: str | Path, name: str, fingerprint: str | None = None):
             f"({fingerprint[:12]}): run `{MAKE_TARGET[name]}` again"
         )
     path = Paths(out).model(name)
+    if file_sha256(path) != record.get("file_sha256"):
+        raise HeadMismatchError(
+            f"{path} is damaged (it does not match the checksum in its record): run `{MAKE_TARGET[name]}` again"
+        )
     # compile=False: a later stage compiles afresh (fine-tuning) or only predicts
     model = keras.saving.load_model(path, compile=False) if path.suffix == ".keras" else joblib.load(path)
     return model, record

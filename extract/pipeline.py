@@ -24,7 +24,9 @@ def elements(split: Split, start: int = 0) -> tf.data.Dataset:
     positions = tf.data.Dataset.range(start, len(split))
     if split.paths is None:
         return tf.data.Dataset.zip(positions, split.dataset.skip(start))
-    return tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(split.paths[start:])).map(
+    # bytes, not str: a file name need not be valid UTF-8
+    names = [os.fsencode(path) for path in split.paths[start:]]
+    return tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(names)).map(
         lambda position, path: (position, tf.io.read_file(path)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )

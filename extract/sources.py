@@ -94,7 +94,8 @@ def _class_files(class_dir: Path) -> list[tuple[str, Path]]:
     return [
         (class_dir.name, path)
         for path in sorted(class_dir.rglob("*"))
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(class_dir).parts)
+        if (path.is_file() or path.is_symlink())  # a broken link is kept, to be reported as skipped
+        and not any(part.startswith(".") for part in path.relative_to(class_dir).parts)
     ]
 
 
@@ -125,14 +126,14 @@ def _hash_split(root: Path, class_dirs: list[Path]) -> dict[str, list]:
 
 
 def _bucket(key: str) -> int:
-    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100
+    return int(hashlib.sha256(name_bytes(key)).hexdigest()[:8], 16) % 100
 
 
 def _limit(items: list, limit: int | None, key: Callable) -> list:
     """A stable, class-mixed subset: the `limit` items with the lowest hash, in their own order."""
     if limit is None or limit >= len(items):
         return items
-    keep = set(sorted(range(len(items)), key=lambda i: hashlib.sha256(key(items[i]).encode()).digest())[:limit])
+    keep = set(sorted(range(len(items)), key=lambda i: hashlib.sha256(name_bytes(key(items[i]))).digest())[:limit])
     return [item for i, item in enumerate(items) if i in keep]
 
 
@@ -145,9 +146,22 @@ def _folder_split(name: str, root: Path, files: list, class_names: list[str]) ->
     )
 
 
+def name_bytes(name: str) -> bytes:
+    """A file name's own bytes: names that are not valid UTF-8 arrive surrogate-escaped (PEP 383)."""
+    return name.encode("utf-8", "surrogateescape")
+
+
+def _stat(path: Path) -> os.stat_result:
+    """The file's stat, or the link's own where a symbolic link points nowhere."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return path.lstat()
+
+
 def _stats(root: Path, ids: list[str]) -> list[tuple[int, int]]:
     """Size and modification time of each file: a changed file changes the fingerprint."""
-    stats = [(root / item).stat() for item in ids]
+    stats = [_stat(root / item) for item in ids]
     return [(s.st_size, s.st_mtime_ns) for s in stats]
 
 

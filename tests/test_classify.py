@@ -193,3 +193,19 @@ def test_a_class_without_training_images_is_refused_before_anything_is_written(t
     err = capsys.readouterr().err
     assert err.startswith("error: class class2 has no training images") and err.count("\n") == 1
     assert not (tmp_path / "heads").exists()
+
+
+def test_a_damaged_saved_head_is_refused_in_one_line(tmp_path, capsys):
+    write_feature_cache(tmp_path)
+    runner.run(fast_config(tmp_path, heads=["logreg"]))
+    model_file = Paths(tmp_path).model("logreg")
+    data = bytearray(model_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model_file.write_bytes(bytes(data))
+    with pytest.raises(saved.HeadMismatchError, match="is damaged .* run `make heads` again"):
+        saved.load(tmp_path, "logreg")
+    from classify.export import main as export_main
+
+    assert export_main(["--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "logreg.joblib is damaged" in err and err.count("\n") == 1

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 import time
@@ -10,7 +11,8 @@ import cache
 from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from tests.conftest import ROOT, TINY, write_bad_files, write_class_folders
+from tests.conftest import ROOT, TINY, colour_image, write_bad_files, write_class_folders
+from workflow.paths import Paths
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +309,44 @@ def test_a_class_with_no_images_in_a_split_is_warned_about(tmp_path, random_weig
     )
     assert code == 0
     assert "warning: no validation images of class c" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("layout", ["split folders", "class folders alone"])
+def test_odd_names_are_kept_and_broken_links_skipped_with_a_reason(
+    tmp_path, random_weights, engine_dir, layout, capsys
+):
+    root = tmp_path / "data"
+    classes = root / "train" if layout == "split folders" else root
+    write_class_folders(classes, ["a", "b"], 30)  # enough for every split of the 80/10/10 hash
+    if layout == "split folders":
+        write_class_folders(root / "validation", ["a", "b"], 2, seed=1)
+    odd_bytes = os.fsencode(classes / "a") + b"/bad\xffutf8 name.jpg"  # not valid UTF-8
+    colour_image(0, 99).save(open(odd_bytes, "wb"), format="JPEG")
+    (classes / "b" / "gone.jpg").symlink_to(classes / "b" / "nowhere.jpg")
+    assert (
+        extract_main(
+            [
+                "--data",
+                str(root),
+                "--weights",
+                str(random_weights),
+                "--image-size",
+                str(TINY),
+                "--out",
+                str(tmp_path / "out"),
+                "--engine-dir",
+                str(engine_dir),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    path = Paths(tmp_path / "out").cache
+    kept = {item: split for split in cache.splits(path) for item in cache.read_split(path, split).ids}
+    skipped = {item: reason for split in cache.splits(path) for item, reason in cache.skipped(path, split)}
+    odd = [item for item in kept if "utf8" in item]
+    assert len(odd) == 1 and os.fsencode(root) + b"/" + os.fsencode(odd[0]) == odd_bytes  # the name round-trips
+    (gone,) = [item for item in skipped if item.endswith("gone.jpg")]
+    assert skipped[gone] == "unreadable: No such file or directory"
+    assert "skipped " in printed and "gone.jpg: unreadable" in printed

@@ -1,4 +1,5 @@
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from extract import images
 from extract.backbone import WeightsError
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
-from tests.conftest import TINY, generated_cache, write_bad_files, write_class_folders
+from tests.conftest import TINY, colour_image, generated_cache, write_bad_files, write_class_folders
 from workflow.paths import Paths
 
 
@@ -153,3 +154,19 @@ def test_logistic_regression_folds_into_one_dense_layer():
         pipeline = Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression())]).fit(X, y)
         layer = fuse.softmax_layer(*fuse.folded_logreg(pipeline))
         np.testing.assert_allclose(np.asarray(layer(X.astype("float32"))), pipeline.predict_proba(X), atol=1e-5)
+
+
+def test_odd_names_get_their_rows_and_broken_links_an_error(trained, tmp_path):
+    _, out = trained
+    folder = tmp_path / "new"
+    write_class_folders(folder, ["x"], 2, seed=5)
+    odd = os.fsencode(folder / "x") + b"/caf\xe9.jpg"  # Latin-1, not UTF-8
+    colour_image(1, 77).save(open(odd, "wb"), format="JPEG")
+    (folder / "x" / "gone.jpg").symlink_to(folder / "x" / "nowhere.jpg")
+    counts = predict(PredictConfig(images=[str(folder)], out=str(out)), progress=False)
+    with open(Paths(out).predictions, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        rows = {os.fsencode(row["path"]): row for row in csv.DictReader(handle)}
+    assert len(rows) == 4 and sum(counts.values()) == 4
+    assert rows[odd]["label"] in ("a", "b", "c") and not rows[odd]["error"]
+    gone = rows[os.fsencode(folder / "x" / "gone.jpg")]
+    assert gone["label"] == "" and gone["error"] == "unreadable: No such file or directory"

@@ -144,6 +144,8 @@ def command(
             parser.error(str(err))  # exits 2 with the usage line
         if not verbose:
             hide_native_logs()
+        if hasattr(sys.stdout, "reconfigure"):  # file names that are not valid UTF-8: escaped, not a crash
+            sys.stdout.reconfigure(errors="backslashreplace")
         try:
             result = _function(target)(config, progress=not quiet)
         except WorkflowError as err:
