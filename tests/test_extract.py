@@ -288,26 +288,17 @@ def test_a_damaged_cache_is_rebuilt_and_heads_say_so(dataset, tmp_path, random_w
     assert build.run(config, progress=False).status == "up to date"
 
 
+def extract_cli(data, out, weights, engine_dir) -> int:
+    """`python -m extract` in this process, quiet, on generated images at TINY px."""
+    args = ["--data", str(data), "--weights", str(weights), "--image-size", str(TINY), "--out", str(out)]
+    return extract_main([*args, "--engine-dir", str(engine_dir), "--quiet"])
+
+
 def test_a_class_with_no_images_in_a_split_is_warned_about(tmp_path, random_weights, engine_dir, capsys):
     write_class_folders(tmp_path / "data" / "train", ["a", "b", "c"], 3)
     write_class_folders(tmp_path / "data" / "validation", ["a", "b"], 2, seed=1)
     (tmp_path / "data" / "validation" / "c").mkdir()  # an empty class folder
-    code = extract_main(
-        [
-            "--data",
-            str(tmp_path / "data"),
-            "--weights",
-            str(random_weights),
-            "--image-size",
-            str(TINY),
-            "--out",
-            str(tmp_path / "out"),
-            "--engine-dir",
-            str(engine_dir),
-            "--quiet",
-        ]
-    )
-    assert code == 0
+    assert extract_cli(tmp_path / "data", tmp_path / "out", random_weights, engine_dir) == 0
     assert "warning: no validation images of class c" in capsys.readouterr().out
 
 
@@ -323,24 +314,7 @@ def test_odd_names_are_kept_and_broken_links_skipped_with_a_reason(
     odd_bytes = os.fsencode(classes / "a") + b"/bad\xffutf8 name.jpg"  # not valid UTF-8
     colour_image(0, 99).save(open(odd_bytes, "wb"), format="JPEG")
     (classes / "b" / "gone.jpg").symlink_to(classes / "b" / "nowhere.jpg")
-    assert (
-        extract_main(
-            [
-                "--data",
-                str(root),
-                "--weights",
-                str(random_weights),
-                "--image-size",
-                str(TINY),
-                "--out",
-                str(tmp_path / "out"),
-                "--engine-dir",
-                str(engine_dir),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert extract_cli(root, tmp_path / "out", random_weights, engine_dir) == 0
     printed = capsys.readouterr().out
     path = Paths(tmp_path / "out").cache
     kept = {item: split for split in cache.splits(path) for item in cache.read_split(path, split).ids}
