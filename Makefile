@@ -15,6 +15,7 @@ LIMIT        ?=
 ENGINE       ?=
 DTYPE        ?=
 FORCE        ?=
+VERIFY       ?=
 HEADS        ?=
 SEEDS        ?=
 FT_SEEDS     ?=
@@ -61,7 +62,7 @@ $(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
 # Each target's flags, from the variables that are set.
 FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
 	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
-	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE))
+	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY))
 # SEEDS and DEV_FRACTION mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))

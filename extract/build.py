@@ -12,6 +12,7 @@ import numpy as np
 import cache
 from cache.lock import exclusive
 from extract.config import ExtractConfig
+from extract.hashes import ContentHashes
 from extract.sources import cheap_fingerprint
 from workflow.paths import Paths
 
@@ -38,14 +39,17 @@ class Summary:
 
 def run(config: ExtractConfig, progress: bool = True) -> Summary:
     paths = config.paths
-    key = None if config.force else _quick_key(config)
+    hashes = ContentHashes(paths.content_hashes, verify=config.verify)
+    key = None if config.force else _quick_key(config, hashes)
     if key is not None and key == _recorded_quick_key(paths):
+        hashes.save()  # a touched file's new stamp
         return summary_of(paths.cache, "up to date")
     with exclusive(paths.lock, "make features"):  # before TensorFlow loads: a second writer stops at once
         from extract import extraction  # TensorFlow and the model: only when there may be work to do
 
-        status = extraction.extract(config, progress)
-        key = _quick_key(config)  # again: a TFDS source has prepared its files by now
+        status = extraction.extract(config, progress, hashes)
+        key = _quick_key(config, hashes)  # again: a TFDS source has prepared its files by now
+        hashes.save()
         if key is not None:
             record = {
                 "quick_key": key,
@@ -56,8 +60,8 @@ def run(config: ExtractConfig, progress: bool = True) -> Summary:
         return summary_of(paths.cache, status)
 
 
-def _quick_key(config: ExtractConfig) -> str | None:
-    return config.quick_key(cheap_fingerprint(config.data, config.limit, config.tfds_data_dir))
+def _quick_key(config: ExtractConfig, hashes: ContentHashes) -> str | None:
+    return config.quick_key(cheap_fingerprint(config.data, config.limit, config.tfds_data_dir, hashes))
 
 
 def _file_stamp(path: Path) -> list[int]:

@@ -36,6 +36,11 @@ class ExtractConfig:
     shard_size: int = option(1024, "images per resumable unit of work")
     engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
     force: bool = option(False, "rebuild even if the cache is up to date")
+    verify: bool = option(
+        False,
+        "hash every image file again, to catch edits that kept its size and modification "
+        "time (one read of the whole dataset)",
+    )
     tfds_data_dir: str | None = option(None, "TFDS data folder (TFDS's default if unset)")
 
     def __post_init__(self):

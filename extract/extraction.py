@@ -21,6 +21,7 @@ import cache
 from cache.shards import Shard, ShardStore
 from extract import backbone, engines, identity
 from extract.config import ExtractConfig
+from extract.hashes import ContentHashes
 from extract.pipeline import batches, why_skipped
 from extract.sources import Source, Split, open_source
 
@@ -37,9 +38,9 @@ def damage(path, fingerprint: str) -> str | None:
         return "" if not path.exists() else str(err)
 
 
-def extract(config: ExtractConfig, progress: bool = True) -> str:
-    """Build (or resume building) the cache of `config`; "built", "resumed" or "up to date"."""
-    source = open_source(config.data, config.limit, config.tfds_data_dir)
+def extract(config: ExtractConfig, progress: bool = True, hashes: ContentHashes | None = None) -> str:
+    """Build (or resume building) the cache of `config`; "built", "resumed", "up to date" or "rebuilt …"."""
+    source = open_source(config.data, config.limit, config.tfds_data_dir, hashes)
     model = backbone.build_backbone(config.weights, config.image_size)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve(config.engine)

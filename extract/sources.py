@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from extract.hashes import ContentHashes
 from extract.identity import digest
 from workflow.errors import WorkflowError
 
@@ -48,17 +49,21 @@ class Source:
     fingerprint: str
 
 
-def open_source(data: str, limit: int | None = None, tfds_data_dir: str | None = None) -> Source:
-    """`tfds:<name>` or a folder path."""
+def open_source(
+    data: str, limit: int | None = None, tfds_data_dir: str | None = None, hashes: ContentHashes | None = None
+) -> Source:
+    """`tfds:<name>` or a folder path; `hashes` (the cache's index) spares re-reading unchanged files."""
     if data.startswith("tfds:"):
         return tfds_source(data.removeprefix("tfds:"), limit, tfds_data_dir)
-    return folder_source(Path(data), limit)
+    return folder_source(Path(data), limit, hashes)
 
 
 # --- folders -------------------------------------------------------------------------------
 
 
-def folder_source(root: Path, limit: int | None = None) -> Source:
+def folder_source(root: Path, limit: int | None = None, hashes: ContentHashes | None = None) -> Source:
+    """The splits of a folder; its fingerprint covers every file's path, label and content hash."""
+    hashes = hashes or ContentHashes()
     if not root.is_dir():
         raise DataError(f"no such folder: {root}")
     subfolders = _visible_dirs(root)
@@ -81,7 +86,7 @@ def folder_source(root: Path, limit: int | None = None) -> Source:
         description=str(root),
         class_names=class_names,
         splits=splits,
-        fingerprint=digest([(s.name, s.ids, s.labels.tolist(), _stats(root, s.ids)) for s in splits]),
+        fingerprint=digest([(s.name, s.ids, s.labels.tolist(), [hashes.of(Path(p)) for p in s.paths]) for s in splits]),
     )
 
 
@@ -151,20 +156,6 @@ def name_bytes(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
 
-def _stat(path: Path) -> os.stat_result:
-    """The file's stat, or the link's own where a symbolic link points nowhere."""
-    try:
-        return path.stat()
-    except FileNotFoundError:
-        return path.lstat()
-
-
-def _stats(root: Path, ids: list[str]) -> list[tuple[int, int]]:
-    """Size and modification time of each file: a changed file changes the fingerprint."""
-    stats = [_stat(root / item) for item in ids]
-    return [(s.st_size, s.st_mtime_ns) for s in stats]
-
-
 # --- TFDS ----------------------------------------------------------------------------------
 
 
@@ -212,14 +203,17 @@ def _tfds_split(name: str, dataset) -> Split:
     return Split(name, ids, np.array(labels, dtype=np.int64), dataset=dataset.map(lambda ex: ex["image"]))
 
 
-def cheap_fingerprint(data: str, limit: int | None = None, tfds_data_dir: str | None = None) -> str:
+def cheap_fingerprint(
+    data: str, limit: int | None = None, tfds_data_dir: str | None = None, hashes: ContentHashes | None = None
+) -> str:
     """A fingerprint that changes whenever the source's does, computed without TensorFlow.
 
-    A folder's is its own fingerprint (listing and file stats). A TFDS dataset's covers the
+    A folder's is its own fingerprint (listing and content hashes, from `hashes` where files are
+    unchanged). A TFDS dataset's covers the
     sizes and modification times of every file TFDS prepared for it (TFDS's default data folder
     unless `tfds_data_dir`); it stays unchanged only while those do."""
     if not data.startswith("tfds:"):
-        return folder_source(Path(data), limit).fingerprint
+        return folder_source(Path(data), limit, hashes).fingerprint
     name = data.removeprefix("tfds:")
     root = Path(tfds_data_dir or os.environ.get("TFDS_DATA_DIR") or Path.home() / "tensorflow_datasets") / name
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []

@@ -8,22 +8,25 @@ import tensorflow as tf
 import cache
 from classify.protocol import Protocol
 from extract import images, pipeline
+from extract.hashes import ContentHashes
 from extract.sources import open_source
+from workflow.paths import Paths
 
 
-def cached_splits(cache_path, meta: dict, tfds_data_dir: str | None = None) -> dict:
+def cached_splits(paths: Paths, meta: dict) -> dict:
     """{split name: (source split, mask of the positions the cache kept)}; `meta` is `cache.info`'s.
 
     The source is opened again as the cache recorded it; a source that changed since
     (another fingerprint) would give other images, so it is refused.
     """
     settings = meta["extract_config"]
-    source = open_source(meta["dataset"], settings["limit"], tfds_data_dir or settings["tfds_data_dir"])
+    hashes = ContentHashes(paths.content_hashes)  # read only: extraction keeps the index
+    source = open_source(meta["dataset"], settings["limit"], settings["tfds_data_dir"], hashes)
     if source.fingerprint != meta["dataset_fingerprint"]:
         raise cache.CacheError(f"{meta['dataset']} changed since the cache was built: run `make features` again")
     result = {}
     for split in source.splits:
-        kept = set(cache.ids(cache_path, split.name))
+        kept = set(cache.ids(paths.cache, split.name))
         keep = np.array([item in kept for item in split.ids])
         result[split.name] = (split, keep)
     return result

@@ -34,7 +34,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         keras.mixed_precision.set_global_policy("mixed_float16")
     learning_rate = config.learning_rate or head_record["config"]["learning_rate"] / 10
     protocol = protocol_of(paths.cache, config.dev_fraction)
-    splits = cached_splits(paths.cache, meta)
+    splits = cached_splits(paths, meta)
     roles = roles_of(splits, protocol)
 
     def make_model(seed: int) -> keras.Model:

@@ -27,7 +27,7 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     meta = cache.info(paths.cache)
     n_classes = len(meta["class_names"])
     protocol = protocol_of(paths.cache, config.dev_fraction)
-    roles = roles_of(cached_splits(paths.cache, meta), protocol)
+    roles = roles_of(cached_splits(paths, meta), protocol)
     matching_backbone(meta, config.weights, "the cache")  # refuse other weights before any training
 
     def make_model(seed: int) -> keras.Model:

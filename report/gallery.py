@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from extract import pipeline
+from extract.hashes import ContentHashes
 from extract.sources import open_source
 from report.verdict import Row
+from workflow.paths import Paths
 
 THUMBNAIL = 128  # pixels, longer side
 MOST_WRONG = 8
@@ -48,11 +51,11 @@ def disagreements(rows: list[Row], class_names: list[str]) -> list[tuple[str, st
 class Thumbnails:
     """JPEG thumbnails of a cache's images by id, read through the cache's source."""
 
-    def __init__(self, meta: dict):
+    def __init__(self, meta: dict, out: Path):
         settings = meta["extract_config"]
-        self._splits = {
-            s.name: s for s in open_source(meta["dataset"], settings["limit"], settings["tfds_data_dir"]).splits
-        }
+        hashes = ContentHashes(Paths(out).content_hashes)  # read only: spares hashing unchanged files
+        source = open_source(meta["dataset"], settings["limit"], settings["tfds_data_dir"], hashes)
+        self._splits = {s.name: s for s in source.splits}
 
     def jpeg(self, split_name: str, image_id: str) -> bytes:
         split = self._splits[split_name]

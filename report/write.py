@@ -252,7 +252,7 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
 
     shown = {item["id"] for items in content["most_wrong"].values() for item in items}
     shown |= {item["id"] for item in content["disagreements"]}
-    thumbnails = gallery.Thumbnails(methods[0].meta)
+    thumbnails = gallery.Thumbnails(methods[0].meta, methods[0].out)
     jpegs = {item: thumbnails.jpeg(content["scored_split"], item) for item in sorted(shown)}
     names = {item: f"{index:04d}.jpg" for index, item in enumerate(sorted(shown))}
     paths.report_thumbnails.mkdir(parents=True, exist_ok=True)

@@ -324,3 +324,40 @@ def test_odd_names_are_kept_and_broken_links_skipped_with_a_reason(
     (gone,) = [item for item in skipped if item.endswith("gone.jpg")]
     assert skipped[gone] == "unreadable: No such file or directory"
     assert "skipped " in printed and "gone.jpg: unreadable" in printed
+
+
+def test_touch_re_extracts_nothing_and_verify_catches_an_edit_that_kept_size_and_mtime(
+    tmp_path, random_weights, engine_dir
+):
+    data = tmp_path / "data"
+    write_class_folders(data / "train", ["a", "b"], 6)
+    write_class_folders(data / "validation", ["a", "b"], 2, seed=1)
+    config = ExtractConfig(
+        data=str(data),
+        weights=str(random_weights),
+        image_size=TINY,
+        out=str(tmp_path / "out"),
+        engine="tflite",
+        engine_dir=str(engine_dir),
+    )
+    build.run(config, progress=False)
+    stamp = config.paths.cache.stat().st_mtime_ns
+    settings = repr(
+        {key: getattr(config, key) for key in ("data", "weights", "image_size", "out", "engine", "engine_dir")}
+    )
+    victim = data / "train" / "a" / "a.0.jpg"
+    os.utime(victim)  # touch
+    checked = subprocess.run(
+        [sys.executable, "-c", UP_TO_DATE_CHECK, settings], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert checked == ["up", "to", "date", "False", "False"]  # one file hashed again; no TensorFlow
+    assert config.paths.cache.stat().st_mtime_ns == stamp
+
+    before = victim.stat()
+    edited = bytearray(victim.read_bytes())
+    edited[len(edited) // 2] ^= 0x01  # another image, same size
+    victim.write_bytes(bytes(edited))
+    os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same modification time
+    assert build.run(config, progress=False).status == "up to date"  # unseen: size and mtime trusted
+    verified = build.run(ExtractConfig(**(vars(config) | {"verify": True})), progress=False)
+    assert verified.status == "built" and config.paths.cache.stat().st_mtime_ns != stamp

@@ -6,6 +6,7 @@ laid out by stage:
     <out>/.lock                     held by the one run that writes the folder
     <out>/features.h5               the feature cache (make features)
     <out>/features.h5.key           the cache's quick key: an up-to-date check without TensorFlow
+    <out>/features.h5.hashes.json   each image file's content hash (extract.hashes)
     <out>/features.h5.parts/        finished shards of an interrupted extraction
     <out>/engines/                  converted TFLite backbones, keyed by weights and size
     <out>/heads/                    logreg.joblib, dense.keras (+ .json records), metrics.json,
@@ -81,6 +82,11 @@ class Paths:
     @property
     def quick_key(self) -> Path:
         return self.out / "features.h5.key"
+
+    @property
+    def content_hashes(self) -> Path:
+        """Each image file's content hash with the size, mtime and inode it was taken at."""
+        return self.out / "features.h5.hashes.json"
 
     @property
     def parts(self) -> Path:
