@@ -57,11 +57,8 @@ class ContentHashes:
 
 
 def _blake2b(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
     try:
         with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+            return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
     except OSError:
         return UNREADABLE
-    return digest.hexdigest()

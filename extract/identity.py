@@ -58,11 +58,8 @@ def weights_file(weights: str, image_size: int) -> Path | None:
 
 
 def file_sha256(path: Path) -> str:
-    digest_ = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest_.update(block)
-    return digest_.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def gpu_visible() -> bool:
