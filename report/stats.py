@@ -38,6 +38,10 @@ class Interval:
     def holds(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def negated(self) -> Interval:
+        """The same difference taken the other way round."""
+        return Interval(-self.estimate, -self.high, -self.low)
+
 
 def _resampled_means(per_image: np.ndarray, seed: int) -> np.ndarray:
     """Means of `per_image` over BOOTSTRAP_SAMPLES resamples of the images, with replacement."""

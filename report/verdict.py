@@ -57,12 +57,10 @@ def points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-def compare(a: Row, b: Row) -> str:
-    """One sentence on two methods, on the same images. A winner is named only where both tests
-    agree: the paired interval excludes zero and McNemar's p is under ALPHA. Where only the
-    interval does, the sentence says the edge is uncertain."""
-    delta = stats.paired_difference(a.correct, b.correct)
-    p = stats.mcnemar_p(a.correct, b.correct)
+def compare(a: Row, b: Row, delta: stats.Interval, p: float) -> str:
+    """One sentence on two methods, on the same images, given the paired difference a − b and
+    McNemar's p. A winner is named only where both tests agree: the interval excludes zero and p
+    is under ALPHA. Where only the interval does, the sentence says the edge is uncertain."""
     ahead, behind = (a, b) if delta.estimate >= 0 else (b, a)
     sign = 1 if ahead is a else -1
     low, high = sorted((sign * delta.low, sign * delta.high))
@@ -102,10 +100,13 @@ def sentences(rows: list[Row]) -> list[str]:
             continue
         pairs.append((tune, head))
         cost = f"fine-tuning cost {cost_ratio(tune.method, head.method)} the training time of {head.method.label}"
-        said.append(f"{compare(tune, head)}; {cost}.")
+        delta = stats.paired_difference(tune.correct, head.correct)
+        said.append(f"{compare(tune, head, delta, stats.mcnemar_p(tune.correct, head.correct))}; {cost}.")
     covered = {frozenset((id(tune.method), id(head.method))) for tune, head in pairs}  # said already
     said += [
-        f"{compare(best, row)}." for row in rows[1:] if frozenset((id(row.method), id(best.method))) not in covered
+        f"{compare(best, row, row.versus_best.negated(), row.mcnemar_p)}."  # computed once, in rows_of
+        for row in rows[1:]
+        if frozenset((id(row.method), id(best.method))) not in covered
     ]
     once = [row.method.label for row in rows if row.runs == 1]
     if once:
