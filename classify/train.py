@@ -25,7 +25,8 @@ class Run:
     model: object
     seconds: float
     choice_loss: float  # log loss on the choice rows: how the saved run is picked
-    extra: dict  # the head's own record (C chosen, epochs run, history)
+    extra: dict  # the head's own record for metrics.json (C chosen, epochs run)
+    history: dict | None  # the Dense head's epochs, for its learning curve
 
 
 def run(config: HeadConfig, progress: bool = False) -> dict:
@@ -45,21 +46,20 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
         return write_metrics(config.paths.heads_metrics, {head.name: head.entry for head in trained})
 
 
-def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict]:
-    """One head trained on the fit rows, with `config.seed`; (model, its record)."""
+def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict, dict | None]:
+    """One head trained on the fit rows, with `config.seed`; (model, its record, its epochs or None)."""
     if name == "logreg":
-        return heads.train_logreg(config, rows.fit.features, rows.fit.labels)
+        return *heads.train_logreg(config, rows.fit.features, rows.fit.labels), None
     model, history = heads.train_dense(
         config, (rows.fit.features, rows.fit.labels), (rows.choose.features, rows.choose.labels), n_classes
     )
-    return model, {"epochs_run": len(history["loss"]), "history": history}
+    return model, {"epochs_run": len(history["loss"])}, history
 
 
 @dataclass
 class Trained:
     name: str
     best: Run  # the run saved for predict and export
-    history: dict | None  # the saved Dense run's epochs
     scored: scored.Scored  # every run on the scored split
     entry: dict  # its metrics.json entry
 
@@ -70,14 +70,20 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
         started = time.perf_counter()
-        model, extra = fit(name, replace(config, seed=seed), rows, n_classes)
+        model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes)
         seconds = time.perf_counter() - started
         choice = probabilities(name, model, rows.choose.features)
         runs.append(
-            Run(seed, model, seconds, float(log_loss(rows.choose.labels, choice, labels=range(n_classes))), extra)
+            Run(
+                seed,
+                model,
+                seconds,
+                float(log_loss(rows.choose.labels, choice, labels=range(n_classes))),
+                extra,
+                history,
+            )
         )
     best = min(runs, key=lambda r: r.choice_loss)
-    history = best.extra.pop("history", None)
 
     started = time.perf_counter()
     on_scored = np.stack([probabilities(name, r.model, rows.score.features) for r in runs])
@@ -101,9 +107,7 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         | {
             "train_seconds": float(np.mean([r.seconds for r in runs])),
             "runs": [
-                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss}
-                | {k: v for k, v in r.extra.items() if k != "history"}
-                for r in runs
+                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss} | r.extra for r in runs
             ],
             "saved_seed": best.seed,
             "protocol": protocol.describe(),
@@ -113,7 +117,7 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         }
         | best.extra
     )
-    return Trained(name, best, history, every_run, entry)
+    return Trained(name, best, every_run, entry)
 
 
 def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol) -> None:
@@ -121,10 +125,10 @@ def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol)
     record = saved.record_of(meta, {"head": head.name, "config": asdict(config)})
     saved.save(head.best.model, config.out, head.name, record)
     scored.save(config.paths.scored(head.name), head.scored)
-    if head.history is not None:
-        cache.write_text(config.paths.dense_history, json.dumps(head.history))
+    if head.best.history is not None:
+        cache.write_text(config.paths.dense_history, json.dumps(head.best.history))
         plots.learning_curves(
-            head.history,
+            head.best.history,
             config.paths.dense_curve,
             f"Dense head on cached features ({meta['dataset']})",
             validation_name=protocol.choose,
