@@ -22,11 +22,9 @@ from cache.atomic import atomic_path, write_text
 
 @dataclass
 class Shard:
+    positions: np.ndarray  # of the rows in their split, ascending
     features: np.ndarray
-    labels: np.ndarray
-    ids: list[str]
-    skipped_ids: list[str]
-    skipped_reasons: list[str]
+    skipped_reasons: list[str]  # of the shard's other positions, ascending
     seconds: float
 
 
@@ -54,10 +52,8 @@ class ShardStore:
         with atomic_path(self._path(split, index)) as tmp, open(tmp, "wb") as handle:
             np.savez(
                 handle,
+                positions=np.asarray(shard.positions, dtype=np.int64),
                 features=shard.features,
-                labels=np.asarray(shard.labels, dtype=np.int64),
-                ids=np.asarray(shard.ids, dtype=str),
-                skipped_ids=np.asarray(shard.skipped_ids, dtype=str),
                 skipped_reasons=np.asarray(shard.skipped_reasons, dtype=str),
                 seconds=np.float64(shard.seconds),
             )
@@ -65,13 +61,19 @@ class ShardStore:
     def read(self, split: str, index: int) -> Shard:
         with np.load(self._path(split, index)) as data:
             return Shard(
+                positions=data["positions"],
                 features=data["features"],
-                labels=data["labels"],
-                ids=data["ids"].tolist(),
-                skipped_ids=data["skipped_ids"].tolist(),
                 skipped_reasons=data["skipped_reasons"].tolist(),
                 seconds=float(data["seconds"]),
             )
+
+    def seconds(self, split: str) -> float:
+        """The extraction time of `split`'s finished shards (reads no features)."""
+        total = 0.0
+        for index in range(self.done(split)):
+            with np.load(self._path(split, index)) as data:
+                total += float(data["seconds"])
+        return total
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

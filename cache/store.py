@@ -1,6 +1,6 @@
 """The HDF5 feature cache: the one file every later stage reads.
 
-Layout (format version 2):
+Layout (format version 3):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, weights, weights_sha256, image_size, preprocessing, engine,
@@ -9,8 +9,10 @@ Layout (format version 2):
     /<split>/features      (N, D) float32 or float16, chunked
     /<split>/labels        (N,) int64
     /<split>/ids           (N,) file names as bytes: relative path or TFDS id (not always UTF-8)
+    /<split>/content       (N,) each input's content hash (BLAKE2b of the file; "" for TFDS)
     /<split>/skipped_ids   (M,) inputs that could not be decoded ...
     /<split>/skipped_reasons (M,) ... and why
+    /<split>/skipped_content (M,) ... and their content hashes
                            attrs on the group: n_inputs, seconds, and sha256_<dataset>
                            for each dataset (features and labels also carry HDF5's
                            fletcher32 checksum on every chunk)
@@ -33,7 +35,8 @@ import numpy as np
 
 from workflow.errors import WorkflowError
 
-FORMAT_VERSION = 2  # 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks)
+# 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks); 3: content hashes
+FORMAT_VERSION = 3
 VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
@@ -74,8 +77,7 @@ def _open(path: str | os.PathLike):
             version = handle.attrs.get("format_version")
             if version != FORMAT_VERSION:
                 raise CacheError(
-                    f"{path} has format {version}, not {FORMAT_VERSION} (no checksums): "
-                    "run `make features`, which rebuilds it"
+                    f"{path} has format {version}, not {FORMAT_VERSION}: run `make features`, which rebuilds it"
                 )
             yield handle
     except DAMAGE as err:
@@ -160,6 +162,26 @@ def _ids(group: h5py.Group) -> list[str]:
     return [os.fsdecode(item) for item in group["ids"][...]]
 
 
+def contents(path: str | os.PathLike, split: str) -> tuple[list[str], list[str]]:
+    """The content hashes of one split's rows, and of its skipped inputs."""
+    with _open(path) as handle:
+        group = _split(handle, path, split)
+        return [item.decode() for item in group["content"][...]], [
+            item.decode() for item in group["skipped_content"][...]
+        ]
+
+
+def read_rows(path: str | os.PathLike, split: str, rows: np.ndarray) -> np.ndarray:
+    """The features of the given rows of one split, in the order given."""
+    rows = np.asarray(rows, dtype=np.int64)
+    with _open(path) as handle:
+        features = _split(handle, path, split)["features"]
+        if not len(rows):
+            return np.zeros((0, features.shape[1]), features.dtype)
+        low, high = int(rows.min()), int(rows.max())
+        return features[low : high + 1][rows - low]  # one slice: the rows wanted are mostly contiguous
+
+
 def load(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
     """`X, y = cache.load("artifacts/features.h5", "train")`"""
     data = read_split(path, split)
@@ -205,16 +227,27 @@ class CacheWriter:
         group.create_dataset(
             "labels", fletcher32=True, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,)
         )
-        for name, kind in (("ids", _NAME), ("skipped_ids", _NAME), ("skipped_reasons", _TEXT)):
+        for name, kind in (
+            ("ids", _NAME),
+            ("content", _NAME),
+            ("skipped_ids", _NAME),
+            ("skipped_reasons", _TEXT),
+            ("skipped_content", _NAME),
+        ):
             group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=kind, chunks=(chunk_rows,))
 
-    def append(self, split: str, features, labels, ids, skipped_ids, skipped_reasons) -> None:
+    def append(
+        self, split: str, features, labels, ids, skipped_ids, skipped_reasons, content=None, skipped_content=None
+    ) -> None:
+        """Rows, then inputs left out; content hashes default to "" (unknown)."""
         group = self._handle[split]
         _append(group["features"], np.asarray(features, dtype=self._dtype))
         _append(group["labels"], np.asarray(labels, dtype=np.int64))
         _append(group["ids"], np.asarray([os.fsencode(item) for item in ids], dtype=object))
+        _append(group["content"], _hashes(content, len(ids)))
         _append(group["skipped_ids"], np.asarray([os.fsencode(item) for item in skipped_ids], dtype=object))
         _append(group["skipped_reasons"], np.asarray(skipped_reasons, dtype=object))
+        _append(group["skipped_content"], _hashes(skipped_content, len(skipped_ids)))
 
     def set_split_attrs(self, split: str, **attrs) -> None:
         self._handle[split].attrs.update(attrs)
@@ -231,6 +264,10 @@ class CacheWriter:
     def abort(self) -> None:
         self._handle.close()
         self._tmp.unlink(missing_ok=True)
+
+
+def _hashes(hashes: list[str] | None, count: int) -> np.ndarray:
+    return np.asarray([item.encode() for item in hashes] if hashes is not None else [b""] * count, dtype=object)
 
 
 def _append(dataset: h5py.Dataset, rows: np.ndarray) -> None:

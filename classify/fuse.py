@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 import cache
+from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
 from extract import engines
@@ -57,12 +58,13 @@ def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras
     return keras.Model(inputs, softmax_layer(kernel, bias)(x), name=f"mobilenet_v2_{head}")
 
 
+@holding_lock("make export")
 def export(config: ExportConfig, progress: bool = False) -> tuple[Path, Path]:
-    """Write the fused model as .keras and .tflite; their paths."""
+    """Write the fused model as .keras and .tflite, replacing export/ as one set; their paths."""
     fused = fused_model(config.out, config.head, config.weights)
-    paths = config.paths
-    with cache.atomic_path(paths.export_keras) as tmp:
-        fused.save(tmp)
-    with cache.atomic_path(paths.export_tflite) as tmp:
-        tmp.write_bytes(engines.to_tflite(fused))
-    return paths.export_keras, paths.export_tflite
+    with cache.staged(config.paths, "export") as paths:
+        with cache.atomic_path(paths.export_keras) as tmp:
+            fused.save(tmp)
+        with cache.atomic_path(paths.export_tflite) as tmp:
+            tmp.write_bytes(engines.to_tflite(fused))
+    return config.paths.export_keras, config.paths.export_tflite

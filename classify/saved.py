@@ -30,15 +30,15 @@ def record_of(cache_info: dict, extra: dict | None = None) -> dict:
     return {key: cache_info[key] for key in RECORDED} | (extra or {})
 
 
-def save(model, out: str | Path, name: str, record: dict) -> Path:
-    path = Paths(out).model(name)
+def save(model, paths: Paths, name: str, record: dict) -> Path:
+    path = paths.model(name)
     with cache.atomic_path(path) as tmp:
         if path.suffix == ".keras":
             model.save(tmp)
         else:
             joblib.dump(model, tmp)
         record = record | {"file_sha256": file_sha256(tmp)}  # checked on every load
-    cache.write_text(Paths(out).record(name), json.dumps(record, indent=2))
+    cache.write_text(paths.record(name), json.dumps(record, indent=2))
     return path
 
 

@@ -17,6 +17,7 @@ from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
 from classify.protocol import Protocol, Rows, protocol_of, rows_of
+from workflow.paths import Paths
 
 
 @dataclass
@@ -32,18 +33,19 @@ class Run:
 def run(config: HeadConfig, progress: bool = False) -> dict:
     """Train the chosen heads; returns metrics in metrics.json's shape (also written there).
 
-    Every head is trained and scored before anything is written, so a failure leaves the
-    previous heads/ as it was. (`progress` is unused: the heads train in seconds.)"""
+    Every head is trained and scored before anything is written, and heads/ is replaced as one
+    set, so a failure leaves the previous heads/ as it was. (`progress` is unused: the heads
+    train in seconds.)"""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
     rows = rows_of(cache_path, protocol)
     heads.check_trainable(rows.fit.labels, meta["class_names"])
     trained = [train_head(name, config, meta, protocol, rows) for name in config.heads]
-    with exclusive(config.paths.lock, "make heads"):
+    with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:
-            save_head(head, config, meta, protocol)
-        return write_metrics(config.paths.heads_metrics, {head.name: head.entry for head in trained})
+            save_head(head, config, meta, protocol, paths)
+        return write_metrics(paths.heads_metrics, {head.name: head.entry for head in trained})
 
 
 def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict, dict | None]:
@@ -120,16 +122,16 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
     return Trained(name, best, every_run, entry)
 
 
-def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol) -> None:
+def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol, paths: Paths) -> None:
     """The saved model and its record, every run's scores, and the Dense head's curve."""
     record = saved.record_of(meta, {"head": head.name, "config": asdict(config)})
-    saved.save(head.best.model, config.out, head.name, record)
-    scored.save(config.paths.scored(head.name), head.scored)
+    saved.save(head.best.model, paths, head.name, record)
+    scored.save(paths.scored(head.name), head.scored)
     if head.best.history is not None:
-        cache.write_text(config.paths.dense_history, json.dumps(head.best.history))
+        cache.write_text(paths.dense_history, json.dumps(head.best.history))
         plots.learning_curves(
             head.best.history,
-            config.paths.dense_curve,
+            paths.dense_curve,
             f"Dense head on cached features ({meta['dataset']})",
             validation_name=protocol.choose,
         )

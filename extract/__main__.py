@@ -10,9 +10,9 @@ SHOWN_SKIPS = 10
 
 def show(config: ExtractConfig, summary) -> None:
     print(f"{summary.path}: {summary.status}")
-    print(f"{'split':<12}{'images':>8}{'skipped':>9}{'seconds':>9}{'img/s':>8}")
+    print(f"{'split':<12}{'images':>8}{'skipped':>9}{'extracted':>11}{'seconds':>9}{'img/s':>8}")
     for s in summary.splits:
-        print(f"{s.split:<12}{s.images:>8}{len(s.skipped):>9}{s.seconds:>9.1f}{s.images_per_s:>8.0f}")
+        print(f"{s.split:<12}{s.images:>8}{len(s.skipped):>9}{s.extracted:>11}{s.seconds:>9.1f}{s.images_per_s:>8.0f}")
     for s in summary.splits:
         if s.empty_classes:
             print(f"warning: no {s.split} images of class {', '.join(s.empty_classes)}")
@@ -29,8 +29,9 @@ main = cli.command(
     prog="python -m extract",
     description="Run the frozen ImageNet MobileNetV2 once over every split of a dataset and cache its 1280-d "
     "pooled features, labels and ids in <out>/features.h5. Running it again with the same inputs does nothing "
-    "(decided in well under a second); changed weights, image size or data rebuild the cache; an interrupted "
-    "run resumes where it stopped.",
+    "(decided in well under a second). Added or edited files are extracted alone and removed ones dropped, "
+    "giving the cache a fresh build would; changed weights or image size rebuild it; an interrupted run resumes "
+    "where it stopped.",
 )
 
 if __name__ == "__main__":

@@ -22,18 +22,19 @@ class SplitSummary:
     split: str
     images: int
     skipped: list[tuple[str, str]]  # (id, reason) of each input left out
-    seconds: float
+    extracted: int  # inputs that went through the model in the run that wrote the cache
+    seconds: float  # of that run's extraction
     empty_classes: list[str]  # classes with no image in this split
 
     @property
     def images_per_s(self) -> float:
-        return self.images / self.seconds if self.seconds else 0.0
+        return self.extracted / self.seconds if self.seconds else 0.0
 
 
 @dataclass
 class Summary:
     path: Path
-    status: str  # "built", "resumed", "up to date", or "rebuilt" and why
+    status: str  # "built", "resumed", "up to date", "updated" and what was reused, "rebuilt" and why
     splits: list[SplitSummary] = field(default_factory=list)
 
 
@@ -94,6 +95,7 @@ def summary_of(path: Path, status: str) -> Summary:
                 name,
                 s["rows"],
                 cache.skipped(path, name),
+                s["extracted"],
                 s["seconds"],
                 [names[i] for i in np.flatnonzero(np.bincount(cache.labels(path, name), minlength=len(names)) == 0)],
             )

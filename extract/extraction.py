@@ -23,7 +23,10 @@ from extract import backbone, engines, identity
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
 from extract.pipeline import batches, why_skipped
+from extract.reuse import Reuse
 from extract.sources import Source, Split, open_source
+
+ASSEMBLY_ROWS = 4096
 
 
 def damage(path, fingerprint: str) -> str | None:
@@ -68,14 +71,22 @@ def extract(config: ExtractConfig, progress: bool = True, hashes: ContentHashes 
     engine = engines.make_engine(engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path)
     if config.force:
         shutil.rmtree(paths.parts, ignore_errors=True)
-    store = ShardStore(paths.parts, attrs["fingerprint"])
-    resumed = any(store.done(split.name) for split in source.splits)
-    for split in source.splits:
+    by_content = all(split.content is not None for split in source.splits)  # folders, not TFDS
+    reuse = Reuse.of(paths.cache, attrs) if by_content and not config.force else None
+    work = [reuse.new(split) if reuse else split for split in source.splits]
+    # the work to do depends on the cache it updates: a resumed run must find that same cache
+    store = ShardStore(paths.parts, identity.digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
+    resumed = any(store.done(split.name) for split in work)
+    for split in work:
         _extract_split(split, engine, store, config, progress)
-    _assemble(paths.cache, attrs, source, store, config)
+    _assemble(paths.cache, attrs, source, work, store, reuse, config)
     store.remove()
     if why:
         return f"rebuilt, since {why.split(': run')[0]}"
+    if reuse:
+        extracted = sum(len(split) for split in work)
+        reused = sum(len(split) for split in source.splits) - extracted
+        return f"updated: {extracted} new or changed inputs extracted, {reused} reused"
     return "resumed" if resumed else "built"
 
 
@@ -111,10 +122,8 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
             split.name,
             shard,
             Shard(
+                positions=done,
                 features=rows.astype(config.dtype),
-                labels=split.labels[done],
-                ids=[split.ids[i] for i in done],
-                skipped_ids=[split.ids[i] for i in missing],
                 skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
                 seconds=time.perf_counter() - started,
             ),
@@ -135,21 +144,67 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
     bar.close()
 
 
-def _assemble(path, attrs: dict, source: Source, store: ShardStore, config: ExtractConfig) -> None:
-    """Stream every shard into the HDF5 cache, one shard in memory at a time."""
+def _assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
+    """Write every split in its listing order: rows reused from the previous cache where the
+    content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time."""
     writer = cache.CacheWriter(path, attrs, identity.FEATURE_DIM, config.dtype)
     try:
-        for split in source.splits:
+        for split, new in zip(source.splits, work, strict=True):
             writer.add_split(split.name)
-            seconds = 0.0
-            for index in range(store.done(split.name)):
-                shard = store.read(split.name, index)
-                writer.append(
-                    split.name, shard.features, shard.labels, shard.ids, shard.skipped_ids, shard.skipped_reasons
-                )
-                seconds += shard.seconds
-            writer.set_split_attrs(split.name, n_inputs=len(split), seconds=seconds)
+            fresh = _fresh_outcomes(new, store, config.shard_size)
+            for start in range(0, len(split), ASSEMBLY_ROWS):
+                _append_block(writer, split, range(start, min(start + ASSEMBLY_ROWS, len(split))), fresh, reuse)
+            writer.set_split_attrs(
+                split.name, n_inputs=len(split), extracted=len(new), seconds=store.seconds(split.name)
+            )
     except BaseException:
         writer.abort()
         raise
     writer.close()
+
+
+def _fresh_outcomes(split: Split, store: ShardStore, shard_size: int):
+    """(features, None) or (None, why skipped) for each input of `split`, in order, from its shards."""
+    for index in range(store.done(split.name)):
+        shard = store.read(split.name, index)
+        rows = dict(zip(shard.positions.tolist(), shard.features, strict=True))
+        reasons = iter(shard.skipped_reasons)  # of the other positions, ascending
+        for i in range(index * shard_size, min((index + 1) * shard_size, len(split))):
+            yield (rows[i], None) if i in rows else (None, next(reasons))
+
+
+def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse) -> None:
+    kept: list[int] = []
+    features: list = []  # a content hash to reuse, or this run's features
+    left_out: list[int] = []
+    reasons: list[str] = []
+    for i in positions:
+        content = split.content[i] if split.content else ""
+        if reuse and reuse.known(content):
+            row, why = (content, None) if content in reuse.rows else (None, reuse.skips[content])
+        else:
+            row, why = next(fresh)
+        if why is None:
+            kept.append(i)
+            features.append(row)
+        else:
+            left_out.append(i)
+            reasons.append(why)
+    block = np.zeros((len(kept), identity.FEATURE_DIM), np.float32)
+    reused = [k for k, row in enumerate(features) if isinstance(row, str)]
+    if reused:
+        block[reused] = reuse.features([features[k] for k in reused])
+    for k, row in enumerate(features):
+        if not isinstance(row, str):
+            block[k] = row
+    content = split.content or [""] * len(split)
+    writer.append(
+        split.name,
+        block,
+        split.labels[kept],
+        [split.ids[i] for i in kept],
+        [split.ids[i] for i in left_out],
+        reasons,
+        [content[i] for i in kept],
+        [content[i] for i in left_out],
+    )

@@ -28,20 +28,18 @@ def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
+# What decides one image's features, beside the image itself: not batch size, not library versions.
+FEATURE_KEYS = ("model", "weights_sha256", "image_size", "preprocessing", "engine", "dtype")
+
+
+def features_key(attrs: dict) -> str:
+    """Two caches with the same features key hold the same features for the same file content."""
+    return digest({key: attrs[key] for key in FEATURE_KEYS})
+
+
 def fingerprint_of(attrs: dict) -> str:
-    """Everything that decides the features; not batch size, not library versions."""
-    keys = (
-        "model",
-        "weights_sha256",
-        "image_size",
-        "preprocessing",
-        "engine",
-        "dtype",
-        "dataset",
-        "dataset_fingerprint",
-        "class_names",
-    )
-    return digest({key: attrs[key] for key in keys})
+    """Everything that decides the cache: the features key's inputs and the data."""
+    return digest({key: attrs[key] for key in (*FEATURE_KEYS, "dataset", "dataset_fingerprint", "class_names")})
 
 
 def keras_imagenet_file(image_size: int) -> Path:

@@ -36,9 +36,20 @@ class Split:
     labels: np.ndarray
     paths: list[str] | None = field(default=None, repr=False)  # image files, in order (folder sources)
     dataset: Any = field(default=None, repr=False)  # tf.data.Dataset of encoded images (TFDS sources)
+    content: list[str] | None = field(default=None, repr=False)  # each file's content hash (folder sources)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, positions: list[int]) -> Split:
+        """The inputs at `positions`, in that order (folder sources)."""
+        return Split(
+            self.name,
+            [self.ids[i] for i in positions],
+            self.labels[np.asarray(positions, dtype=np.int64)],
+            paths=[self.paths[i] for i in positions],
+            content=[self.content[i] for i in positions],
+        )
 
 
 @dataclass
@@ -81,12 +92,12 @@ def folder_source(root: Path, limit: int | None = None, hashes: ContentHashes | 
         files = _limit(files_by_split[name], limit, key=lambda item: item[1].relative_to(root).as_posix())
         if not files:
             raise DataError(f"split {name!r} of {root} has no image files")
-        splits.append(_folder_split(name, root, files, class_names))
+        splits.append(_folder_split(name, root, files, class_names, hashes))
     return Source(
         description=str(root),
         class_names=class_names,
         splits=splits,
-        fingerprint=digest([(s.name, s.ids, s.labels.tolist(), [hashes.of(Path(p)) for p in s.paths]) for s in splits]),
+        fingerprint=digest([(s.name, s.ids, s.labels.tolist(), s.content) for s in splits]),
     )
 
 
@@ -142,12 +153,13 @@ def _limit(items: list, limit: int | None, key: Callable) -> list:
     return [item for i, item in enumerate(items) if i in keep]
 
 
-def _folder_split(name: str, root: Path, files: list, class_names: list[str]) -> Split:
+def _folder_split(name: str, root: Path, files: list, class_names: list[str], hashes: ContentHashes) -> Split:
     return Split(
         name,
         ids=[path.relative_to(root).as_posix() for _, path in files],
         labels=np.array([class_names.index(cls) for cls, _ in files], dtype=np.int64),
         paths=[str(path) for _, path in files],
+        content=[hashes.of(path) for _, path in files],
     )
 
 

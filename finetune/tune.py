@@ -67,11 +67,14 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
             "cache_fingerprint": meta["fingerprint"],
         }
     }
-    # Everything is scored before anything is written: a failure leaves the previous outputs.
-    saved.save(model, config.out, "finetune", saved.record_of(meta, {"head": "finetune", "config": asdict(config)}))
-    scored.save(paths.scored("finetune"), scored_of(results, roles["score"], protocol.score))
-    cache.write_text(paths.finetune_metrics, json.dumps(metrics, indent=2))
-    _plot(best.history, paths.dense_history, paths.finetune_curve, protocol.choose)
+    # Everything is scored before anything is written, and finetune/ is replaced as one set: a
+    # failure leaves the previous outputs.
+    with cache.staged(paths, "finetune") as staged:
+        record = saved.record_of(meta, {"head": "finetune", "config": asdict(config)})
+        saved.save(model, staged, "finetune", record)
+        scored.save(staged.scored("finetune"), scored_of(results, roles["score"], protocol.score))
+        cache.write_text(staged.finetune_metrics, json.dumps(metrics, indent=2))
+        _plot(best.history, paths.dense_history, staged.finetune_curve, protocol.choose)
     return metrics
 
 

@@ -39,7 +39,6 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
 
     results = train_runs("tutorial", config, {"protocol": protocol.describe()}, make_model, roles, meta, progress)
     result = scored_of(results, roles["score"], protocol.score)
-    scored.save(paths.scored("tutorial"), result)
     accuracy = float(np.mean(result.probabilities.argmax(-1) == result.labels))
     metrics = {
         "tutorial": {protocol.score: {"accuracy": accuracy}}
@@ -51,5 +50,7 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
             "cache_fingerprint": meta["fingerprint"],
         }
     }
-    cache.write_text(paths.baseline_metrics, json.dumps(metrics, indent=2))
+    with cache.staged(paths, "baseline") as staged:  # replaced as one set
+        scored.save(staged.scored("tutorial"), result)
+        cache.write_text(staged.baseline_metrics, json.dumps(metrics, indent=2))
     return metrics

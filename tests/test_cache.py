@@ -7,6 +7,7 @@ import pytest
 import cache
 from cache.lock import BusyError, exclusive
 from cache.shards import Shard, ShardStore
+from workflow.paths import Paths
 
 ATTRS = {"fingerprint": "abc", "class_names": ["a", "b"], "versions": {"numpy": np.__version__}}
 
@@ -74,7 +75,7 @@ def test_unknown_split_is_named(tmp_path):
 
 
 def shard(n):
-    return Shard(np.ones((n, 4), np.float32), np.zeros(n), [f"i{k}" for k in range(n)], [], [], 0.1)
+    return Shard(np.arange(n), np.ones((n, 4), np.float32), [], 0.1)
 
 
 def test_shards_resume_only_with_the_same_fingerprint(tmp_path):
@@ -82,7 +83,7 @@ def test_shards_resume_only_with_the_same_fingerprint(tmp_path):
     store.write("train", 0, shard(3))
     store.write("train", 1, shard(2))
     assert ShardStore(tmp_path / "parts", "fp1").done("train") == 2
-    assert ShardStore(tmp_path / "parts", "fp1").read("train", 1).ids == ["i0", "i1"]
+    assert ShardStore(tmp_path / "parts", "fp1").read("train", 1).positions.tolist() == [0, 1]
     assert ShardStore(tmp_path / "parts", "fp2").done("train") == 0
 
 
@@ -130,7 +131,7 @@ def test_damaged_metadata_and_old_formats_are_one_cache_error(tmp_path):
     writer.close()
     with h5py.File(tmp_path / "old.h5", "a") as handle:
         handle.attrs["format_version"] = 1
-    with pytest.raises(cache.CacheError, match="format 1, not 2"):
+    with pytest.raises(cache.CacheError, match="format 1, not 3"):
         cache.info(tmp_path / "old.h5")
 
 
@@ -151,3 +152,34 @@ def test_one_writer_per_folder(tmp_path):
                 pass
     with exclusive(tmp_path / ".lock", "make heads"):  # released: free again
         pass
+
+
+def test_a_stage_folder_is_replaced_as_one_set_or_not_at_all(tmp_path):
+    paths = Paths(tmp_path)
+    with cache.staged(paths, "heads") as staged:
+        cache.write_text(staged.heads_metrics, "first")
+        cache.write_text(staged.record("logreg"), "first record")
+    assert paths.heads.is_symlink() and paths.heads_metrics.read_text() == "first"
+
+    with pytest.raises(RuntimeError), cache.staged(paths, "heads") as staged:
+        cache.write_text(staged.record("logreg"), "second record")
+        raise RuntimeError("failed before metrics.json")
+    assert paths.record("logreg").read_text() == "first record"  # the old set, whole
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".heads")] == [paths.heads.resolve().name]
+
+    with cache.staged(paths, "heads") as staged:
+        cache.write_text(staged.heads_metrics, "second")  # the record is carried over unchanged
+    assert paths.heads_metrics.read_text() == "second" and paths.record("logreg").read_text() == "first record"
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".heads")]) == 1  # old versions removed
+
+
+def test_a_plain_stage_folder_from_an_older_version_is_taken_over(tmp_path):
+    paths = Paths(tmp_path)
+    paths.heads.mkdir()
+    paths.heads_metrics.write_text("old")
+    paths.dense_history.write_text("kept")
+    with cache.staged(paths, "heads") as staged:
+        cache.write_text(staged.heads_metrics, "new")
+    assert paths.heads.is_symlink()
+    assert paths.heads_metrics.read_text() == "new" and paths.dense_history.read_text() == "kept"
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".heads")]) == 1

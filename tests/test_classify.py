@@ -112,6 +112,21 @@ def test_one_head_at_a_time_keeps_the_others_metrics(tmp_path):
     assert set(runner.run(fast_config(tmp_path, heads=["logreg"]))) == {"logreg"}
 
 
+def test_a_failure_while_writing_leaves_the_previous_heads_whole(tmp_path, monkeypatch):
+    write_feature_cache(tmp_path)
+    config = fast_config(tmp_path)
+    runner.run(config)
+    before = {p.name: p.read_bytes() for p in config.paths.heads.iterdir()}
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_metrics", no_space)  # after both models are written
+    with pytest.raises(OSError, match="No space"):
+        runner.run(fast_config(tmp_path, seed=7))
+    assert {p.name: p.read_bytes() for p in config.paths.heads.iterdir()} == before
+
+
 def test_one_class_in_train_is_a_clear_error(tmp_path, capsys):
     write_feature_cache(tmp_path, train_labels=1)
     assert classify_main(["--out", str(tmp_path)]) == 1

@@ -360,4 +360,62 @@ def test_touch_re_extracts_nothing_and_verify_catches_an_edit_that_kept_size_and
     os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same modification time
     assert build.run(config, progress=False).status == "up to date"  # unseen: size and mtime trusted
     verified = build.run(ExtractConfig(**(vars(config) | {"verify": True})), progress=False)
-    assert verified.status == "built" and config.paths.cache.stat().st_mtime_ns != stamp
+    assert verified.status == "updated: 1 new or changed inputs extracted, 15 reused"
+    assert config.paths.cache.stat().st_mtime_ns != stamp
+
+
+def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
+    tmp_path, random_weights, engine_dir, monkeypatch
+):
+    from extract import extraction
+
+    data = tmp_path / "data"
+    write_class_folders(data / "train", ["a", "b"], 12)
+    write_class_folders(data / "validation", ["a", "b"], 3, seed=1)
+    (data / "train" / "a" / "broken.jpg").write_bytes(b"not a jpeg")
+    settings = dict(
+        data=str(data),
+        weights=str(random_weights),
+        image_size=TINY,
+        batch=4,
+        shard_size=8,
+        engine="tflite",
+        engine_dir=str(engine_dir),
+    )
+    updated = ExtractConfig(out=str(tmp_path / "updated"), **settings)
+    build.run(updated, progress=False)
+
+    for i in range(3):  # sorted among the others: a.1.jpg < a.10.x.jpg < a.11.jpg
+        colour_image(0, 500 + i).save(data / "train" / "a" / f"a.10.{i}.jpg")
+    for i in range(2):
+        colour_image(1, 600 + i).save(data / "validation" / "b" / f"b.new{i}.jpg")
+    colour_image(1, 700).save(data / "train" / "b" / "b.3.jpg")  # changed
+    (data / "train" / "b" / "b.5.jpg").unlink()  # removed
+    extracted = []
+    real_batches = extraction.batches
+
+    def counting_batches(split, *args, **kwargs):
+        for positions, batch in real_batches(split, *args, **kwargs):
+            extracted.extend(split.ids[i] for i in positions)
+            yield positions, batch
+
+    monkeypatch.setattr(extraction, "batches", counting_batches)
+    summary = build.run(updated, progress=False)
+    monkeypatch.undo()
+
+    assert summary.status == "updated: 6 new or changed inputs extracted, 29 reused"
+    assert sorted(extracted) == sorted(
+        [f"train/a/a.10.{i}.jpg" for i in range(3)]
+        + ["validation/b/b.new0.jpg", "validation/b/b.new1.jpg"]
+        + ["train/b/b.3.jpg"]
+    )  # the broken file's reason is reused: it is not decoded again
+    fresh = build.run(ExtractConfig(out=str(tmp_path / "fresh"), **settings), progress=False).path
+    assert cache.info(summary.path)["fingerprint"] == cache.info(fresh)["fingerprint"]
+    for split in ("train", "validation"):
+        mine, theirs = cache.read_split(summary.path, split), cache.read_split(fresh, split)
+        assert mine.ids == theirs.ids and "train/b/b.5.jpg" not in mine.ids
+        np.testing.assert_array_equal(mine.labels, theirs.labels)
+        np.testing.assert_array_equal(mine.features, theirs.features)
+        assert cache.skipped(summary.path, split) == cache.skipped(fresh, split)
+        assert cache.contents(summary.path, split) == cache.contents(fresh, split)
+    assert cache.info(summary.path)["splits"]["train"]["extracted"] == 4

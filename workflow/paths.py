@@ -13,11 +13,15 @@ laid out by stage:
                                     {logreg,dense}.scored.npz, dense_history.json,
                                     dense_learning_curve.png (make heads)
     <out>/finetune/                 model.keras (+ .json), metrics.json, finetune.scored.npz,
-                                    learning_curve.png; run-<seed>/ (backup/, history.csv,
-                                    best.weights.h5, settings.json, result.npz) per run
-    <out>/baseline/                 metrics.json, tutorial.scored.npz, run-<seed>/: the tutorial's
-                                    recipe, timed (make report BASELINE=1)
+                                    learning_curve.png (make finetune)
+    <out>/baseline/                 metrics.json, tutorial.scored.npz: the tutorial's recipe,
+                                    timed (make report BASELINE=1)
     <out>/export/                   model.keras and model.tflite (make export)
+    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv,
+                                    best.weights.h5, settings.json, result.npz), kept to resume
+
+The four stage folders (heads, finetune, baseline, export) are symbolic links to their current
+version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.atomic.staged`).
     <out>/predictions.csv           make predict
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
           report.json               report_confusion.png) and report_thumbnails/
@@ -29,8 +33,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# Trained models: where each lives below the output folder, and which target makes it.
-MODEL_FILES = {"logreg": "heads/logreg.joblib", "dense": "heads/dense.keras", "finetune": "finetune/model.keras"}
+# Trained models: the stage folder and file of each, and which target makes it.
+MODEL_FILES = {
+    "logreg": ("heads", "logreg.joblib"),
+    "dense": ("heads", "dense.keras"),
+    "finetune": ("finetune", "model.keras"),
+}
+# A stage's folder is replaced as a whole (`cache.atomic.staged`): these are they.
+STAGE_FOLDERS = ("heads", "finetune", "baseline", "export")
 MAKE_TARGET = {"logreg": "make heads", "dense": "make heads", "finetune": "make finetune"}
 
 
@@ -65,9 +75,19 @@ class RunFiles:
 @dataclass(frozen=True)
 class Paths:
     out: Path
+    staging: tuple = ()  # (stage, folder) pairs: that stage's files are written into another folder
 
-    def __init__(self, out: str | os.PathLike):
+    def __init__(self, out: str | os.PathLike, staging: tuple = ()):
         object.__setattr__(self, "out", Path(out))
+        object.__setattr__(self, "staging", staging)
+
+    def stage(self, name: str) -> Path:
+        """A stage's folder (one of STAGE_FOLDERS): where its files are read, or being written."""
+        return dict(self.staging).get(name, self.out / name)
+
+    def writing(self, name: str, folder: Path) -> Paths:
+        """These paths, with stage `name`'s files in `folder` (a new version being written)."""
+        return Paths(self.out, (*self.staging, (name, folder)))
 
     @property
     def lock(self) -> Path:
@@ -99,7 +119,7 @@ class Paths:
     # --- make heads
     @property
     def heads(self) -> Path:
-        return self.out / "heads"
+        return self.stage("heads")
 
     @property
     def heads_metrics(self) -> Path:
@@ -115,7 +135,8 @@ class Paths:
 
     def model(self, name: str) -> Path:
         """A trained model's file: `logreg`, `dense` or `finetune`."""
-        return self.out / MODEL_FILES[name]
+        folder, file = MODEL_FILES[name]
+        return self.stage(folder) / file
 
     def scored(self, method: str) -> Path:
         """Every run's probabilities on the scored split (`classify.scored`) of a method:
@@ -130,7 +151,7 @@ class Paths:
     # --- make finetune
     @property
     def finetune(self) -> Path:
-        return self.out / "finetune"
+        return self.stage("finetune")
 
     @property
     def finetune_metrics(self) -> Path:
@@ -143,11 +164,11 @@ class Paths:
     def run(self, method: str, seed: int) -> RunFiles:
         """One run's files of an end-to-end method (`finetune` or `tutorial`), kept so that a killed
         run resumes."""
-        return RunFiles({"finetune": self.finetune, "tutorial": self.baseline}[method] / f"run-{seed}")
+        return RunFiles(self.out / "runs" / f"{method}-{seed}")
 
     @property
     def baseline(self) -> Path:
-        return self.out / "baseline"
+        return self.stage("baseline")
 
     @property
     def baseline_metrics(self) -> Path:
@@ -156,11 +177,11 @@ class Paths:
     # --- make export, make predict, make report
     @property
     def export_keras(self) -> Path:
-        return self.out / "export" / "model.keras"
+        return self.stage("export") / "model.keras"
 
     @property
     def export_tflite(self) -> Path:
-        return self.out / "export" / "model.tflite"
+        return self.stage("export") / "model.tflite"
 
     @property
     def predictions(self) -> Path:

@@ -1,0 +1,68 @@
+"""What a rebuild can take from the cache it replaces: the rows of files whose content it has seen.
+
+A file's features depend only on its bytes and the features key (model, weights, size,
+preprocessing, engine, dtype). So when the data changes but the features key does not, every
+file whose content hash the previous cache holds keeps its row (or its reason for being
+skipped), and only new or changed files go through the model. Labels, ids and order come from
+the new listing, so the result is the cache a fresh build would write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import cache
+from extract import identity
+from extract.hashes import UNREADABLE
+from extract.sources import Split
+
+
+@dataclass
+class Reuse:
+    path: Path
+    fingerprint: str  # the previous cache's: with it, what is new is decided
+    rows: dict[str, tuple[str, int]]  # content hash → (split, row) in the previous cache
+    skips: dict[str, str]  # content hash → why the previous cache left that content out
+
+    @classmethod
+    def of(cls, path: Path, attrs: dict) -> Reuse | None:
+        """The previous cache's rows, if it is intact and its features are what this run computes."""
+        try:
+            meta = cache.info(path)
+            if identity.features_key(meta) != identity.features_key(attrs):
+                return None
+            cache.verify(path)
+            rows, skips = {}, {}
+            for split in meta["splits"]:
+                content, skipped_content = cache.contents(path, split)
+                rows.update((item, (split, row)) for row, item in enumerate(content) if item)
+                reasons = [reason for _, reason in cache.skipped(path, split)]
+                # an unreadable file (a broken link) is tried again: it may be back
+                for item, why in zip(skipped_content, reasons, strict=True):
+                    if item and item != UNREADABLE:
+                        skips[item] = why
+        except (cache.CacheError, KeyError):
+            return None
+        return cls(Path(path), meta["fingerprint"], rows, skips)
+
+    def known(self, content: str) -> bool:
+        return content in self.rows or content in self.skips
+
+    def new(self, split: Split) -> Split:
+        """The inputs of `split` whose content the previous cache has not seen, in order."""
+        return split.subset([i for i, item in enumerate(split.content) if not self.known(item)])
+
+    def features(self, contents: list[str]) -> np.ndarray:
+        """The previous cache's features for these (known, not skipped) contents, in order."""
+        places = [self.rows[item] for item in contents]
+        out = None
+        for split in {split for split, _ in places}:
+            wanted = [i for i, (name, _) in enumerate(places) if name == split]
+            rows = cache.read_rows(self.path, split, np.array([places[i][1] for i in wanted]))
+            if out is None:
+                out = np.empty((len(places), rows.shape[1]), rows.dtype)
+            out[wanted] = rows
+        return out
