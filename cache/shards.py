@@ -67,6 +67,17 @@ class ShardStore:
                 seconds=float(data["seconds"]),
             )
 
+    def mark_warned(self, split: str, indices: list[int]) -> None:
+        """Remember that libjpeg printed a warning while these shards were decoded (which file's
+        is found later, one file at a time)."""
+        for index in indices:
+            path = self._path(split, index).with_suffix(".warned")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+    def warned(self, split: str) -> list[int]:
+        return sorted(int(path.stem.removeprefix("shard-")) for path in (self.directory / split).glob("*.warned"))
+
     def seconds(self, split: str) -> float:
         """The extraction time of `split`'s finished shards (reads no features)."""
         total = 0.0

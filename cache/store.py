@@ -13,7 +13,9 @@ Layout (format version 3):
     /<split>/skipped_ids   (M,) inputs that could not be decoded ...
     /<split>/skipped_reasons (M,) ... and why
     /<split>/skipped_content (M,) ... and their content hashes
-                           attrs on the group: n_inputs, seconds, and sha256_<dataset>
+                           attrs on the group: n_inputs, extracted, seconds, warnings
+                           (JSON {id: libjpeg's warning} of rows decoded despite
+                           damaged data), and sha256_<dataset>
                            for each dataset (features and labels also carry HDF5's
                            fletcher32 checksum on every chunk)
 
@@ -40,7 +42,7 @@ FORMAT_VERSION = 3
 VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
-JSON_ATTRS = {"class_names", "versions", "extract_config"}  # stored as JSON text
+JSON_ATTRS = {"class_names", "versions", "extract_config", "warnings"}  # stored as JSON text
 _TEXT = h5py.string_dtype("utf-8")
 # Ids are file names, which need not be valid UTF-8: stored as their bytes, read back with
 # os.fsdecode (undecodable bytes become surrogate escapes, PEP 383), so every name round-trips.
@@ -120,7 +122,11 @@ def info(path: str | os.PathLike) -> dict:
             name: {
                 "rows": int(group["labels"].shape[0]),
                 "skipped": int(group["skipped_ids"].shape[0]),
-                **{key: _plain(value) for key, value in group.attrs.items() if not key.startswith("sha256_")},
+                **{
+                    key: json.loads(value) if key in JSON_ATTRS else _plain(value)
+                    for key, value in group.attrs.items()
+                    if not key.startswith("sha256_")
+                },
             }
             for name, group in _ordered_splits(handle)
         }

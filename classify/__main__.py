@@ -11,6 +11,9 @@ def show(config: HeadConfig, metrics: dict) -> None:
 
     print(markdown_table({name: metrics[name] for name in config.heads}))
     print(f"\nsaved to {config.paths.heads}/")
+    change = metrics[config.heads[0]]["data_changed"]
+    if change:
+        print(f"warning: {change}; these heads use the cache as it was: run `make features`, then `make heads`")
 
 
 main = cli.command(

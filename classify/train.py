@@ -17,6 +17,7 @@ from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
 from classify.protocol import Protocol, Rows, protocol_of, rows_of
+from extract.build import data_change
 from workflow.paths import Paths
 
 
@@ -42,6 +43,9 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     rows = rows_of(cache_path, protocol)
     heads.check_trainable(rows.fit.labels, meta["class_names"])
     trained = [train_head(name, config, meta, protocol, rows) for name in config.heads]
+    change = data_change(config.paths)
+    for head in trained:
+        head.entry["data_changed"] = change  # trained on features of data that is no longer there
     with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:
             save_head(head, config, meta, protocol, paths)

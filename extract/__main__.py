@@ -5,7 +5,7 @@ import sys
 from extract.config import ExtractConfig
 from workflow import cli
 
-SHOWN_SKIPS = 10
+SHOWN = 10  # skipped and damaged files listed per split
 
 
 def show(config: ExtractConfig, summary) -> None:
@@ -16,10 +16,14 @@ def show(config: ExtractConfig, summary) -> None:
     for s in summary.splits:
         if s.empty_classes:
             print(f"warning: no {s.split} images of class {', '.join(s.empty_classes)}")
-        for item, reason in s.skipped[:SHOWN_SKIPS]:
+        for item, reason in s.skipped[:SHOWN]:
             print(f"skipped {item}: {reason}")
-        if len(s.skipped) > SHOWN_SKIPS:
-            print(f"... and {len(s.skipped) - SHOWN_SKIPS} more in {s.split} (cache.skipped(path, {s.split!r}))")
+        if len(s.skipped) > SHOWN:
+            print(f"... and {len(s.skipped) - SHOWN} more in {s.split} (cache.skipped(path, {s.split!r}))")
+        for item, warning in list(s.warnings.items())[:SHOWN]:
+            print(f"kept {item}, though its data is damaged: {warning}")
+        if len(s.warnings) > SHOWN:
+            print(f"... and {len(s.warnings) - SHOWN} more in {s.split} (cache.info(path)['splits'])")
 
 
 main = cli.command(

@@ -13,7 +13,7 @@ import cache
 from cache.lock import exclusive
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
-from extract.sources import cheap_fingerprint
+from extract.sources import DataError, cheap_fingerprint, folder_source
 from workflow.paths import Paths
 
 
@@ -22,6 +22,7 @@ class SplitSummary:
     split: str
     images: int
     skipped: list[tuple[str, str]]  # (id, reason) of each input left out
+    warnings: dict[str, str]  # {id: libjpeg's warning} of each input kept despite damaged data
     extracted: int  # inputs that went through the model in the run that wrote the cache
     seconds: float  # of that run's extraction
     empty_classes: list[str]  # classes with no image in this split
@@ -84,6 +85,35 @@ def _recorded_quick_key(paths: Paths) -> str | None:
         return None
 
 
+def data_change(paths: Paths) -> str | None:
+    """What changed in the cache's data folder since the cache was built ("2 files added, 1
+    changed"), or None if nothing did; without TensorFlow. TFDS sources are not checked: their
+    prepared files are versioned."""
+    meta = cache.info(paths.cache)
+    if "extract_config" not in meta or meta["dataset"].startswith("tfds:"):
+        return None  # not written by extraction (made in Python), or from TFDS
+    hashes = ContentHashes(paths.content_hashes)  # read only: extraction keeps the index
+    try:
+        source = folder_source(Path(meta["dataset"]), meta["extract_config"]["limit"], hashes)
+    except DataError as err:
+        return str(err)
+    if source.fingerprint == meta["dataset_fingerprint"]:
+        return None
+    cached = {}
+    for split in meta["splits"]:
+        content, skipped_content = cache.contents(paths.cache, split)
+        cached |= dict(zip(cache.ids(paths.cache, split), content, strict=True))
+        cached |= dict(zip([item for item, _ in cache.skipped(paths.cache, split)], skipped_content, strict=True))
+    listed = {item: content for split in source.splits for item, content in zip(split.ids, split.content, strict=True)}
+    counts = {
+        "added": len(listed.keys() - cached.keys()),
+        "removed": len(cached.keys() - listed.keys()),
+        "changed": sum(listed[item] != cached[item] for item in listed.keys() & cached.keys()),
+    }
+    changes = ", ".join(f"{count} {what}" for what, count in counts.items() if count) or "files moved"
+    return f"{meta['dataset']} changed since the cache was built ({changes})"
+
+
 def summary_of(path: Path, status: str) -> Summary:
     meta = cache.info(path)
     names = meta["class_names"]
@@ -95,6 +125,7 @@ def summary_of(path: Path, status: str) -> Summary:
                 name,
                 s["rows"],
                 cache.skipped(path, name),
+                s["warnings"],
                 s["extracted"],
                 s["seconds"],
                 [names[i] for i in np.flatnonzero(np.bincount(cache.labels(path, name), minlength=len(names)) == 0)],

@@ -6,6 +6,7 @@ loads TensorFlow and the model.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import asdict
@@ -19,11 +20,11 @@ from tqdm import tqdm
 
 import cache
 from cache.shards import Shard, ShardStore
-from extract import backbone, engines, identity
+from extract import backbone, engines, identity, images, native_log
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
-from extract.pipeline import batches, why_skipped
-from extract.reuse import Reuse
+from extract.pipeline import batches, elements, why_skipped
+from extract.reuse import Outcome, Reuse
 from extract.sources import Source, Split, open_source
 
 ASSEMBLY_ROWS = 4096
@@ -118,6 +119,8 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
         done, rows = positions[inside], features[inside]
         pending_positions, pending_features = [positions[~inside]], [features[~inside]]
         missing = sorted(set(range(shard * shard_size, end)) - set(done.tolist()))
+        if log.libjpeg_warnings():  # from this shard's files, or the next one's decoded ahead
+            store.mark_warned(split.name, [shard, shard + 1])  # before the shard is kept: a resumed run looks too
         store.write(
             split.name,
             shard,
@@ -132,30 +135,40 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
         started = time.perf_counter()
 
     overlap = engines.runs_on_gpu(engine.name)
-    for positions, batch in batches(split, first * shard_size, config.image_size, config.batch, overlap):
-        pending_positions.append(positions)
-        pending_features.append(engine(batch))
-        while (shard + 1) * shard_size <= positions[-1]:
+    with native_log.captured() as log:
+        for positions, batch in batches(split, first * shard_size, config.image_size, config.batch, overlap):
+            pending_positions.append(positions)
+            pending_features.append(engine(batch))
+            while (shard + 1) * shard_size <= positions[-1]:
+                flush()
+            bar.update(int(positions[-1]) + 1 - bar.n)
+        while shard < n_shards:
             flush()
-        bar.update(int(positions[-1]) + 1 - bar.n)
-    while shard < n_shards:
-        flush()
     bar.update(len(split) - bar.n)
     bar.close()
 
 
 def _assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
     """Write every split in its listing order: rows reused from the previous cache where the
-    content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time."""
+    content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time.
+    Where this run's decoding printed libjpeg warnings, the files behind them are found and
+    named in the split's `warnings`."""
     writer = cache.CacheWriter(path, attrs, identity.FEATURE_DIM, config.dtype)
     try:
         for split, new in zip(source.splits, work, strict=True):
             writer.add_split(split.name)
-            fresh = _fresh_outcomes(new, store, config.shard_size)
+            warnings = _decode_warnings(new, config.shard_size, store.warned(split.name))
+            fresh = _fresh_outcomes(new, store, config.shard_size, warnings)
+            kept_with_warnings = {}
             for start in range(0, len(split), ASSEMBLY_ROWS):
-                _append_block(writer, split, range(start, min(start + ASSEMBLY_ROWS, len(split))), fresh, reuse)
+                block = range(start, min(start + ASSEMBLY_ROWS, len(split)))
+                kept_with_warnings |= _append_block(writer, split, block, fresh, reuse)
             writer.set_split_attrs(
-                split.name, n_inputs=len(split), extracted=len(new), seconds=store.seconds(split.name)
+                split.name,
+                n_inputs=len(split),
+                extracted=len(new),
+                seconds=store.seconds(split.name),
+                warnings=json.dumps(kept_with_warnings),
             )
     except BaseException:
         writer.abort()
@@ -163,40 +176,51 @@ def _assemble(path, attrs: dict, source: Source, work: list[Split], store: Shard
     writer.close()
 
 
-def _fresh_outcomes(split: Split, store: ShardStore, shard_size: int):
-    """(features, None) or (None, why skipped) for each input of `split`, in order, from its shards."""
+def _fresh_outcomes(split: Split, store: ShardStore, shard_size: int, warnings: dict[int, str]):
+    """An `Outcome` for each input of `split`, in order, from its shards."""
     for index in range(store.done(split.name)):
         shard = store.read(split.name, index)
         rows = dict(zip(shard.positions.tolist(), shard.features, strict=True))
         reasons = iter(shard.skipped_reasons)  # of the other positions, ascending
         for i in range(index * shard_size, min((index + 1) * shard_size, len(split))):
-            yield (rows[i], None) if i in rows else (None, next(reasons))
+            yield Outcome(rows[i], None, warnings.get(i)) if i in rows else Outcome(None, next(reasons), None)
 
 
-def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse) -> None:
-    kept: list[int] = []
-    features: list = []  # a content hash to reuse, or this run's features
-    left_out: list[int] = []
-    reasons: list[str] = []
+def _decode_warnings(split: Split, shard_size: int, shards: list[int]) -> dict[int, str]:
+    """{position: libjpeg's warning} for the JPEGs in these shards of `split` that decode with one,
+    found by decoding one file at a time (extraction decodes in parallel: its warnings name no file)."""
+    found = {}
+    with native_log.captured() as log:
+        for shard in (shard for shard in shards if shard * shard_size < len(split)):
+            for position, encoded in elements(split, shard * shard_size).take(shard_size).as_numpy_iterator():
+                if not encoded.startswith(b"\xff\xd8"):
+                    continue  # not a JPEG
+                try:
+                    images.decode(tf.constant(encoded))
+                    decoded = True
+                except tf.errors.OpError:
+                    decoded = False  # undecodable: skipped, with its reason
+                warnings = log.libjpeg_warnings()  # read either way: the next file's start afresh
+                if decoded and warnings:
+                    found[int(position)] = warnings[0]
+    return found
+
+
+def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse) -> dict[str, str]:
+    """Append the inputs at `positions`; {id: libjpeg's warning} of the rows kept despite one."""
+    outcomes = {}
     for i in positions:
         content = split.content[i] if split.content else ""
-        if reuse and reuse.known(content):
-            row, why = (content, None) if content in reuse.rows else (None, reuse.skips[content])
-        else:
-            row, why = next(fresh)
-        if why is None:
-            kept.append(i)
-            features.append(row)
-        else:
-            left_out.append(i)
-            reasons.append(why)
+        outcomes[i] = reuse.outcome(content) if reuse and reuse.known(content) else next(fresh)
+    kept = [i for i in positions if outcomes[i].skipped is None]
+    left_out = [i for i in positions if outcomes[i].skipped is not None]
     block = np.zeros((len(kept), identity.FEATURE_DIM), np.float32)
-    reused = [k for k, row in enumerate(features) if isinstance(row, str)]
+    reused = [k for k, i in enumerate(kept) if outcomes[i].features is None]
     if reused:
-        block[reused] = reuse.features([features[k] for k in reused])
-    for k, row in enumerate(features):
-        if not isinstance(row, str):
-            block[k] = row
+        block[reused] = reuse.features([split.content[kept[k]] for k in reused])
+    for k, i in enumerate(kept):
+        if outcomes[i].features is not None:
+            block[k] = outcomes[i].features
     content = split.content or [""] * len(split)
     writer.append(
         split.name,
@@ -204,7 +228,8 @@ def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fre
         split.labels[kept],
         [split.ids[i] for i in kept],
         [split.ids[i] for i in left_out],
-        reasons,
+        [outcomes[i].skipped for i in left_out],
         [content[i] for i in kept],
         [content[i] for i in left_out],
     )
+    return {split.ids[i]: outcomes[i].warning for i in kept if outcomes[i].warning}

@@ -21,11 +21,21 @@ from extract.sources import Split
 
 
 @dataclass
+class Outcome:
+    """What became of one input."""
+
+    features: np.ndarray | None  # this run's features; None if skipped, or reused from the previous cache
+    skipped: str | None  # why it was left out
+    warning: str | None  # libjpeg's complaint about damaged data it decoded anyway
+
+
+@dataclass
 class Reuse:
     path: Path
     fingerprint: str  # the previous cache's: with it, what is new is decided
     rows: dict[str, tuple[str, int]]  # content hash → (split, row) in the previous cache
     skips: dict[str, str]  # content hash → why the previous cache left that content out
+    warnings: dict[str, str]  # content hash → libjpeg's warning on a row kept anyway
 
     @classmethod
     def of(cls, path: Path, attrs: dict) -> Reuse | None:
@@ -35,10 +45,12 @@ class Reuse:
             if identity.features_key(meta) != identity.features_key(attrs):
                 return None
             cache.verify(path)
-            rows, skips = {}, {}
-            for split in meta["splits"]:
+            rows, skips, warnings = {}, {}, {}
+            for split, counts in meta["splits"].items():
                 content, skipped_content = cache.contents(path, split)
                 rows.update((item, (split, row)) for row, item in enumerate(content) if item)
+                by_id = dict(zip(cache.ids(path, split), content, strict=True))
+                warnings.update((by_id[item], why) for item, why in counts["warnings"].items())
                 reasons = [reason for _, reason in cache.skipped(path, split)]
                 # an unreadable file (a broken link) is tried again: it may be back
                 for item, why in zip(skipped_content, reasons, strict=True):
@@ -46,10 +58,14 @@ class Reuse:
                         skips[item] = why
         except (cache.CacheError, KeyError):
             return None
-        return cls(Path(path), meta["fingerprint"], rows, skips)
+        return cls(Path(path), meta["fingerprint"], rows, skips, warnings)
 
     def known(self, content: str) -> bool:
         return content in self.rows or content in self.skips
+
+    def outcome(self, content: str) -> Outcome:
+        """A known content's outcome; its features are read in blocks by `features`."""
+        return Outcome(None, self.skips.get(content) if content not in self.rows else None, self.warnings.get(content))
 
     def new(self, split: Split) -> Split:
         """The inputs of `split` whose content the previous cache has not seen, in order."""

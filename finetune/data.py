@@ -8,6 +8,7 @@ import tensorflow as tf
 import cache
 from classify.protocol import Protocol
 from extract import images, pipeline
+from extract.build import data_change
 from extract.hashes import ContentHashes
 from extract.sources import open_source
 from workflow.paths import Paths
@@ -23,7 +24,8 @@ def cached_splits(paths: Paths, meta: dict) -> dict:
     hashes = ContentHashes(paths.content_hashes)  # read only: extraction keeps the index
     source = open_source(meta["dataset"], settings["limit"], settings["tfds_data_dir"], hashes)
     if source.fingerprint != meta["dataset_fingerprint"]:
-        raise cache.CacheError(f"{meta['dataset']} changed since the cache was built: run `make features` again")
+        why = data_change(paths) or f"{meta['dataset']} changed since the cache was built"
+        raise cache.CacheError(f"{why}: run `make features` again")
     result = {}
     for split in source.splits:
         kept = set(cache.ids(paths.cache, split.name))

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import cache
 from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from tests.conftest import ROOT, TINY, colour_image, write_bad_files, write_class_folders
+from tests.conftest import ROOT, TINY, colour_image, generated_cache, write_bad_files, write_class_folders
 from workflow.paths import Paths
 
 
@@ -362,6 +363,46 @@ def test_touch_re_extracts_nothing_and_verify_catches_an_edit_that_kept_size_and
     verified = build.run(ExtractConfig(**(vars(config) | {"verify": True})), progress=False)
     assert verified.status == "updated: 1 new or changed inputs extracted, 15 reused"
     assert config.paths.cache.stat().st_mtime_ns != stamp
+
+
+def test_a_jpeg_decoded_despite_damaged_data_is_kept_and_named(tmp_path, random_weights, engine_dir, capsys):
+    data = tmp_path / "data"
+    write_class_folders(data / "train", ["a", "b"], 6)
+    write_class_folders(data / "validation", ["a", "b"], 2, seed=1)
+    colour_image(0, 7, size=(160, 120)).save(data / "train" / "a" / "damaged.jpg")
+    whole = (data / "train" / "a" / "damaged.jpg").read_bytes()
+    (data / "train" / "a" / "damaged.jpg").write_bytes(whole[: len(whole) // 2] + whole[-2:])  # scan cut short
+    args = ["--quiet", "--data", str(data), "--weights", str(random_weights), "--image-size", str(TINY)]
+    args += ["--out", str(tmp_path / "out"), "--engine", "tflite", "--engine-dir", str(engine_dir)]
+    assert extract_main(args) == 0
+    warning = "train/a/damaged.jpg, though its data is damaged: Corrupt JPEG data: premature end of data segment"
+    assert f"kept {warning}" in capsys.readouterr().out
+    path = tmp_path / "out" / "features.h5"
+    assert "train/a/damaged.jpg" in cache.ids(path, "train")
+
+    colour_image(1, 99).save(data / "train" / "b" / "b.new.jpg")  # an update reuses the row and its warning
+    assert extract_main(args) == 0
+    assert f"kept {warning}" in capsys.readouterr().out
+    assert cache.info(path)["splits"]["train"]["extracted"] == 1
+
+
+def test_heads_on_a_cache_whose_data_changed_since_say_so(tmp_path, random_weights, engine_dir, capsys):
+    from classify.__main__ import main as heads_main
+
+    data = tmp_path / "data"
+    write_class_folders(data / "train", ["a", "b"], 8)
+    write_class_folders(data / "validation", ["a", "b"], 3, seed=1)
+    out = tmp_path / "out"
+    generated_cache(data, out, random_weights, engine_dir)
+    args = ["--out", str(out), "--heads", "logreg", "--seeds", "1"]
+    assert heads_main(args) == 0
+    assert "warning" not in capsys.readouterr().out
+    colour_image(0, 50).save(data / "train" / "a" / "a.new.jpg")
+    colour_image(1, 51).save(data / "train" / "b" / "b.0.jpg")
+    assert heads_main(args) == 0
+    printed = capsys.readouterr().out
+    assert f"warning: {data} changed since the cache was built (1 added, 1 changed)" in printed
+    assert json.loads(Paths(out).heads_metrics.read_text())["logreg"]["data_changed"].endswith("(1 added, 1 changed)")
 
 
 def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
