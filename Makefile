@@ -20,6 +20,8 @@ HEADS        ?=
 SEEDS        ?=
 FT_SEEDS     ?=
 DEV_FRACTION ?=
+EXCLUDE      ?=
+SIMILARITY   ?=
 EPOCHS       ?=
 FT_EPOCHS    ?=
 FINE_TUNE_AT ?=
@@ -48,7 +50,7 @@ space := $(subst ,, )
 flag = $(if $(strip $(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
-.PHONY: all venv features heads finetune baseline report predict export bench lint test clean
+.PHONY: all venv features heads finetune baseline report audit predict export bench lint test clean
 
 all: features heads finetune report
 
@@ -66,13 +68,15 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 # SEEDS and DEV_FRACTION mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))
-HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
+HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
+	$(call opt,--exclude,$(EXCLUDE))
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
 	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS)
 BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
 REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS))))
+AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
 PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH))
 EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
@@ -92,6 +96,9 @@ baseline: venv
 
 report: venv $(if $(BASELINE),baseline)
 	$(PY) -m report $(strip $(COMMON) $(REPORT_FLAGS))
+
+audit: venv
+	$(PY) -m audit $(strip $(COMMON) $(AUDIT_FLAGS))
 
 predict: venv
 	$(if $(IMAGES),,$(error IMAGES=<image files or folders> is required))

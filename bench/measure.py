@@ -7,18 +7,22 @@ tensors and features elsewhere.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import keras
 import numpy as np
 
 import cache
+from audit import find as audit_find
+from audit.config import AuditConfig
 from bench.config import BenchConfig
 from classify import heads
 from classify import train as heads_train
@@ -29,6 +33,7 @@ from extract.config import ExtractConfig
 from extract.sources import Split
 from finetune.config import BaselineConfig
 from finetune.tutorial import run as run_baseline
+from workflow.paths import Paths
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every command line, for the start-up (`--help`) timings.
@@ -40,6 +45,7 @@ ENTRY_POINTS = (
     "finetune",
     "finetune.baseline",
     "report",
+    "audit",
     "bench",
 )
 
@@ -270,6 +276,45 @@ def update_rows(data: Path, weights: str, engine_dir: Path, count: int, added: i
     ]
 
 
+def audit_rows(out: Path, rows: int) -> list[tuple]:
+    """`make audit` on the real cache in `out` (wall, start-up and thumbnails included), and the
+    audit's search alone on `rows` synthetic rows, with the peak memory it added."""
+    wall = wall_seconds([sys.executable, "-m", "audit", "--quiet", "--out", str(out)], 1)
+    counts = json.loads(Paths(out).audit_json.read_text())["images"]
+    result = [(f"make audit, {sum(counts.values())} photos", 160, f"{wall:.1f} s", "wall incl. start-up; target 10 s")]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "features.h5"
+        rng = np.random.default_rng(0)
+        labels = rng.integers(0, 2, rows)
+        means = rng.normal(0, 1, (2, backbone.FEATURE_DIM))
+        features = np.maximum(means[labels] + rng.normal(0, 1, (rows, backbone.FEATURE_DIM)), 0).astype(np.float32)
+        attrs = {"fingerprint": "bench", "class_names": ["a", "b"], "versions": {}}
+        writer = cache.CacheWriter(path, attrs, backbone.FEATURE_DIM, "float32")
+        cut = rows * 9 // 10
+        for split, part in (("train", slice(0, cut)), ("validation", slice(cut, rows))):
+            writer.add_split(split)
+            writer.append(split, features[part], labels[part], [f"{split}/{i}" for i in range(rows)[part]], [], [])
+        writer.close()
+        del features
+        tracemalloc.start()
+        started = time.perf_counter()
+        audit_find.audit(path, AuditConfig(out=folder))
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    full = rows * rows * 4 / 1e6
+    result.append(
+        (
+            f"audit search alone, {rows} synthetic rows × 1280",
+            "–",
+            f"{seconds:.1f} s",
+            f"peak {peak / 1e6:.0f} MB of Python allocations (an N×N float32 matrix: {full:.0f} MB); "
+            "target 60 s at 25,000",
+        )
+    )
+    return result
+
+
 def heads_seconds(rows: int, repeats: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, rows)
@@ -399,6 +444,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
                 )
             )
         rows += update_rows(data, weights, engine_dir, *((300, 10) if quick else (25000, 100)))
+        rows += audit_rows(out, 2000 if quick else 25000)
     for n in (2000,) if quick else (2000, 25000):
         for name, seconds in heads_seconds(n, repeats).items():
             rows.append((f"{name}, {n}×1280", "–", f"{seconds:.2f} s", "synthetic features"))

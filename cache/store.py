@@ -13,7 +13,8 @@ Layout (format version 3):
     /<split>/skipped_ids   (M,) inputs that could not be decoded ...
     /<split>/skipped_reasons (M,) ... and why
     /<split>/skipped_content (M,) ... and their content hashes
-                           attrs on the group: n_inputs, extracted, seconds, warnings
+                           attrs on the group: n_inputs, extracted and run_seconds (by
+                           the last run), seconds (extracting every input), warnings
                            (JSON {id: libjpeg's warning} of rows decoded despite
                            damaged data), and sha256_<dataset>
                            for each dataset (features and labels also carry HDF5's

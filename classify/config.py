@@ -53,6 +53,11 @@ class HeadConfig:
         "without a test split: this part of each class's train images (by hash of "
         "id) makes every choice, and validation scores the verdict",
     )
+    exclude: str | None = option(
+        None,
+        "a file of ids to leave out of train (fit and dev rows): audit.csv from make audit (its id column; delete "
+        "the rows you want kept) or one id per line. The scored split never changes, so a report compares both",
+    )
 
     def __post_init__(self):
         unknown = set(self.heads) - set(HEADS)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import time
 
-import joblib
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from classify.config import HeadConfig
+from classify.linear import fold_threads, logreg_pipeline
 from workflow.errors import WorkflowError
 
 
@@ -145,12 +142,7 @@ def train_logreg(config: HeadConfig, X: np.ndarray, y: np.ndarray) -> tuple[Pipe
 
     Returns the pipeline refitted on all of train with the best C, and the search's record.
     """
-    pipeline = Pipeline(
-        [
-            ("scale", StandardScaler()),
-            ("logreg", LogisticRegression(max_iter=2000, random_state=config.seed)),
-        ]
-    )
+    pipeline = logreg_pipeline(1.0, config.seed)
     folds = min(config.folds, int(np.bincount(y).min()))
     if folds < 2:
         raise HeadError("every class needs at least two training examples for cross-validation")
@@ -163,10 +155,7 @@ def train_logreg(config: HeadConfig, X: np.ndarray, y: np.ndarray) -> tuple[Pipe
         refit=True,
     )
     started = time.perf_counter()
-    # Folds in threads, one BLAS thread each: on a problem this small OpenBLAS's own threads
-    # made each fit 4-10× slower, and worker processes take longer to start than the search
-    # takes to run (BENCHMARKS.md).
-    with threadpool_limits(1), joblib.parallel_config(backend="threading"):
+    with fold_threads():
         search.fit(X, y)
     total = time.perf_counter() - started
     record = {

@@ -14,6 +14,7 @@ This is the discipline of linear-probe versus fine-tuning studies (Kornblith et 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import numpy as np
 
 import cache
 from extract.sources import name_bytes
+from workflow.errors import WorkflowError
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,24 @@ class Rows:
     others: dict[str, cache.SplitData]  # every split but train, by name, each scored for metrics.json
 
 
-def rows_of(cache_path, protocol: Protocol) -> Rows:
-    """The cache's features, labels and ids in each role."""
+def rows_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset()) -> Rows:
+    """The cache's features, labels and ids in each role; `exclude`d ids leave train (fit and dev)."""
     train = cache.read_split(cache_path, "train")
+    train = select(train, np.array([item not in exclude for item in train.ids], dtype=bool))
     others = {name: cache.read_split(cache_path, name) for name in cache.splits(cache_path) if name != "train"}
     in_dev = np.array([item in protocol.dev_ids for item in train.ids], dtype=bool)
     choose = select(train, in_dev) if protocol.choose == "dev" else others["validation"]
     return Rows(fit=select(train, ~in_dev), choose=choose, score=others[protocol.score], others=others)
+
+
+def read_ids(path: str) -> frozenset[str]:
+    """The ids in a file: the `id` column of a CSV with a header (audit.csv), else one per line."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            lines = handle.read().splitlines()
+    except OSError as err:
+        raise WorkflowError(f"cannot read the exclusion list {path}: {err.strerror or err}") from None
+    if lines and "id" in next(csv.reader(lines[:1])):
+        column = next(csv.reader(lines[:1])).index("id")
+        return frozenset(row[column] for row in csv.reader(lines[1:]) if row)
+    return frozenset(line.strip() for line in lines if line.strip())

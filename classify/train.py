@@ -16,7 +16,7 @@ from cache.lock import exclusive
 from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
-from classify.protocol import Protocol, Rows, protocol_of, rows_of
+from classify.protocol import Protocol, Rows, protocol_of, read_ids, rows_of
 from extract.build import data_change
 from workflow.paths import Paths
 
@@ -40,12 +40,15 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
-    rows = rows_of(cache_path, protocol)
+    exclude = read_ids(config.exclude) if config.exclude else frozenset()
+    rows = rows_of(cache_path, protocol, exclude)
     heads.check_trainable(rows.fit.labels, meta["class_names"])
     trained = [train_head(name, config, meta, protocol, rows) for name in config.heads]
     change = data_change(config.paths)
+    train_ids = cache.ids(cache_path, "train")
     for head in trained:
         head.entry["data_changed"] = change  # trained on features of data that is no longer there
+        head.entry["excluded"] = {"file": config.exclude, "train_rows": len(exclude.intersection(train_ids))}
     with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:
             save_head(head, config, meta, protocol, paths)

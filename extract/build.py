@@ -13,7 +13,7 @@ import cache
 from cache.lock import exclusive
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
-from extract.sources import DataError, cheap_fingerprint, folder_source
+from extract.sources import DataError, Source, cheap_fingerprint, folder_source
 from workflow.paths import Paths
 
 
@@ -42,15 +42,17 @@ class Summary:
 def run(config: ExtractConfig, progress: bool = True) -> Summary:
     paths = config.paths
     hashes = ContentHashes(paths.content_hashes, verify=config.verify)
-    key = None if config.force else _quick_key(config, hashes)
+    # a folder is listed once per run: for its quick key, then for the extraction
+    folder = None if config.data.startswith("tfds:") else folder_source(Path(config.data), config.limit, hashes)
+    key = None if config.force else _quick_key(config, folder)
     if key is not None and key == _recorded_quick_key(paths):
         hashes.save()  # a touched file's new stamp
         return summary_of(paths.cache, "up to date")
     with exclusive(paths.lock, "make features"):  # before TensorFlow loads: a second writer stops at once
         from extract import extraction  # TensorFlow and the model: only when there may be work to do
 
-        status = extraction.extract(config, progress, hashes)
-        key = _quick_key(config, hashes)  # again: a TFDS source has prepared its files by now
+        status = extraction.extract(config, progress, hashes, folder)
+        key = _quick_key(config, folder)  # again: a TFDS source has prepared its files by now
         hashes.save()
         if key is not None:
             record = {
@@ -62,8 +64,10 @@ def run(config: ExtractConfig, progress: bool = True) -> Summary:
         return summary_of(paths.cache, status)
 
 
-def _quick_key(config: ExtractConfig, hashes: ContentHashes) -> str | None:
-    return config.quick_key(cheap_fingerprint(config.data, config.limit, config.tfds_data_dir, hashes))
+def _quick_key(config: ExtractConfig, folder: Source | None) -> str | None:
+    """The quick key of a listed folder, or of a TFDS source (`folder` None)."""
+    data_key = folder.fingerprint if folder else cheap_fingerprint(config.data, config.limit, config.tfds_data_dir)
+    return config.quick_key(data_key)
 
 
 def _file_stamp(path: Path) -> list[int]:
@@ -127,7 +131,7 @@ def summary_of(path: Path, status: str) -> Summary:
                 cache.skipped(path, name),
                 s["warnings"],
                 s["extracted"],
-                s["seconds"],
+                s["run_seconds"],
                 [names[i] for i in np.flatnonzero(np.bincount(cache.labels(path, name), minlength=len(names)) == 0)],
             )
             for name, s in meta["splits"].items()

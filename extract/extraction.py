@@ -42,9 +42,12 @@ def damage(path, fingerprint: str) -> str | None:
         return "" if not path.exists() else str(err)
 
 
-def extract(config: ExtractConfig, progress: bool = True, hashes: ContentHashes | None = None) -> str:
-    """Build (or resume building) the cache of `config`; "built", "resumed", "up to date" or "rebuilt …"."""
-    source = open_source(config.data, config.limit, config.tfds_data_dir, hashes)
+def extract(
+    config: ExtractConfig, progress: bool = True, hashes: ContentHashes | None = None, source: Source | None = None
+) -> str:
+    """Build, update or resume building the cache of `config` from `source` (opened from the config
+    if None); "built", "updated: …", "resumed", "up to date" or "rebuilt …"."""
+    source = source or open_source(config.data, config.limit, config.tfds_data_dir, hashes)
     model = backbone.build_backbone(config.weights, config.image_size)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve(config.engine)
@@ -163,11 +166,15 @@ def _assemble(path, attrs: dict, source: Source, work: list[Split], store: Shard
             for start in range(0, len(split), ASSEMBLY_ROWS):
                 block = range(start, min(start + ASSEMBLY_ROWS, len(split)))
                 kept_with_warnings |= _append_block(writer, split, block, fresh, reuse)
+            run_seconds = store.seconds(split.name)
+            reused = len(split) - len(new)
             writer.set_split_attrs(
                 split.name,
                 n_inputs=len(split),
                 extracted=len(new),
-                seconds=store.seconds(split.name),
+                run_seconds=run_seconds,
+                # what extracting every input costs: reused rows at the rate they were extracted at
+                seconds=run_seconds + (reused * reuse.seconds_per_input if reuse else 0.0),
                 warnings=json.dumps(kept_with_warnings),
             )
     except BaseException:

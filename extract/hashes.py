@@ -32,7 +32,7 @@ class ContentHashes:
         except (OSError, ValueError):
             return {}  # absent or unreadable: every file is hashed again
 
-    def of(self, path: Path) -> str:
+    def of(self, path: str | os.PathLike) -> str:
         """The file's content hash, from the index where its size, mtime and inode are unchanged."""
         key = str(path)
         if key in self._seen:
@@ -56,7 +56,7 @@ class ContentHashes:
             cache.write_text(self.index, json.dumps(self._seen))
 
 
-def _blake2b(path: Path) -> str:
+def _blake2b(path: str | os.PathLike) -> str:
     try:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -30,13 +29,6 @@ def elements(split: Split, start: int = 0) -> tf.data.Dataset:
         lambda position, path: (position, tf.io.read_file(path)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-
-
-def read(split: Split, position: int) -> bytes:
-    """One input's encoded bytes; OSError for a file that cannot be read."""
-    if split.paths is None:
-        return next(iter(split.dataset.skip(position).take(1))).numpy()
-    return Path(split.paths[position]).read_bytes()
 
 
 def batches(
@@ -68,7 +60,7 @@ def batches(
 
 def why_skipped(split: Split, position: int, size: int) -> str:
     try:
-        encoded = read(split, position)
+        encoded = split.read(position)
     except OSError as err:
         return f"unreadable: {err.strerror or err}"
     return images.decode_error(encoded, size) or "failed in the input pipeline"

@@ -36,6 +36,7 @@ class Reuse:
     rows: dict[str, tuple[str, int]]  # content hash → (split, row) in the previous cache
     skips: dict[str, str]  # content hash → why the previous cache left that content out
     warnings: dict[str, str]  # content hash → libjpeg's warning on a row kept anyway
+    seconds_per_input: float  # the previous cache's extraction cost per input
 
     @classmethod
     def of(cls, path: Path, attrs: dict) -> Reuse | None:
@@ -58,7 +59,9 @@ class Reuse:
                         skips[item] = why
         except (cache.CacheError, KeyError):
             return None
-        return cls(Path(path), meta["fingerprint"], rows, skips, warnings)
+        splits = meta["splits"].values()
+        per_input = sum(s["seconds"] for s in splits) / max(1, sum(s["n_inputs"] for s in splits))
+        return cls(Path(path), meta["fingerprint"], rows, skips, warnings, per_input)
 
     def known(self, content: str) -> bool:
         return content in self.rows or content in self.skips

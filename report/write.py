@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 
 import cache
+from extract.thumbnails import Thumbnails, data_uri
 from report import figures, gallery, verdict
 from report.collect import Method, collect
 from report.config import ReportConfig
+from workflow.paths import Paths
 
 
 def method_record(row: verdict.Row, n_classes: int) -> dict:
@@ -61,7 +63,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
             }
             for out, meta in folders.items()
         ],
-        "verdict": verdict.sentences(rows),
+        "verdict": verdict.sentences(rows) + [audit_sentence(first)],
         "methods": [method_record(row, len(class_names)) for row in rows],
         "most_wrong": {
             row.method.label: [
@@ -75,6 +77,23 @@ def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
             for item, true, predicted in gallery.disagreements(rows, class_names)
         ],
     }
+
+
+def audit_sentence(method: Method) -> str:
+    """What `make audit` found about the scored split's leakage from train, if it audited this cache."""
+    path, split = Paths(method.out).audit_json, method.scored.split
+    summary = json.loads(path.read_text()) if path.exists() else {}
+    if summary.get("cache_fingerprint") != method.meta["fingerprint"]:
+        return f"No audit of this cache: `make audit` finds {split} images that have a near-duplicate in train."
+    leaked, similarity = summary["leaked_from_train"].get(split, 0), summary["settings"]["similarity"]
+    found = f"Audit: {summary['counts']['label']} possible label errors and {summary['counts']['duplicate']} "
+    found += "near-duplicate pairs within splits are listed in audit.html"
+    if not leaked:
+        return f"{found}; no {split} image has a near-duplicate in train (cosine ≥ {similarity:g})."
+    return (
+        f"{found}. {leaked} of the {len(method.scored.ids)} {split} images have a near-duplicate in train "
+        f"(cosine ≥ {similarity:g}): every accuracy above may be inflated by them."
+    )
 
 
 def percent(interval: dict) -> str:
@@ -180,7 +199,7 @@ td:first-child,th:first-child{text-align:left}.verdict li{margin:.4em 0}
 
 def _tile(item: dict, jpeg: bytes, caption: str) -> str:
     return (
-        f'<div class="tile"><img src="{gallery.data_uri(jpeg)}" alt="{html.escape(item["id"])}">'
+        f'<div class="tile"><img src="{data_uri(jpeg)}" alt="{html.escape(item["id"])}">'
         f"<code>{html.escape(item['id'])}</code><br>{caption}</div>"
     )
 
@@ -207,8 +226,8 @@ def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, b
     ]
     parts += [
         "</ul>",
-        f"<img alt='accuracy against cost' src='{gallery.data_uri(figure, 'png')}'>",
-        f"<img alt='confusion matrices' src='{gallery.data_uri(confusion, 'png')}'>",
+        f"<img alt='accuracy against cost' src='{data_uri(figure, 'png')}'>",
+        f"<img alt='confusion matrices' src='{data_uri(confusion, 'png')}'>",
         "<h2>Most wrong, per method</h2>",
     ]
     for label, items in content["most_wrong"].items():
@@ -252,8 +271,8 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
 
     shown = {item["id"] for items in content["most_wrong"].values() for item in items}
     shown |= {item["id"] for item in content["disagreements"]}
-    thumbnails = gallery.Thumbnails(methods[0].meta, methods[0].out)
-    jpegs = {item: thumbnails.jpeg(content["scored_split"], item) for item in sorted(shown)}
+    thumbnails = Thumbnails(methods[0].meta, methods[0].out)
+    jpegs = {item: thumbnails.jpeg(item) for item in sorted(shown)}
     names = {item: f"{index:04d}.jpg" for index, item in enumerate(sorted(shown))}
     paths.report_thumbnails.mkdir(parents=True, exist_ok=True)
     for item, jpeg in jpegs.items():

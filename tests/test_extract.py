@@ -459,4 +459,6 @@ def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
         np.testing.assert_array_equal(mine.features, theirs.features)
         assert cache.skipped(summary.path, split) == cache.skipped(fresh, split)
         assert cache.contents(summary.path, split) == cache.contents(fresh, split)
-    assert cache.info(summary.path)["splits"]["train"]["extracted"] == 4
+    train = cache.info(summary.path)["splits"]["train"]
+    assert train["extracted"] == 4
+    assert train["seconds"] > train["run_seconds"]  # the cost of every row: reused ones at their old rate

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from audit.config import AuditConfig
 from bench.config import BenchConfig
 from classify.config import ExportConfig, HeadConfig, PredictConfig
 from extract.config import ExtractConfig
@@ -17,8 +18,8 @@ from finetune.config import BaselineConfig, FinetuneConfig
 from report.config import ReportConfig
 from tests.conftest import ROOT
 
-# Lower imports nothing above it; report and bench sit side by side at the top.
-RANK = {"workflow": 0, "cache": 1, "extract": 2, "classify": 3, "finetune": 4, "report": 5, "bench": 5}
+# Lower imports nothing above it; report and audit sit side by side; bench measures them all.
+RANK = {"workflow": 0, "cache": 1, "extract": 2, "classify": 3, "finetune": 4, "report": 5, "audit": 5, "bench": 6}
 ENTRY_POINTS = {
     "extract": ExtractConfig,
     "classify": HeadConfig,
@@ -27,6 +28,7 @@ ENTRY_POINTS = {
     "finetune": FinetuneConfig,
     "finetune.baseline": BaselineConfig,
     "report": ReportConfig,
+    "audit": AuditConfig,
     "bench": BenchConfig,
 }
 # Make variable -> (config, field) it sets
@@ -47,6 +49,8 @@ MAKE_VARIABLES = {
     "SEEDS": (HeadConfig, "seeds"),
     "FT_SEEDS": (FinetuneConfig, "seeds"),
     "DEV_FRACTION": (HeadConfig, "dev_fraction"),
+    "EXCLUDE": (HeadConfig, "exclude"),
+    "SIMILARITY": (AuditConfig, "similarity"),
 }
 
 
@@ -148,6 +152,7 @@ def flags_of(line):
         ("finetune", "finetune"),
         ("export", "classify.export"),
         ("report", "report"),
+        ("audit", "audit"),
     ],
 )
 def test_make_passes_only_the_variables_that_are_set(target, module):
@@ -182,8 +187,15 @@ def test_make_variables_become_their_flags():
         "--force": "",
         "--verbose": "",
     }
-    (line,) = make_dry_run("heads", "HEADS=logreg", "EPOCHS=3")
-    assert dict(flags_of(line)) == {"--out": "artifacts", "--heads": "logreg", "--epochs": "3"}
+    (line,) = make_dry_run("heads", "HEADS=logreg", "EPOCHS=3", "EXCLUDE=audit.csv")
+    assert dict(flags_of(line)) == {
+        "--out": "artifacts",
+        "--heads": "logreg",
+        "--epochs": "3",
+        "--exclude": "audit.csv",
+    }
+    (line,) = make_dry_run("audit", "SIMILARITY=0.9")
+    assert dict(flags_of(line)) == {"--out": "artifacts", "--similarity": "0.9"}
     (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5")
     assert dict(flags_of(line)) == {"--out": "artifacts", "--weights": "w.h5", "--epochs": "2", "--fine-tune-at": "120"}
     (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense")
@@ -217,7 +229,10 @@ def test_the_readme_states_the_dataclass_defaults():
     assert set(documented) == set(MAKE_VARIABLES)
     for name, text in documented.items():
         default = default_of(*MAKE_VARIABLES[name])
-        shown = "(all)" if default is None else ",".join(default) if isinstance(default, list) else str(default)
+        if default is None:  # unset: every image (LIMIT), no file (EXCLUDE)
+            assert text in ("(all)", "(none)"), (name, text)
+            continue
+        shown = ",".join(default) if isinstance(default, list) else str(default)
         assert text.strip("`") == shown, (name, text, default)
 
 

@@ -103,7 +103,7 @@ def test_tfds_gives_the_tutorials_three_splits(mock_tfds):
     assert len(train) == 4 and len(set(train.ids)) == 4
     rows = collect(train, start=1)
     assert [p for p, _ in rows] == [1, 2, 3]
-    assert rows[0][1] == pipeline.read(train, 1)
+    assert rows[0][1] == train.read(1)
     assert tf.io.decode_image(rows[0][1]).shape[-1] == 3
 
 

@@ -25,6 +25,8 @@ version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.
     <out>/predictions.csv           make predict
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
           report.json               report_confusion.png) and report_thumbnails/
+    <out>/audit.csv, audit.json,    make audit: label issues, duplicates, leakage, outliers;
+          audit.md, audit.html      audit_thumbnails/
 """
 
 from __future__ import annotations
@@ -186,6 +188,29 @@ class Paths:
     @property
     def predictions(self) -> Path:
         return self.out / "predictions.csv"
+
+    @property
+    def audit_csv(self) -> Path:
+        """make audit: every finding, one per row."""
+        return self.out / "audit.csv"
+
+    @property
+    def audit_json(self) -> Path:
+        """make audit: the counts, and the cache they are of (the report quotes its leakage)."""
+        return self.out / "audit.json"
+
+    @property
+    def audit_md(self) -> Path:
+        return self.out / "audit.md"
+
+    @property
+    def audit_html(self) -> Path:
+        return self.out / "audit.html"
+
+    @property
+    def audit_thumbnails(self) -> Path:
+        """The findings' thumbnails, for audit.md (audit.html embeds its own)."""
+        return self.out / "audit_thumbnails"
 
     @property
     def report(self) -> Path:

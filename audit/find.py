@@ -1,0 +1,195 @@
+"""The dataset's own problems, found from its cached features: label issues, near-duplicates
+(within a split) and leakage (across splits), and outliers. Each finder returns a DataFrame with
+the columns of audit.csv, most suspicious first.
+
+    from audit import find
+    find.label_issues("artifacts/features.h5")
+
+- **Label issues**: out-of-fold probabilities from logistic regression (every split pooled, each
+  image predicted by a model that never saw it), ranked by cleanlab's confident learning
+  (`find_label_issues`, ordered by self-confidence: the probability of the given label).
+- **Duplicates and leakage**: exact nearest neighbours by cosine similarity of the features,
+  computed block by block (scikit-learn's brute-force search, `working_memory` bounded), so
+  memory never holds the N×N matrix.
+- **Outliers**: an image's mean cosine similarity to the nearest images of its own class; the
+  least similar part of each split is flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cleanlab
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+from sklearn.neighbors import NearestNeighbors
+
+import cache
+from audit.config import AuditConfig
+from classify import linear
+from workflow.errors import WorkflowError
+
+COLUMNS = ["id", "split", "issue", "score", "given_label", "suggested_label", "paired_id"]
+ISSUES = ("label", "leakage", "duplicate", "outlier")  # audit.csv's order
+WORKING_MEMORY_MB = 256  # each block of the neighbour search
+DEFAULTS = AuditConfig()
+
+
+class AuditError(WorkflowError):
+    """The cache cannot be audited (a class with a single image, say)."""
+
+
+@dataclass
+class Pooled:
+    """Every split's rows together."""
+
+    ids: list[str]
+    splits: np.ndarray  # each row's split name
+    labels: np.ndarray
+    features: np.ndarray  # L2-normalised
+    class_names: list[str]
+
+
+def pooled(cache_path) -> Pooled:
+    parts = [(name, cache.read_split(cache_path, name)) for name in cache.splits(cache_path)]
+    features = np.concatenate([data.features for _, data in parts]).astype(np.float32)
+    features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    return Pooled(
+        ids=[item for _, data in parts for item in data.ids],
+        splits=np.array([name for name, data in parts for _ in data.ids]),
+        labels=np.concatenate([data.labels for _, data in parts]),
+        features=features,
+        class_names=cache.info(cache_path)["class_names"],
+    )
+
+
+def out_of_fold(
+    features: np.ndarray, labels: np.ndarray, groups: np.ndarray, config: AuditConfig = DEFAULTS
+) -> np.ndarray:
+    """(N, K) probabilities, each row's from a model fitted on folds without it. `groups` keeps the
+    rows of one image (its views) in one fold: a model that saw a view of an image would recall its
+    label, right or wrong."""
+    folds = min(config.folds, int(np.bincount(labels).min()))
+    if folds < 2:
+        raise AuditError("every class needs at least two images to audit its labels")
+    with linear.fold_threads():
+        return cross_val_predict(
+            linear.logreg_pipeline(config.c, config.seed),
+            features,
+            labels,
+            groups=groups,
+            cv=StratifiedGroupKFold(folds, shuffle=True, random_state=config.seed),
+            method="predict_proba",
+            n_jobs=config.jobs,
+        )
+
+
+def label_issues(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+    data = data or pooled(cache_path)
+    probabilities = out_of_fold(data.features, data.labels, np.arange(len(data.ids)), config)
+    found = cleanlab.filter.find_label_issues(
+        data.labels, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1
+    )
+    given = probabilities[np.arange(len(data.labels)), data.labels]
+    return _frame(
+        data,
+        found,
+        "label",
+        1.0 - given[found],
+        suggested=[data.class_names[k] for k in probabilities[found].argmax(axis=1)],
+    )
+
+
+def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+    """Pairs of images at least `config.similarity` alike: "leakage" across splits (the first split
+    in train, validation, test order is `id`), "duplicate" within one."""
+    data = data or pooled(cache_path)
+    search = NearestNeighbors(radius=1.0 - config.similarity, metric="cosine", algorithm="brute", n_jobs=config.jobs)
+    with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
+        distances, neighbours = search.fit(data.features).radius_neighbors(data.features)
+    pairs = [
+        (i, int(j), 1.0 - float(d))
+        for i, (row_d, row_j) in enumerate(zip(distances, neighbours, strict=True))
+        for d, j in zip(row_d, row_j, strict=True)
+        if j > i
+    ]
+    first, second, similarity = (np.array(column) for column in zip(*pairs, strict=True)) if pairs else ([], [], [])
+    across = data.splits[first] != data.splits[second] if pairs else np.zeros(0, bool)
+    frames = [
+        _frame(data, np.asarray(first)[mask], issue, np.asarray(similarity)[mask], paired=np.asarray(second)[mask])
+        for issue, mask in (("leakage", across), ("duplicate", ~across))
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def outliers(
+    cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None, listed: frozenset[str] = frozenset()
+) -> pd.DataFrame:
+    """The images least like their `config.neighbours` nearest of their own class (in every split),
+    the `config.outlier_fraction` most isolated of each split; score 1 - mean cosine similarity.
+    Ids `listed` already (as label issues: a mislabelled image is far from its given class too)
+    are passed over."""
+    data = data or pooled(cache_path)
+    isolation = np.zeros(len(data.ids))
+    for label in np.unique(data.labels):
+        members = np.flatnonzero(data.labels == label)
+        if len(members) < 2:
+            continue
+        search = NearestNeighbors(n_neighbors=min(config.neighbours + 1, len(members)), metric="cosine")
+        with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
+            distances, _ = search.fit(data.features[members]).kneighbors(data.features[members])
+        isolation[members] = distances[:, 1:].mean(axis=1)  # the first is the image itself
+    flagged = []
+    for split in dict.fromkeys(data.splits):
+        rows = np.flatnonzero(data.splits == split)
+        count = int(round(config.outlier_fraction * len(rows)))
+        candidates = [i for i in rows[np.argsort(-isolation[rows], kind="stable")] if data.ids[i] not in listed]
+        flagged.extend(candidates[:count])
+    flagged = np.array(flagged, dtype=np.int64)
+    return _frame(data, flagged, "outlier", isolation[flagged])
+
+
+def audit(cache_path, config: AuditConfig = DEFAULTS) -> pd.DataFrame:
+    """Every finding, grouped by issue in ISSUES order, most suspicious first within each."""
+    data = pooled(cache_path)
+    labels = label_issues(cache_path, config, data)
+    found = pd.concat(
+        [
+            labels,
+            near_duplicates(cache_path, config, data),
+            outliers(cache_path, config, data, frozenset(labels["id"])),
+        ],
+        ignore_index=True,
+    )
+    order = found["issue"].map(ISSUES.index)
+    return (
+        found.assign(_order=order)
+        .sort_values(["_order", "score"], ascending=[True, False], kind="stable")[COLUMNS]
+        .reset_index(drop=True)
+    )
+
+
+def _frame(
+    data: Pooled,
+    rows: np.ndarray,
+    issue: str,
+    scores: np.ndarray,
+    suggested: list[str] | None = None,
+    paired: np.ndarray | None = None,
+) -> pd.DataFrame:
+    rows = np.asarray(rows, dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "id": [data.ids[i] for i in rows],
+            "split": data.splits[rows],
+            "issue": issue,
+            "score": np.asarray(scores, dtype=np.float64),
+            "given_label": [data.class_names[data.labels[i]] for i in rows],
+            "suggested_label": suggested if suggested is not None else [""] * len(rows),
+            "paired_id": [data.ids[j] for j in paired] if paired is not None else [""] * len(rows),
+        },
+        columns=COLUMNS,
+    )
+    return frame.sort_values("score", ascending=False, kind="stable")

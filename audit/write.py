@@ -1,0 +1,139 @@
+"""`make audit`: every finding into audit.csv, the counts into audit.json (which the report
+quotes), and galleries of thumbnails into audit.md and a self-contained audit.html."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+import cache
+from audit import find
+from audit.config import AuditConfig
+from cache.lock import holding_lock
+from extract.thumbnails import Thumbnails, data_uri
+
+SHOWN = 200  # findings per issue in the galleries; audit.csv holds them all
+TITLES = {
+    "label": "Label issues: the given label is unlikely",
+    "leakage": "Leakage: near-duplicates across splits",
+    "duplicate": "Near-duplicates within a split",
+    "outlier": "Outliers: far from the images of their own class",
+}
+SCORES = {
+    "label": "1 - the out-of-fold probability of the given label",
+    "leakage": "cosine similarity of the features",
+    "duplicate": "cosine similarity of the features",
+    "outlier": "1 - mean cosine similarity to the nearest images of the same class",
+}
+
+
+@dataclass
+class Audit:
+    findings: pd.DataFrame  # audit.csv
+    summary: dict  # audit.json
+
+
+@holding_lock("make audit")
+def write_audit(config: AuditConfig, progress: bool = False) -> Audit:
+    paths = config.paths
+    meta = cache.info(paths.cache)
+    findings = find.audit(paths.cache, config)
+    summary = summary_of(findings, meta, config)
+    shown = {issue: findings[findings["issue"] == issue].head(SHOWN) for issue in find.ISSUES}
+    pictured = sorted(
+        {item for rows in shown.values() for column in ("id", "paired_id") for item in rows[column] if item}
+    )
+    thumbnails = Thumbnails(meta, paths.out)
+    jpegs = {item: thumbnails.jpeg(item) for item in pictured}
+    names = {item: f"{index:04d}.jpg" for index, item in enumerate(pictured)}
+    paths.audit_thumbnails.mkdir(parents=True, exist_ok=True)
+    for item, jpeg in jpegs.items():
+        (paths.audit_thumbnails / names[item]).write_bytes(jpeg)
+
+    cache.write_text(paths.audit_csv, findings.to_csv(index=False))
+    cache.write_text(paths.audit_json, json.dumps(summary, indent=2))
+    relative = paths.audit_thumbnails.relative_to(paths.out).as_posix()
+    cache.write_text(paths.audit_md, markdown(summary, shown, lambda item: f"{relative}/{names[item]}"))
+    cache.write_text(paths.audit_html, html_page(summary, shown, jpegs))
+    return Audit(findings, summary)
+
+
+def summary_of(findings: pd.DataFrame, meta: dict, config: AuditConfig) -> dict:
+    split_of = {item: split for split in meta["splits"] for item in cache.ids(config.paths.cache, split)}
+    leakage = findings[findings["issue"] == "leakage"]
+    from_train = leakage[leakage["split"] == "train"]
+    return {
+        "cache_fingerprint": meta["fingerprint"],
+        "dataset": meta["dataset"],
+        "images": {split: counts["rows"] for split, counts in meta["splits"].items()},
+        "counts": {issue: int((findings["issue"] == issue).sum()) for issue in find.ISSUES},
+        # images of each other split with a near-duplicate in train: what inflates its accuracy
+        "leaked_from_train": {
+            split: len({item for item in from_train["paired_id"] if split_of[item] == split})
+            for split in meta["splits"]
+            if split != "train"
+        },
+        "settings": asdict(config),
+    }
+
+
+def _caption(row) -> str:
+    if row.issue == "label":
+        return f"given {row.given_label}, suggested {row.suggested_label} (score {row.score:.3f})"
+    if row.issue in ("leakage", "duplicate"):
+        return f"similarity {row.score:.4f} with {row.paired_id}"
+    return f"{row.given_label}, isolation {row.score:.3f}"
+
+
+def markdown(summary: dict, shown: dict[str, pd.DataFrame], thumbnail_path) -> str:
+    lines = [
+        "# Dataset audit",
+        "",
+        f"`{summary['dataset']}`: {', '.join(f'{n} {split}' for split, n in summary['images'].items())} images. "
+        "Every finding is in audit.csv; `make heads EXCLUDE=audit.csv` trains without them.",
+        "",
+    ]
+    for issue, rows in shown.items():
+        total = summary["counts"][issue]
+        lines += [f"## {TITLES[issue]} ({total})", "", f"Score: {SCORES[issue]}.", ""]
+        for row in rows.itertuples():
+            pictures = f"![]({thumbnail_path(row.id)})" + (
+                f" ![]({thumbnail_path(row.paired_id)})" if row.paired_id else ""
+            )
+            lines.append(f"- {pictures} `{row.id}` ({row.split}): {_caption(row)}")
+        if total > len(rows):
+            lines.append(f"- … and {total - len(rows)} more in audit.csv")
+        lines.append("")
+    return "\n".join(lines)
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+.grid{display:flex;flex-wrap:wrap;gap:12px}.tile{width:150px;font-size:12px;overflow-wrap:anywhere}
+.pair{width:300px}.tile img{max-width:140px}.tile code{word-break:break-all}"""
+
+
+def html_page(summary: dict, shown: dict[str, pd.DataFrame], jpegs: dict[str, bytes]) -> str:
+    e = html.escape
+    images = ", ".join(f"{n} {e(split)}" for split, n in summary["images"].items())
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Dataset audit</title>"
+        f"<style>{STYLE}</style></head><body><h1>Dataset audit</h1>",
+        f"<p><code>{e(summary['dataset'])}</code>: {images} images. Every finding is in audit.csv; "
+        "<code>make heads EXCLUDE=audit.csv</code> trains without them.</p>",
+    ]
+    for issue, rows in shown.items():
+        total = summary["counts"][issue]
+        parts += [f"<h2>{e(TITLES[issue])} ({total})</h2><p>Score: {e(SCORES[issue])}.</p><div class='grid'>"]
+        for row in rows.itertuples():
+            pictures = [row.id] + ([row.paired_id] if row.paired_id else [])
+            parts.append(
+                f"<div class='tile{' pair' if row.paired_id else ''}'>"
+                + "".join(f"<img src='{data_uri(jpegs[item])}' alt='{e(item)}'>" for item in pictures)
+                + f"<br><code>{e(row.id)}</code> ({e(row.split)})<br>{e(_caption(row))}</div>"
+            )
+        parts.append("</div>" + (f"<p>… and {total - len(rows)} more in audit.csv</p>" if total > len(rows) else ""))
+    parts.append("</body></html>")
+    return "\n".join(parts)

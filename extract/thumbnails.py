@@ -1,0 +1,45 @@
+"""Small JPEG pictures of a cache's images, by id, for the pages people look at (the report's
+mistakes, the audit's findings). Read through the cache's own source: a folder's files, or
+TFDS's records."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from extract.hashes import ContentHashes
+from extract.sources import open_source
+from workflow.paths import Paths
+
+THUMBNAIL = 128  # pixels, longer side
+
+
+class Thumbnails:
+    def __init__(self, meta: dict, out: Path):
+        """`meta` is the cache's `cache.info`; `out` its output folder."""
+        settings = meta["extract_config"]
+        hashes = ContentHashes(Paths(out).content_hashes)  # read only: spares hashing unchanged files
+        source = open_source(meta["dataset"], settings["limit"], settings["tfds_data_dir"], hashes)
+        # ids are unique across splits: a path below the data folder, or a TFDS file name
+        self._places = {item: (split, i) for split in source.splits for i, item in enumerate(split.ids)}
+
+    def jpeg(self, image_id: str) -> bytes:
+        """The image as a JPEG at most THUMBNAIL pixels a side; grey where it is gone or unreadable."""
+        try:
+            split, position = self._places[image_id]
+            encoded = split.read(position)
+            image = Image.open(io.BytesIO(encoded)).convert("RGB")
+        except (OSError, ValueError, KeyError):
+            image = Image.new("RGB", (THUMBNAIL, THUMBNAIL), (200, 200, 200))
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=85)
+        return buffer.getvalue()
+
+
+def data_uri(data: bytes, kind: str = "jpeg") -> str:
+    """An image embedded in a page: an HTML file that opens anywhere, alone."""
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode()
