@@ -168,3 +168,31 @@ def test_heads_exclude_exactly_the_listed_train_ids(tmp_path):
     config = HeadConfig(out=str(tmp_path), heads=["logreg"], seeds=1, jobs=1, exclude=str(audit_csv))
     metrics = heads_train.run(config)
     assert metrics["logreg"]["excluded"] == {"file": str(audit_csv), "train_rows": len(FLIPPED)}
+
+
+def test_the_report_compares_heads_with_and_without_the_audits_findings_and_quotes_its_leakage(tmp_path, monkeypatch):
+    from audit import write
+    from report import write as report_writer
+    from report.config import ReportConfig
+
+    audited, clean = tmp_path / "audited", tmp_path / "clean"
+    planted_cache(audited)
+    monkeypatch.setattr(write, "Thumbnails", GreyThumbnails)
+    write.write_audit(AuditConfig(out=str(audited), jobs=1))
+    heads_train.run(HeadConfig(out=str(audited), heads=["logreg"], seeds=1, jobs=1))
+    clean.mkdir()
+    Paths(clean).cache.hardlink_to(Paths(audited).cache)  # the same cache, another output folder
+    excluded = HeadConfig(out=str(clean), heads=["logreg"], seeds=1, jobs=1, exclude=str(Paths(audited).audit_csv))
+    heads_train.run(excluded)
+
+    monkeypatch.setattr(report_writer, "Thumbnails", GreyThumbnails)
+    content = json.loads(
+        report_writer.write_report(ReportConfig(out=str(clean), runs=[str(audited), str(clean)]))
+        .with_suffix(".json")
+        .read_text()
+    )
+    assert sorted(m["label"] for m in content["methods"]) == sorted(
+        f"logistic regression on cache, {folder}" for folder in (audited, clean)
+    )  # on the same scored images, with the report's intervals and paired test
+    audit_line = content["verdict"][-1]
+    assert "2 of the 120 validation images have a near-duplicate in train" in audit_line
