@@ -1,7 +1,9 @@
 """The extraction work: source → decode pipeline → engine → shards → HDF5 cache.
 
 `extract.build` calls it only when the cache is not up to date by its quick key; this module
-loads TensorFlow and the model.
+loads TensorFlow and the model. Where the previous cache has the same features key, only the
+files whose content it has not seen go through the model (`extract.reuse`), and the rest of
+its rows are copied over in the new listing's order.
 """
 
 from __future__ import annotations
