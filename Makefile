@@ -14,6 +14,9 @@ BATCH        ?=
 LIMIT        ?=
 ENGINE       ?=
 DTYPE        ?=
+VIEWS        ?=
+VIEW_POLICY  ?=
+TTA          ?=
 FORCE        ?=
 VERIFY       ?=
 HEADS        ?=
@@ -64,7 +67,8 @@ $(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
 # Each target's flags, from the variables that are set.
 FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
 	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
-	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY))
+	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
+	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY))
 # SEEDS and DEV_FRACTION mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))
@@ -77,7 +81,8 @@ BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS))
 	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
 REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS))))
 AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
-PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH))
+PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
+	$(call flag,--tta,$(TTA))
 EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
 	$(call flag,--verbose,$(VERBOSE))

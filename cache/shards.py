@@ -23,7 +23,7 @@ from cache.atomic import atomic_path, write_text
 @dataclass
 class Shard:
     positions: np.ndarray  # of the rows in their split, ascending
-    features: np.ndarray
+    features: np.ndarray  # (n, views, D): each image, then its augmented views
     skipped_reasons: list[str]  # of the shard's other positions, ascending
     seconds: float
 

@@ -1,12 +1,13 @@
 """The HDF5 feature cache: the one file every later stage reads.
 
-Layout (format version 3):
+Layout (format version 4):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, weights, weights_sha256, image_size, preprocessing, engine,
-                           dtype, dataset, dataset_fingerprint, versions (JSON),
-                           extract_config (JSON)
-    /<split>/features      (N, D) float32 or float16, chunked
+                           dtype, views, view_policy, dataset, dataset_fingerprint,
+                           versions (JSON), extract_config (JSON)
+    /<split>/features      (N, D) float32 or float16, chunked: each image as it is
+    /<split>/views         (N, views-1, D), only where views > 1: its augmented views
     /<split>/labels        (N,) int64
     /<split>/ids           (N,) file names as bytes: relative path or TFDS id (not always UTF-8)
     /<split>/content       (N,) each input's content hash (BLAKE2b of the file; "" for TFDS)
@@ -38,8 +39,8 @@ import numpy as np
 
 from workflow.errors import WorkflowError
 
-# 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks); 3: content hashes
-FORMAT_VERSION = 3
+# 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks); 3: content hashes; 4: views
+FORMAT_VERSION = 4
 VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
@@ -140,11 +141,16 @@ def splits(path: str | os.PathLike) -> list[str]:
         return [name for name, _ in _ordered_splits(handle)]
 
 
-def read_split(path: str | os.PathLike, split: str) -> SplitData:
-    """Features, labels and ids of one split, each read in one call."""
+def read_split(path: str | os.PathLike, split: str, views: bool = False) -> SplitData:
+    """Features, labels and ids of one split, each read in one call. Features are (N, D), one row
+    per image as it is; with `views`, (N, K, D): the image, then its K - 1 augmented views."""
     with _open(path) as handle:
         group = _split(handle, path, split)
-        return SplitData(features=group["features"][...], labels=group["labels"][...], ids=_ids(group))
+        features = group["features"][...]
+        if views:
+            augmented = group["views"][...] if "views" in group else features[:, :0]
+            features = np.concatenate([features[:, None], augmented.reshape(len(features), -1, features.shape[1])], 1)
+        return SplitData(features=features, labels=group["labels"][...], ids=_ids(group))
 
 
 def ids(path: str | os.PathLike, split: str) -> list[str]:
@@ -179,19 +185,25 @@ def contents(path: str | os.PathLike, split: str) -> tuple[list[str], list[str]]
 
 
 def read_rows(path: str | os.PathLike, split: str, rows: np.ndarray) -> np.ndarray:
-    """The features of the given rows of one split, in the order given."""
+    """(n, K, D): the features of the given rows of one split, in the order given, with their views."""
     rows = np.asarray(rows, dtype=np.int64)
     with _open(path) as handle:
-        features = _split(handle, path, split)["features"]
+        group = _split(handle, path, split)
+        features = group["features"]
+        count = 1 + (group["views"].shape[1] if "views" in group else 0)
         if not len(rows):
-            return np.zeros((0, features.shape[1]), features.dtype)
+            return np.zeros((0, count, features.shape[1]), features.dtype)
         low, high = int(rows.min()), int(rows.max())
-        return features[low : high + 1][rows - low]  # one slice: the rows wanted are mostly contiguous
+        # one slice: the rows wanted are mostly contiguous
+        picked = features[low : high + 1][rows - low][:, None]
+        if count > 1:
+            picked = np.concatenate([picked, group["views"][low : high + 1][rows - low]], axis=1)
+        return picked
 
 
-def load(path: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """`X, y = cache.load("artifacts/features.h5", "train")`"""
-    data = read_split(path, split)
+def load(path: str | os.PathLike, split: str, views: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`X, y = cache.load("artifacts/features.h5", "train")`; `views=True`: X is (N, K, D)."""
+    data = read_split(path, split, views)
     return data.features, data.labels
 
 
@@ -208,8 +220,9 @@ def skipped(path: str | os.PathLike, split: str) -> list[tuple[str, str]]:
 class CacheWriter:
     """Streams splits into a new cache file; `close()` marks it complete and renames it into place."""
 
-    def __init__(self, path: str | os.PathLike, attrs: dict, feature_dim: int, dtype: str):
+    def __init__(self, path: str | os.PathLike, attrs: dict, feature_dim: int, dtype: str, views: int = 1):
         self.path = Path(path)
+        self._views = views
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
         self._handle = h5py.File(self._tmp, "w")
@@ -231,6 +244,16 @@ class CacheWriter:
             dtype=self._dtype,
             chunks=(chunk_rows, self._dim),
         )
+        if self._views > 1:
+            extra = self._views - 1
+            group.create_dataset(
+                "views",
+                fletcher32=True,
+                shape=(0, extra, self._dim),
+                maxshape=(None, extra, self._dim),
+                dtype=self._dtype,
+                chunks=(max(1, chunk_rows // extra), extra, self._dim),
+            )
         group.create_dataset(
             "labels", fletcher32=True, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_rows,)
         )
@@ -244,11 +267,23 @@ class CacheWriter:
             group.create_dataset(name, shape=(0,), maxshape=(None,), dtype=kind, chunks=(chunk_rows,))
 
     def append(
-        self, split: str, features, labels, ids, skipped_ids, skipped_reasons, content=None, skipped_content=None
+        self,
+        split: str,
+        features,
+        labels,
+        ids,
+        skipped_ids,
+        skipped_reasons,
+        content=None,
+        skipped_content=None,
+        views=None,
     ) -> None:
-        """Rows, then inputs left out; content hashes default to "" (unknown)."""
+        """Rows, then inputs left out; content hashes default to "" (unknown); `views` (n, K-1, D)
+        where the cache has them."""
         group = self._handle[split]
         _append(group["features"], np.asarray(features, dtype=self._dtype))
+        if self._views > 1:
+            _append(group["views"], np.asarray(views, dtype=self._dtype))
         _append(group["labels"], np.asarray(labels, dtype=np.int64))
         _append(group["ids"], np.asarray([os.fsencode(item) for item in ids], dtype=object))
         _append(group["content"], _hashes(content, len(ids)))

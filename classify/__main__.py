@@ -9,7 +9,8 @@ from workflow import cli
 def show(config: HeadConfig, metrics: dict) -> None:
     from classify.metrics import markdown_table
 
-    print(markdown_table({name: metrics[name] for name in config.heads}))
+    shown = [name for head in config.heads for name in (head, f"{head}_tta") if name in metrics]
+    print(markdown_table({name: metrics[name] for name in shown}))
     print(f"\nsaved to {config.paths.heads}/")
     change = metrics[config.heads[0]]["data_changed"]
     if change:

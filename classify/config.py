@@ -84,6 +84,11 @@ class PredictConfig:
     weights: str | None = option(None, WEIGHTS_HELP)
     batch: int = option(32, "images per batch")
     engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
+    tta: bool = option(
+        False,
+        "test-time augmentation: the mean probability over each image's views, made as the cache's were "
+        "(its VIEWS and policy; needs VIEWS of 2 or more)",
+    )
 
     def __post_init__(self):
         if self.head not in MODELS:

@@ -44,7 +44,7 @@ def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras
     model, record = saved.load(out, head)
     size = record["image_size"]
     if head == "finetune":
-        base, head_model = model.layers[-2:]  # finetune.model: [input, (augmentation), base, head]
+        base, head_model = model.layers[-2:]  # finetune.model: [input, base, head]
     else:
         base, head_model = matching_backbone(record, weights, f"the {head} head"), model
     if head == "logreg":

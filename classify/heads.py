@@ -7,7 +7,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from classify.config import HeadConfig
@@ -137,26 +137,35 @@ def probabilities_of_outputs(outputs) -> np.ndarray:
 # --- scikit-learn logistic regression ------------------------------------------------------
 
 
-def train_logreg(config: HeadConfig, X: np.ndarray, y: np.ndarray) -> tuple[Pipeline, dict]:
+def folds_of(config: HeadConfig, y: np.ndarray, groups: np.ndarray | None):
+    """Stratified k-fold splits; with `groups` (each row's image), an image's views in one fold."""
+    images = np.unique(groups, return_index=True)[1] if groups is not None else np.arange(len(y))
+    folds = min(config.folds, int(np.bincount(y[images]).min()))
+    if folds < 2:
+        raise HeadError("every class needs at least two training examples for cross-validation")
+    kind = StratifiedGroupKFold if groups is not None else StratifiedKFold
+    return kind(folds, shuffle=True, random_state=config.seed)
+
+
+def train_logreg(
+    config: HeadConfig, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+) -> tuple[Pipeline, dict]:
     """Standardise + LogisticRegression, C chosen by stratified k-fold CV on train (log loss).
+    Rows with the same `groups` value (the views of one image) stay in one fold.
 
     Returns the pipeline refitted on all of train with the best C, and the search's record.
     """
-    pipeline = logreg_pipeline(1.0, config.seed)
-    folds = min(config.folds, int(np.bincount(y).min()))
-    if folds < 2:
-        raise HeadError("every class needs at least two training examples for cross-validation")
     search = GridSearchCV(
-        pipeline,
+        logreg_pipeline(1.0, config.seed),
         {"logreg__C": list(config.cs)},
         scoring="neg_log_loss",
         n_jobs=config.jobs,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=config.seed),
+        cv=folds_of(config, y, groups),
         refit=True,
     )
     started = time.perf_counter()
     with fold_threads():
-        search.fit(X, y)
+        search.fit(X, y, groups=groups)
     total = time.perf_counter() - started
     record = {
         "best_C": float(search.best_params_["logreg__C"]),

@@ -58,10 +58,24 @@ def classifier(config: PredictConfig):
     return record, lambda batch: probabilities(config.head, model, engine(batch))
 
 
+def mean_over_views(classify, batch: np.ndarray, batch_size: int) -> np.ndarray:
+    """(B, C) probabilities of (B, size, size, 3) inputs, or the mean over the views of
+    (B, K, size, size, 3) ones, `batch_size` images at a time."""
+    images = batch.reshape(-1, *batch.shape[-3:])
+    probs = np.concatenate([classify(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    return probs.reshape(len(batch), -1, probs.shape[-1]).mean(axis=1)
+
+
 def predict(config: PredictConfig, progress: bool = True) -> Counter:
     """Write <out>/predictions.csv; returns the count of each predicted label ('' for errors)."""
     files = image_files(config.images)
     record, classify = classifier(config)
+    views = record.get("views", 1) if config.tta else 1
+    if config.tta and views < 2:
+        raise cache.CacheError(
+            f"the {config.head} model's cache has one view per image: test-time augmentation needs a cache "
+            "built with VIEWS=2 or more (make features VIEWS=2)"
+        )
     class_names = record["class_names"]
     split = Split("predict", [str(f) for f in files], np.zeros(len(files), np.int64), paths=[str(f) for f in files])
     size = record["image_size"]
@@ -87,8 +101,9 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
             done = upto
 
         overlap = engines.runs_on_gpu("keras" if config.head == "finetune" else record["engine"])
-        for positions, batch in pipeline.batches(split, 0, size, config.batch, overlap):
-            for position, probs in zip(positions, classify(batch), strict=True):
+        inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, record.get("view_policy", "flip"))
+        for positions, batch in inputs:
+            for position, probs in zip(positions, mean_over_views(classify, batch, config.batch), strict=True):
                 write_errors(int(position))
                 best = int(np.argmax(probs))
                 writer.writerow(

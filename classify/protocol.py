@@ -81,11 +81,12 @@ class Rows:
     others: dict[str, cache.SplitData]  # every split but train, by name, each scored for metrics.json
 
 
-def rows_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset()) -> Rows:
-    """The cache's features, labels and ids in each role; `exclude`d ids leave train (fit and dev)."""
-    train = cache.read_split(cache_path, "train")
+def rows_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset(), views: bool = False) -> Rows:
+    """The cache's features, labels and ids in each role; `exclude`d ids leave train (fit and dev).
+    With `views`, features are (N, K, D): each image, then its augmented views."""
+    train = cache.read_split(cache_path, "train", views)
     train = select(train, np.array([item not in exclude for item in train.ids], dtype=bool))
-    others = {name: cache.read_split(cache_path, name) for name in cache.splits(cache_path) if name != "train"}
+    others = {name: cache.read_split(cache_path, name, views) for name in cache.splits(cache_path) if name != "train"}
     in_dev = np.array([item in protocol.dev_ids for item in train.ids], dtype=bool)
     choose = select(train, in_dev) if protocol.choose == "dev" else others["validation"]
     return Rows(fit=select(train, ~in_dev), choose=choose, score=others[protocol.score], others=others)

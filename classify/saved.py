@@ -19,7 +19,18 @@ from extract.identity import file_sha256
 from workflow.paths import MAKE_TARGET, Paths
 
 # What a later stage needs to turn a new image into the features the model was trained on.
-RECORDED = ("fingerprint", "class_names", "image_size", "engine", "preprocessing", "model", "weights", "weights_sha256")
+RECORDED = (
+    "fingerprint",
+    "class_names",
+    "image_size",
+    "engine",
+    "preprocessing",
+    "model",
+    "weights",
+    "weights_sha256",
+    "views",
+    "view_policy",
+)
 
 
 class HeadMismatchError(cache.CacheError):
@@ -27,7 +38,9 @@ class HeadMismatchError(cache.CacheError):
 
 
 def record_of(cache_info: dict, extra: dict | None = None) -> dict:
-    return {key: cache_info[key] for key in RECORDED} | (extra or {})
+    """What a saved model records of the cache it was trained on (views: 1 for a cache made in Python)."""
+    defaults = {"views": 1, "view_policy": "flip"}
+    return {key: cache_info.get(key, defaults.get(key)) for key in RECORDED} | (extra or {})
 
 
 def save(model, paths: Paths, name: str, record: dict) -> Path:

@@ -41,9 +41,9 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
     exclude = read_ids(config.exclude) if config.exclude else frozenset()
-    rows = rows_of(cache_path, protocol, exclude)
+    rows = rows_of(cache_path, protocol, exclude, views=True)
     heads.check_trainable(rows.fit.labels, meta["class_names"])
-    trained = [train_head(name, config, meta, protocol, rows) for name in config.heads]
+    trained = [head for name in config.heads for head in train_head(name, config, meta, protocol, rows)]
     change = data_change(config.paths)
     train_ids = cache.ids(cache_path, "train")
     for head in trained:
@@ -56,32 +56,40 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
 
 
 def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict, dict | None]:
-    """One head trained on the fit rows, with `config.seed`; (model, its record, its epochs or None)."""
+    """One head trained on every view of the fit rows, with `config.seed`; (model, its record, its
+    epochs or None). Choices (early stopping) see the choice rows' images as they are."""
+    X, y, groups = every_view(rows.fit)
     if name == "logreg":
-        return *heads.train_logreg(config, rows.fit.features, rows.fit.labels), None
-    model, history = heads.train_dense(
-        config, (rows.fit.features, rows.fit.labels), (rows.choose.features, rows.choose.labels), n_classes
-    )
+        return *heads.train_logreg(config, X, y, groups), None
+    model, history = heads.train_dense(config, (X, y), (rows.choose.features[:, 0], rows.choose.labels), n_classes)
     return model, {"epochs_run": len(history["loss"])}, history
+
+
+def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, image index) with one row per view: (N, K, D) features become N·K rows."""
+    count, views, dim = data.features.shape
+    return data.features.reshape(-1, dim), np.repeat(data.labels, views), np.repeat(np.arange(count), views)
 
 
 @dataclass
 class Trained:
-    name: str
+    name: str  # the head, or `<head>_tta`: the same runs scored with test-time augmentation
     best: Run  # the run saved for predict and export
     scored: scored.Scored  # every run on the scored split
     entry: dict  # its metrics.json entry
 
 
-def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows) -> Trained:
-    """Train every run of one head, choose the run to save on the choice rows, and score them all."""
+def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows) -> list[Trained]:
+    """Train every run of one head, choose the run to save on the choice rows, and score them all:
+    on each image as it is, and, where the cache has views, also as `<name>_tta` (the mean
+    probability over an image's views)."""
     n_classes = len(meta["class_names"])
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
         started = time.perf_counter()
         model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes)
         seconds = time.perf_counter() - started
-        choice = probabilities(name, model, rows.choose.features)
+        choice = probabilities(name, model, rows.choose.features[:, 0])
         runs.append(
             Run(
                 seed,
@@ -94,8 +102,29 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         )
     best = min(runs, key=lambda r: r.choice_loss)
 
+    def as_they_are(model, features: np.ndarray) -> np.ndarray:
+        return probabilities(name, model, features[:, 0])
+
+    def over_views(model, features: np.ndarray) -> np.ndarray:
+        count, views, dim = features.shape
+        return probabilities(name, model, features.reshape(-1, dim)).reshape(count, views, -1).mean(axis=1)
+
+    trained = [evaluate(name, as_they_are, runs, best, config, meta, protocol, rows)]
+    views = rows.score.features.shape[1]
+    if views > 1:
+        trained.append(evaluate(f"{name}_tta", over_views, runs, best, config, meta, protocol, rows))
+        trained[-1].entry["choices"] += f"; scored on the mean probability over each image's {views} views"
+    return trained
+
+
+def evaluate(
+    name: str, predict, runs: list[Run], best: Run, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows
+) -> Trained:
+    """Score every run on the scored split and the saved run on every other split, with `predict`
+    (model, (N, K, D) features) -> (N, C) probabilities."""
+    head = name.removesuffix("_tta")
     started = time.perf_counter()
-    on_scored = np.stack([probabilities(name, r.model, rows.score.features) for r in runs])
+    on_scored = np.stack([predict(r.model, rows.score.features) for r in runs])
     head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score.ids)
     # A new image needs its features first: the cache's extraction time per image, plus the head.
     extraction = extraction_seconds_per_image(meta)
@@ -109,10 +138,7 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         extraction + head_seconds,
     )
     entry = (
-        {
-            split: score(probabilities(name, best.model, data.features), data.labels)
-            for split, data in rows.others.items()
-        }
+        {split: score(predict(best.model, data.features), data.labels) for split, data in rows.others.items()}
         | {
             "train_seconds": float(np.mean([r.seconds for r in runs])),
             "runs": [
@@ -120,7 +146,7 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
             ],
             "saved_seed": best.seed,
             "protocol": protocol.describe(),
-            "choices": choices(name, config, protocol),
+            "choices": choices(head, config, protocol),
             "inference_ms_per_image": 1000 * (extraction + head_seconds),
             "cache_fingerprint": meta["fingerprint"],
         }
@@ -130,10 +156,13 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
 
 
 def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol, paths: Paths) -> None:
-    """The saved model and its record, every run's scores, and the Dense head's curve."""
+    """The saved model and its record, every run's scores, and the Dense head's curve (a `_tta`
+    entry: its scores alone, the model being its head's)."""
+    scored.save(paths.scored(head.name), head.scored)
+    if head.name.endswith("_tta"):
+        return
     record = saved.record_of(meta, {"head": head.name, "config": asdict(config)})
     saved.save(head.best.model, paths, head.name, record)
-    scored.save(paths.scored(head.name), head.scored)
     if head.best.history is not None:
         cache.write_text(paths.dense_history, json.dumps(head.best.history))
         plots.learning_curves(

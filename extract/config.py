@@ -33,6 +33,16 @@ class ExtractConfig:
         "auto", "auto: keras on a GPU, tflite (XNNPACK, fp32) on a CPU", choices=("auto", "keras", "tflite")
     )
     dtype: str = option("float32", "feature precision on disk", choices=("float32", "float16"))
+    views: int = option(
+        1,
+        "views per image: the image itself plus views-1 augmented ones, each deterministic given the "
+        "image and its index; heads train on every view and also score with test-time augmentation",
+    )
+    view_policy: str = option(
+        "flip",
+        "flip: the mirror image (2 views at most); finetune: fine-tuning's random flip, rotation and zoom",
+        choices=("flip", "finetune"),
+    )
     shard_size: int = option(1024, "images per resumable unit of work")
     engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
     force: bool = option(False, "rebuild even if the cache is up to date")
@@ -52,6 +62,8 @@ class ExtractConfig:
             raise ValueError(f"limit must be positive, got {self.limit}")
         if self.dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be float32 or float16, got {self.dtype!r}")
+        if self.views < 1 or (self.view_policy == "flip" and self.views > 2):
+            raise ValueError(f"views must be 1 or 2 with the flip policy (at least 1 otherwise), got {self.views}")
 
     @property
     def paths(self) -> Paths:
@@ -64,5 +76,12 @@ class ExtractConfig:
     def quick_key(self, data_key: str) -> str | None:
         """`identity.quick_key` of these settings, given the source's cheap fingerprint."""
         return identity.quick_key(
-            self.weights, self.image_size, self.engine, self.dtype, self.data, self.limit, data_key
+            self.weights,
+            self.image_size,
+            self.engine,
+            self.dtype,
+            self.data,
+            self.limit,
+            data_key,
+            (self.views, self.view_policy),
         )

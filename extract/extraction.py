@@ -62,6 +62,8 @@ def extract(
         "preprocessing": identity.PREPROCESSING,
         "engine": engine_name,
         "dtype": config.dtype,
+        "views": config.views,
+        "view_policy": config.view_policy,
         "dataset": source.description,
         "dataset_fingerprint": source.fingerprint,
         "class_names": source.class_names,
@@ -119,7 +121,9 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
         nonlocal shard, started, pending_positions, pending_features
         end = min((shard + 1) * shard_size, len(split))
         positions = np.concatenate(pending_positions) if pending_positions else np.zeros(0, np.int64)
-        features = np.concatenate(pending_features) if pending_features else np.zeros((0, identity.FEATURE_DIM))
+        features = (
+            np.concatenate(pending_features) if pending_features else np.zeros((0, config.views, identity.FEATURE_DIM))
+        )
         inside = positions < end
         done, rows = positions[inside], features[inside]
         pending_positions, pending_features = [positions[~inside]], [features[~inside]]
@@ -141,9 +145,12 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
 
     overlap = engines.runs_on_gpu(engine.name)
     with native_log.captured() as log:
-        for positions, batch in batches(split, first * shard_size, config.image_size, config.batch, overlap):
+        inputs = batches(
+            split, first * shard_size, config.image_size, config.batch, overlap, config.views, config.view_policy
+        )
+        for positions, batch in inputs:
             pending_positions.append(positions)
-            pending_features.append(engine(batch))
+            pending_features.append(_features(engine, batch, config.batch, config.views))
             while (shard + 1) * shard_size <= positions[-1]:
                 flush()
             bar.update(int(positions[-1]) + 1 - bar.n)
@@ -153,12 +160,20 @@ def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfi
     bar.close()
 
 
+def _features(engine, batch: np.ndarray, batch_size: int, views: int) -> np.ndarray:
+    """(B, views, D) features of a batch of inputs, (B, views, size, size, 3) or (B, size, size, 3),
+    through the engine `batch_size` images at a time."""
+    images = batch.reshape(-1, *batch.shape[-3:])
+    features = np.concatenate([engine(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    return features.reshape(len(batch), views, -1)
+
+
 def _assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
     """Write every split in its listing order: rows reused from the previous cache where the
     content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time.
     Where this run's decoding printed libjpeg warnings, the files behind them are found and
     named in the split's `warnings`."""
-    writer = cache.CacheWriter(path, attrs, identity.FEATURE_DIM, config.dtype)
+    writer = cache.CacheWriter(path, attrs, identity.FEATURE_DIM, config.dtype, config.views)
     try:
         for split, new in zip(source.splits, work, strict=True):
             writer.add_split(split.name)
@@ -167,7 +182,7 @@ def _assemble(path, attrs: dict, source: Source, work: list[Split], store: Shard
             kept_with_warnings = {}
             for start in range(0, len(split), ASSEMBLY_ROWS):
                 block = range(start, min(start + ASSEMBLY_ROWS, len(split)))
-                kept_with_warnings |= _append_block(writer, split, block, fresh, reuse)
+                kept_with_warnings |= _append_block(writer, split, block, fresh, reuse, config.views)
             run_seconds = store.seconds(split.name)
             reused = len(split) - len(new)
             writer.set_split_attrs(
@@ -215,7 +230,9 @@ def _decode_warnings(split: Split, shard_size: int, shards: list[int]) -> dict[i
     return found
 
 
-def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse) -> dict[str, str]:
+def _append_block(
+    writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse, views: int
+) -> dict[str, str]:
     """Append the inputs at `positions`; {id: libjpeg's warning} of the rows kept despite one."""
     outcomes = {}
     for i in positions:
@@ -223,7 +240,7 @@ def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fre
         outcomes[i] = reuse.outcome(content) if reuse and reuse.known(content) else next(fresh)
     kept = [i for i in positions if outcomes[i].skipped is None]
     left_out = [i for i in positions if outcomes[i].skipped is not None]
-    block = np.zeros((len(kept), identity.FEATURE_DIM), np.float32)
+    block = np.zeros((len(kept), views, identity.FEATURE_DIM), np.float32)
     reused = [k for k, i in enumerate(kept) if outcomes[i].features is None]
     if reused:
         block[reused] = reuse.features([split.content[kept[k]] for k in reused])
@@ -233,12 +250,13 @@ def _append_block(writer: cache.CacheWriter, split: Split, positions: range, fre
     content = split.content or [""] * len(split)
     writer.append(
         split.name,
-        block,
+        block[:, 0],
         split.labels[kept],
         [split.ids[i] for i in kept],
         [split.ids[i] for i in left_out],
         [outcomes[i].skipped for i in left_out],
         [content[i] for i in kept],
         [content[i] for i in left_out],
+        block[:, 1:],
     )
     return {split.ids[i]: outcomes[i].warning for i in kept if outcomes[i].warning}

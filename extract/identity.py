@@ -29,7 +29,7 @@ def digest(value) -> str:
 
 
 # What decides one image's features, beside the image itself: not batch size, not library versions.
-FEATURE_KEYS = ("model", "weights_sha256", "image_size", "preprocessing", "engine", "dtype")
+FEATURE_KEYS = ("model", "weights_sha256", "image_size", "preprocessing", "engine", "dtype", "views", "view_policy")
 
 
 def features_key(attrs: dict) -> str:
@@ -66,7 +66,14 @@ def gpu_visible() -> bool:
 
 
 def quick_key(
-    weights: str, image_size: int, engine: str, dtype: str, data: str, limit: int | None, data_key: str
+    weights: str,
+    image_size: int,
+    engine: str,
+    dtype: str,
+    data: str,
+    limit: int | None,
+    data_key: str,
+    views: tuple[int, str] = (1, "flip"),
 ) -> str | None:
     """The cheap stand-in for the fingerprint, or None where the weights file is not on disk yet.
 
@@ -85,5 +92,6 @@ def quick_key(
             "data": data,
             "limit": limit,
             "data_key": data_key,
+            "views": list(views),
         }
     )

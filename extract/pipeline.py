@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-from extract import images
+from extract import augment, images
 from extract.sources import Split
 
 
@@ -32,9 +32,11 @@ def elements(split: Split, start: int = 0) -> tf.data.Dataset:
 
 
 def batches(
-    split: Split, start: int, size: int, batch: int, overlap: bool = False
+    split: Split, start: int, size: int, batch: int, overlap: bool = False, views: int = 1, policy: str = "flip"
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
+    With `views` > 1 each input is (views, size, size, 3): the image, then its augmented views
+    (`extract.augment`), decoded once.
 
     On a CPU engine decoding and the forward pass take turns on every core instead of
     overlapping: a decode thread running during the forward pass takes a core from one of the
@@ -43,13 +45,19 @@ def batches(
     the engine's threads it sometimes settled at half speed for a whole split (BENCHMARKS.md)."""
     options = tf.data.Options()
     options.autotune.enabled = False
+    if views > 1:
+        seeds = tf.constant([augment.seed_of(item) for item in split.ids], tf.int64)
+
+        def inputs(position, encoded):
+            return position, augment.views(images.preprocess(encoded, size), seeds[position], views, policy)
+    else:
+
+        def inputs(position, encoded):
+            return position, images.preprocess(encoded, size)
+
     dataset = (
         elements(split, start)
-        .map(
-            lambda position, encoded: (position, images.preprocess(encoded, size)),
-            num_parallel_calls=os.cpu_count(),
-            deterministic=True,
-        )
+        .map(inputs, num_parallel_calls=os.cpu_count(), deterministic=True)
         .ignore_errors()
         .batch(batch)
     )

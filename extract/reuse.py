@@ -24,7 +24,7 @@ from extract.sources import Split
 class Outcome:
     """What became of one input."""
 
-    features: np.ndarray | None  # this run's features; None if skipped, or reused from the previous cache
+    features: np.ndarray | None  # (views, D) of this run; None if skipped, or reused from the previous cache
     skipped: str | None  # why it was left out
     warning: str | None  # libjpeg's complaint about damaged data it decoded anyway
 
@@ -75,13 +75,13 @@ class Reuse:
         return split.subset([i for i, item in enumerate(split.content) if not self.known(item)])
 
     def features(self, contents: list[str]) -> np.ndarray:
-        """The previous cache's features for these (known, not skipped) contents, in order."""
+        """(n, views, D): the previous cache's features for these (known, not skipped) contents, in order."""
         places = [self.rows[item] for item in contents]
         out = None
         for split in {split for split, _ in places}:
             wanted = [i for i, (name, _) in enumerate(places) if name == split]
             rows = cache.read_rows(self.path, split, np.array([places[i][1] for i in wanted]))
             if out is None:
-                out = np.empty((len(places), rows.shape[1]), rows.dtype)
+                out = np.empty((len(places), *rows.shape[1:]), rows.dtype)
             out[wanted] = rows
         return out

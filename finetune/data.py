@@ -8,6 +8,7 @@ import tensorflow as tf
 import cache
 from classify.protocol import Protocol
 from extract import images, pipeline
+from extract.augment import random_view as augment_view
 from extract.build import data_change
 from extract.hashes import ContentHashes
 from extract.sources import open_source
@@ -34,8 +35,18 @@ def cached_splits(paths: Paths, meta: dict) -> dict:
     return result
 
 
-def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: bool, shuffle_seed: int | None = None):
-    """Batches of (model input, label) for the kept positions of a split, in cache order unless shuffled."""
+def image_dataset(
+    split,
+    keep: np.ndarray,
+    image_size: int,
+    batch: int,
+    binary: bool,
+    shuffle_seed: int | None = None,
+    augment: bool = False,
+):
+    """Batches of (model input, label) for the kept positions of a split, in cache order unless
+    shuffled (`shuffle_seed`); with `augment` (training), each image a new random view every epoch
+    (`extract.augment`'s `finetune` policy, seeded from `shuffle_seed`)."""
     keep_table = tf.constant(keep)
     labels = tf.constant(split.labels.astype(np.float32 if binary else np.int64))
     dataset = (
@@ -45,14 +56,16 @@ def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: 
     )
     if shuffle_seed is not None:
         dataset = dataset.shuffle(1024, seed=shuffle_seed, reshuffle_each_iteration=True)
-    return (
-        dataset.map(
-            lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        .batch(batch)
-        .prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
+        num_parallel_calls=tf.data.AUTOTUNE,
     )
+    if augment:
+        seeds = tf.data.Dataset.random(seed=shuffle_seed or 0, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda pair, seed: (augment_view(pair[0], seed), pair[1]), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
 def roles_of(splits: dict, protocol: Protocol) -> dict:

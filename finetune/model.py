@@ -6,29 +6,15 @@ from __future__ import annotations
 import keras
 
 
-def augmentation(seed: int) -> keras.Sequential:
-    """The tutorial's random flip and rotation, plus a small zoom; active in training only."""
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(0.1, fill_mode="reflect", seed=seed),
-            keras.layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),
-        ],
-        name="augmentation",
-    )
-
-
-def build_finetune_model(
-    base: keras.Model, head: keras.Model, fine_tune_at: int | None, augment: bool, seed: int = 0
-) -> keras.Model:
+def build_finetune_model(base: keras.Model, head: keras.Model, fine_tune_at: int | None) -> keras.Model:
     """`base` (the backbone, `extract.backbone.matching_backbone`) under `head`, used as given (the
     saved Dense head: training starts from it). `fine_tune_at=None` freezes the whole base, as
-    the tutorial's first phase does."""
+    the tutorial's first phase does. Augmentation happens in the input pipeline
+    (`finetune.data.image_dataset`), with the cache's own views' implementation."""
     unfreeze_from(base, fine_tune_at)
     inputs = keras.Input(base.input_shape[1:], name="image")
-    x = augmentation(seed)(inputs) if augment else inputs
     # The tutorial's training=False; under Keras 3 it is not enough on its own (unfreeze_from).
-    x = base(x, training=False)
+    x = base(inputs, training=False)
     return keras.Model(inputs, head(x), name="mobilenet_v2_finetuned")
 
 

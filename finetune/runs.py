@@ -96,7 +96,7 @@ def train_runs(
             continue
         keras.utils.set_random_seed(seed)
         model = make_model(seed)
-        fit = image_dataset(*roles["fit"], size, batch, binary, shuffle_seed=seed)
+        fit = image_dataset(*roles["fit"], size, batch, binary, shuffle_seed=seed, augment=config.augment)
         choose = image_dataset(*roles["choose"], size, batch, binary)
         _fit(model, fit, choose, files, epochs, progress)
         load_best(model, files)

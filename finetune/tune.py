@@ -40,7 +40,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     def make_model(seed: int) -> keras.Model:
         head, _ = saved.load(config.out, "dense")  # a fresh copy of the trained head for each run
         base = matching_backbone(meta, config.weights, "the cache")
-        model = build_finetune_model(base, head, config.fine_tune_at, config.augment, seed)
+        model = build_finetune_model(base, head, config.fine_tune_at)
         heads.compile_dense(model, n_classes, learning_rate)
         return model
 

@@ -33,7 +33,7 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     def make_model(seed: int) -> keras.Model:
         head = heads.build_dense(FEATURE_DIM, n_classes, dropout=0.2)
         base = matching_backbone(meta, config.weights, "the cache")
-        model = build_finetune_model(base, head, fine_tune_at=None, augment=config.augment, seed=seed)
+        model = build_finetune_model(base, head, fine_tune_at=None)
         heads.compile_dense(model, n_classes, config.learning_rate)
         return model
 

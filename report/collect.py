@@ -19,14 +19,16 @@ from classify import scored
 from workflow.errors import WorkflowError
 from workflow.paths import Paths
 
-METHODS = ("logreg", "dense", "finetune", "tutorial")  # the table's order
+METHODS = ("logreg", "logreg_tta", "dense", "dense_tta", "finetune", "tutorial")  # the table's order
 LABELS = {
     "logreg": "logistic regression on cache",
+    "logreg_tta": "logistic regression on cache, test-time augmentation",
     "dense": "Dense head on cache",
+    "dense_tta": "Dense head on cache, test-time augmentation",
     "finetune": "fine-tuned end to end",
     "tutorial": "tutorial recipe (frozen base in fit)",
 }
-USES_CACHE = ("logreg", "dense")
+USES_CACHE = ("logreg", "logreg_tta", "dense", "dense_tta")
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Method:
 
 def metrics_files(paths: Paths) -> dict[Path, tuple[str, ...]]:
     return {
-        paths.heads_metrics: ("logreg", "dense"),
+        paths.heads_metrics: ("logreg", "logreg_tta", "dense", "dense_tta"),
         paths.finetune_metrics: ("finetune",),
         paths.baseline_metrics: ("tutorial",),
     }

@@ -131,7 +131,7 @@ def test_damaged_metadata_and_old_formats_are_one_cache_error(tmp_path):
     writer.close()
     with h5py.File(tmp_path / "old.h5", "a") as handle:
         handle.attrs["format_version"] = 1
-    with pytest.raises(cache.CacheError, match="format 1, not 3"):
+    with pytest.raises(cache.CacheError, match="format 1, not 4"):
         cache.info(tmp_path / "old.h5")
 
 

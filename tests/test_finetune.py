@@ -43,7 +43,7 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
     head = heads.build_dense(1280, 2)
     head_before = [w.copy() for w in head.get_weights()]
     base = backbone.build_backbone(str(random_weights), TINY)
-    model = build_finetune_model(base, head, fine_tune_at=100, augment=False)
+    model = build_finetune_model(base, head, fine_tune_at=100)
     np.testing.assert_equal(model.layers[-1].get_weights(), head_before)  # starts as the saved head
     before = {id(v): np.array(v) for v in base.weights}
     heads.compile_dense(model, 2, 1e-3)

@@ -40,6 +40,8 @@ MAKE_VARIABLES = {
     "LIMIT": (ExtractConfig, "limit"),
     "ENGINE": (ExtractConfig, "engine"),
     "DTYPE": (ExtractConfig, "dtype"),
+    "VIEWS": (ExtractConfig, "views"),
+    "VIEW_POLICY": (ExtractConfig, "view_policy"),
     "HEADS": (HeadConfig, "heads"),
     "EPOCHS": (HeadConfig, "epochs"),
     "FT_EPOCHS": (FinetuneConfig, "epochs"),

@@ -142,9 +142,10 @@ class Paths:
 
     def scored(self, method: str) -> Path:
         """Every run's probabilities on the scored split (`classify.scored`) of a method:
-        `logreg`, `dense`, `finetune` or `tutorial`."""
-        folders = {"logreg": self.heads, "dense": self.heads, "finetune": self.finetune, "tutorial": self.baseline}
-        return folders[method] / f"{method}.scored.npz"
+        `logreg`, `dense` (and `logreg_tta`, `dense_tta`: test-time augmentation), `finetune` or
+        `tutorial`."""
+        folders = {"finetune": self.finetune, "tutorial": self.baseline}  # the heads' (and _tta's): heads/
+        return folders.get(method, self.heads) / f"{method}.scored.npz"
 
     def record(self, name: str) -> Path:
         """The JSON record beside a model: the cache it was trained on and its settings."""

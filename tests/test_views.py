@@ -1,0 +1,139 @@
+"""Augmented views in the cache (VIEWS, VIEW_POLICY), heads on every view, test-time augmentation."""
+
+import csv
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import cache
+from classify import heads, saved, scored
+from classify import train as heads_train
+from classify.config import HeadConfig, PredictConfig
+from classify.prediction import predict
+from extract import augment, build, pipeline
+from extract.config import ExtractConfig
+from extract.sources import folder_source
+from tests.conftest import TINY, colour_image, write_class_folders
+from workflow.paths import Paths
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("views")
+    write_class_folders(root / "train", ["a", "b"], 12)
+    write_class_folders(root / "validation", ["a", "b"], 4, seed=1)
+    return root
+
+
+def extracted(data, out, weights, engine_dir, **settings):
+    config = ExtractConfig(
+        data=str(data),
+        weights=str(weights),
+        out=str(out),
+        image_size=TINY,
+        batch=4,
+        shard_size=8,
+        engine="tflite",
+        engine_dir=str(engine_dir),
+        **settings,
+    )
+    return build.run(config, progress=False).path
+
+
+def test_a_view_is_a_pure_function_of_the_image_id_and_index():
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (40, 48, 3)).astype("float32"))
+    seed = tf.constant(augment.seed_of("train/a/x.jpg"), tf.int64)
+    first, again = augment.views(image, seed, 4, "finetune"), augment.views(image, seed, 4, "finetune")
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first[0], image)  # view 0 is the image itself
+    assert all(float(tf.reduce_mean(tf.abs(first[k] - image))) > 1 for k in (1, 2, 3))  # the others differ
+    other = augment.views(image, tf.constant(augment.seed_of("train/a/y.jpg"), tf.int64), 4, "finetune")
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_the_flip_view_of_a_symmetric_image_is_the_image():
+    half = np.random.default_rng(1).uniform(0, 255, (40, 24, 3)).astype("float32")
+    symmetric = tf.constant(np.concatenate([half, half[:, ::-1]], axis=1))
+    views = augment.views(symmetric, tf.constant(7, tf.int64), 2, "flip")
+    np.testing.assert_array_equal(views[1], views[0])
+
+
+def test_the_pipeline_makes_the_same_views_from_any_start(data):
+    split = folder_source(data).splits[0]
+    whole = dict(
+        (int(p), v)
+        for positions, batch in pipeline.batches(split, 0, TINY, 4, views=3, policy="finetune")
+        for p, v in zip(positions, batch, strict=True)
+    )
+    resumed = dict(
+        (int(p), v)
+        for positions, batch in pipeline.batches(split, 8, TINY, 4, views=3, policy="finetune")
+        for p, v in zip(positions, batch, strict=True)
+    )
+    assert next(iter(whole.values())).shape == (3, TINY, TINY, 3)
+    for position, views in resumed.items():
+        np.testing.assert_array_equal(views, whole[position])
+
+
+def test_a_cache_with_views_keeps_the_images_own_rows_and_updates_like_a_fresh_build(
+    data, tmp_path, random_weights, engine_dir
+):
+    plain = extracted(data, tmp_path / "plain", random_weights, engine_dir)
+    viewed = extracted(data, tmp_path / "viewed", random_weights, engine_dir, views=3, view_policy="finetune")
+    assert cache.info(viewed)["views"] == 3 and cache.info(viewed)["view_policy"] == "finetune"
+    for split in ("train", "validation"):
+        np.testing.assert_array_equal(cache.load(viewed, split)[0], cache.load(plain, split)[0])
+        every, labels = cache.load(viewed, split, views=True)
+        assert every.shape == (len(labels), 3, 1280)
+        np.testing.assert_array_equal(every[:, 0], cache.load(plain, split)[0])
+        assert np.abs(every[:, 1] - every[:, 0]).max() > 1e-3
+    assert cache.load(plain, "train", views=True)[0].shape[1] == 1  # a cache without views reads as K=1
+
+    colour_image(0, 77).save(data / "train" / "a" / "a.added.jpg")
+    try:
+        update = extracted(data, tmp_path / "viewed", random_weights, engine_dir, views=3, view_policy="finetune")
+        fresh = extracted(data, tmp_path / "fresh", random_weights, engine_dir, views=3, view_policy="finetune")
+        assert cache.info(update)["splits"]["train"]["extracted"] == 1
+        updated_rows, fresh_rows = (cache.load(path, "train", views=True)[0] for path in (update, fresh))
+        np.testing.assert_array_equal(updated_rows, fresh_rows)
+    finally:
+        (data / "train" / "a" / "a.added.jpg").unlink()
+
+
+def test_grouped_folds_never_split_an_images_views():
+    labels = np.repeat(np.arange(30) % 2, 4)
+    groups = np.repeat(np.arange(30), 4)
+    folds = heads.folds_of(HeadConfig(folds=5), labels, groups)
+    for fit, held_out in folds.split(np.zeros((len(labels), 1)), labels, groups):
+        assert not set(groups[fit]) & set(groups[held_out])
+
+
+def test_heads_train_on_every_view_and_tta_is_the_mean_over_views(data, tmp_path, random_weights, engine_dir):
+    path = extracted(data, tmp_path, random_weights, engine_dir, views=2)
+    metrics = heads_train.run(HeadConfig(out=str(tmp_path), seeds=2, jobs=1, epochs=3))
+    assert set(metrics) == {"logreg", "logreg_tta", "dense", "dense_tta"}
+    model, _ = saved.load(str(tmp_path), "logreg")
+    features = cache.read_split(path, "validation", views=True).features
+    expected = np.mean([model.predict_proba(features[:, k]) for k in range(2)], axis=0)
+    tta = scored.load(Paths(tmp_path).scored("logreg_tta"))
+    run = tta.seeds.index(metrics["logreg"]["saved_seed"])
+    np.testing.assert_allclose(tta.probabilities[run], expected, rtol=1e-6)
+    plain = scored.load(Paths(tmp_path).scored("logreg"))
+    np.testing.assert_allclose(plain.probabilities[run], model.predict_proba(features[:, 0]), rtol=1e-6)
+
+    rows = tmp_path / "predictions.csv"
+    assert predict(PredictConfig(images=[str(data / "validation")], out=str(tmp_path), tta=True), False)
+    with open(rows) as handle:
+        predicted = {row["path"]: float(row["score"]) for row in csv.DictReader(handle)}
+    ids = cache.ids(path, "validation")
+    by_file = {str(data / item): expected[i].max() for i, item in enumerate(ids)}
+    for item, probability in by_file.items():
+        assert predicted[item] == pytest.approx(probability, abs=1e-5)
+
+
+def test_predict_with_tta_on_a_cache_without_views_is_one_clear_error(data, tmp_path, random_weights, engine_dir):
+    extracted(data, tmp_path, random_weights, engine_dir)
+    heads_train.run(HeadConfig(out=str(tmp_path), heads=["logreg"], seeds=1, jobs=1))
+    with pytest.raises(cache.CacheError, match="VIEWS=2"):
+        predict(PredictConfig(images=[str(data / "validation")], out=str(tmp_path), tta=True), False)
