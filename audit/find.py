@@ -6,7 +6,8 @@ the columns of audit.csv, most suspicious first.
     find.label_issues("artifacts/features.h5")
 
 - **Label issues**: out-of-fold probabilities from logistic regression (every split pooled, each
-  image predicted by a model that never saw it), ranked by cleanlab's confident learning
+  image predicted by a model that never saw it or any of its views; with views, trained on all of
+  them and averaged over an image's), ranked by cleanlab's confident learning
   (`find_label_issues`, ordered by self-confidence: the probability of the given label).
 - **Duplicates and leakage**: exact nearest neighbours by cosine similarity of the features,
   computed block by block (scikit-learn's brute-force search, `working_memory` bounded), so
@@ -48,19 +49,24 @@ class Pooled:
     ids: list[str]
     splits: np.ndarray  # each row's split name
     labels: np.ndarray
-    features: np.ndarray  # L2-normalised
+    views: np.ndarray  # (N, K, D), L2-normalised: each image, then its augmented views
     class_names: list[str]
+
+    @property
+    def features(self) -> np.ndarray:
+        """(N, D): each image as it is."""
+        return self.views[:, 0]
 
 
 def pooled(cache_path) -> Pooled:
-    parts = [(name, cache.read_split(cache_path, name)) for name in cache.splits(cache_path)]
-    features = np.concatenate([data.features for _, data in parts]).astype(np.float32)
-    features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    parts = [(name, cache.read_split(cache_path, name, views=True)) for name in cache.splits(cache_path)]
+    views = np.concatenate([data.features for _, data in parts]).astype(np.float32)
+    views /= np.maximum(np.linalg.norm(views, axis=2, keepdims=True), 1e-12)
     return Pooled(
         ids=[item for _, data in parts for item in data.ids],
         splits=np.array([name for name, data in parts for _ in data.ids]),
         labels=np.concatenate([data.labels for _, data in parts]),
-        features=features,
+        views=views,
         class_names=cache.info(cache_path)["class_names"],
     )
 
@@ -71,7 +77,8 @@ def out_of_fold(
     """(N, K) probabilities, each row's from a model fitted on folds without it. `groups` keeps the
     rows of one image (its views) in one fold: a model that saw a view of an image would recall its
     label, right or wrong."""
-    folds = min(config.folds, int(np.bincount(labels).min()))
+    images = np.unique(groups, return_index=True)[1]
+    folds = min(config.folds, int(np.bincount(labels[images]).min()))
     if folds < 2:
         raise AuditError("every class needs at least two images to audit its labels")
     with linear.fold_threads():
@@ -88,7 +95,12 @@ def out_of_fold(
 
 def label_issues(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
     data = data or pooled(cache_path)
-    probabilities = out_of_fold(data.features, data.labels, np.arange(len(data.ids)), config)
+    count, views, dim = data.views.shape
+    # every view trains; an image's views are held out together, and its probability is their mean
+    every = out_of_fold(
+        data.views.reshape(-1, dim), np.repeat(data.labels, views), np.repeat(np.arange(count), views), config
+    )
+    probabilities = every.reshape(count, views, -1).mean(axis=1)
     found = cleanlab.filter.find_label_issues(
         data.labels, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1
     )

@@ -137,3 +137,17 @@ def test_predict_with_tta_on_a_cache_without_views_is_one_clear_error(data, tmp_
     heads_train.run(HeadConfig(out=str(tmp_path), heads=["logreg"], seeds=1, jobs=1))
     with pytest.raises(cache.CacheError, match="VIEWS=2"):
         predict(PredictConfig(images=[str(data / "validation")], out=str(tmp_path), tta=True), False)
+
+
+def test_the_audit_trains_on_every_view_and_holds_an_images_views_out_together(
+    data, tmp_path, random_weights, engine_dir
+):
+    from audit import find
+    from audit.config import AuditConfig
+
+    path = extracted(data, tmp_path, random_weights, engine_dir, views=2)
+    pooled = find.pooled(path)
+    assert pooled.views.shape == (len(pooled.ids), 2, 1280)
+    np.testing.assert_allclose(np.linalg.norm(pooled.features, axis=1), 1.0, rtol=1e-5)
+    found = find.label_issues(path, AuditConfig(out=str(tmp_path), jobs=1), pooled)
+    assert list(found.columns) == find.COLUMNS and set(found["id"]) <= set(pooled.ids)
