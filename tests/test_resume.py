@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL resumes where it stopped and ends as an uninterrupted run would."""
+"""A run killed with SIGKILL resumes where it stopped and ends as an uninterrupted run would,
+augmented views included."""
 
 import os
 import signal
@@ -26,6 +27,8 @@ def test_sigkill_then_resume_gives_the_same_cache(tmp_path, random_weights, engi
         shard_size=16,
         engine="keras",
         engine_dir=str(engine_dir),
+        views=2,
+        view_policy="finetune",
     )
     reference = build.run(ExtractConfig(out=str(tmp_path / "whole"), **settings), progress=False).path
 
@@ -50,7 +53,7 @@ def test_sigkill_then_resume_gives_the_same_cache(tmp_path, random_weights, engi
     assert summary.status == "resumed"
     assert not (out / "features.h5.parts").exists()
     for split in ("train", "validation"):
-        resumed, whole = cache.read_split(summary.path, split), cache.read_split(reference, split)
+        resumed, whole = (cache.read_split(path, split, views=True) for path in (summary.path, reference))
         assert resumed.ids == whole.ids
         np.testing.assert_array_equal(resumed.labels, whole.labels)
         np.testing.assert_allclose(resumed.features, whole.features, atol=1e-6)
