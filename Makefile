@@ -15,6 +15,8 @@ LIMIT        ?=
 ENGINE       ?=
 DTYPE        ?=
 VIEWS        ?=
+CLUSTER      ?=
+SCHEDULER    ?=
 VIEW_POLICY  ?=
 TTA          ?=
 FORCE        ?=
@@ -68,12 +70,13 @@ $(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
 FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
 	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
-	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY))
+	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
+	$(call opt,--scheduler,$(SCHEDULER))
 # SEEDS and DEV_FRACTION mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))
 HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
-	$(call opt,--exclude,$(EXCLUDE))
+	$(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER))
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
 	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS)

@@ -276,6 +276,61 @@ def update_rows(data: Path, weights: str, engine_dir: Path, count: int, added: i
     ]
 
 
+def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, out: Path) -> list[tuple]:
+    """Extraction in one process against 2 Dask workers of 1 core each on the same 2 cores: a
+    LocalCluster started for the run (`CLUSTER=local:2`), and a running one whose workers have
+    built their engines (`SCHEDULER=`, the steady state); shards of 256 so that the 2 workers
+    share the work evenly. Then Dask's own costs: start-up and a task's round trip."""
+    from dask.distributed import Client, LocalCluster
+
+    def wall(**more) -> float:
+        config = ExtractConfig(
+            data=str(data),
+            weights=weights,
+            out=str(out),
+            engine="tflite",
+            engine_dir=str(engine_dir),
+            limit=limit,
+            shard_size=256,
+            force=True,
+            **more,
+        )
+        started = time.perf_counter()
+        build.run(config, progress=False)
+        return time.perf_counter() - started
+
+    single, started_for_run = wall(), wall(cluster="local:2")
+    started = time.perf_counter()
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, resources={"engine": 1}
+    ) as local:
+        with Client(local) as client:
+            client.submit(abs, -1).result()
+            start_up = time.perf_counter() - started
+            started = time.perf_counter()
+            client.gather(client.map(abs, range(-200, 0)))
+            per_task = (time.perf_counter() - started) / 200
+        wall(scheduler=local.scheduler_address)  # the workers build their engines
+        running = wall(scheduler=local.scheduler_address)
+    return [
+        ("extraction, 1 process (2 cores)", 160, f"{single:.1f} s", "wall, in-process, shards of 256"),
+        (
+            "extraction, LocalCluster started for the run, 2 workers × 1 core",
+            160,
+            f"{started_for_run:.1f} s",
+            f"{single / started_for_run:.2f}× the single process: workers start TensorFlow and build their engines",
+        ),
+        (
+            "extraction, running cluster of 2 workers × 1 core",
+            160,
+            f"{running:.1f} s",
+            f"{single / running:.2f}× the single process (target 0.9×)",
+        ),
+        ("Dask LocalCluster start-up, 2 workers", "–", f"{start_up:.1f} s", "to the first task's result"),
+        ("Dask per-task round trip", "–", f"{1000 * per_task:.1f} ms", "200 no-op tasks on 2 workers"),
+    ]
+
+
 def planted_rows(data: Path, weights: str, engine_dir: Path, flips: int, leaks: int, every: int = 1) -> list[tuple]:
     """`make audit` on a copy of the photos (every `every`-th) with `flips` train photos moved to
     the other class folder and `leaks` validation photos copied into train, half re-encoded at
@@ -495,6 +550,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             )
         rows += update_rows(data, weights, engine_dir, *((300, 10) if quick else (25000, 100)))
         rows += audit_rows(out, 2000 if quick else 25000)
+        rows += cluster_rows(data, weights, engine_dir, limit, out)
         rows += planted_rows(data, weights, engine_dir, *((6, 4, 10) if quick else (60, 20, 1)))
     for n in (2000,) if quick else (2000, 25000):
         for name, seconds in heads_seconds(n, repeats).items():

@@ -26,11 +26,16 @@ class Shard:
     features: np.ndarray  # (n, views, D): each image, then its augmented views
     skipped_reasons: list[str]  # of the shard's other positions, ascending
     seconds: float
+    warned: bool = False  # libjpeg printed a warning while its files were decoded
 
 
 class ShardStore:
-    def __init__(self, directory: str | os.PathLike, fingerprint: str):
+    def __init__(self, directory: str | os.PathLike, fingerprint: str | None = None):
+        """The store of `fingerprint`'s work, emptied if it held another's; None: the store as it is
+        (a cluster worker writing into the client's)."""
         self.directory = Path(directory)
+        if fingerprint is None:
+            return
         manifest = self.directory / "manifest.json"
         if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") != fingerprint:
             shutil.rmtree(self.directory)
@@ -56,6 +61,7 @@ class ShardStore:
                 features=shard.features,
                 skipped_reasons=np.asarray(shard.skipped_reasons, dtype=str),
                 seconds=np.float64(shard.seconds),
+                warned=np.bool_(shard.warned),
             )
 
     def read(self, split: str, index: int) -> Shard:
@@ -65,18 +71,11 @@ class ShardStore:
                 features=data["features"],
                 skipped_reasons=data["skipped_reasons"].tolist(),
                 seconds=float(data["seconds"]),
+                warned=bool(data["warned"]),
             )
 
-    def mark_warned(self, split: str, indices: list[int]) -> None:
-        """Remember that libjpeg printed a warning while these shards were decoded (which file's
-        is found later, one file at a time)."""
-        for index in indices:
-            path = self._path(split, index).with_suffix(".warned")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-
-    def warned(self, split: str) -> list[int]:
-        return sorted(int(path.stem.removeprefix("shard-")) for path in (self.directory / split).glob("*.warned"))
+    def has(self, split: str, index: int) -> bool:
+        return self._path(split, index).exists()
 
     def seconds(self, split: str) -> float:
         """The extraction time of `split`'s finished shards (reads no features)."""

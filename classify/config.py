@@ -53,6 +53,9 @@ class HeadConfig:
         "without a test split: this part of each class's train images (by hash of "
         "id) makes every choice, and validation scores the verdict",
     )
+    scheduler: str | None = option(
+        None, "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)"
+    )
     exclude: str | None = option(
         None,
         "a file of ids to leave out of train (fit and dev rows): audit.csv from make audit (its id column; delete "

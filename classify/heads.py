@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
+import joblib
 import keras
 import numpy as np
 import tensorflow as tf
@@ -137,6 +139,19 @@ def probabilities_of_outputs(outputs) -> np.ndarray:
 # --- scikit-learn logistic regression ------------------------------------------------------
 
 
+@contextmanager
+def search_backend(scheduler: str | None):
+    """Where the search's folds run: on a Dask cluster through joblib's dask backend, or in threads."""
+    if scheduler is None:
+        with fold_threads():
+            yield
+        return
+    from dask.distributed import Client
+
+    with Client(scheduler, timeout="30s"), joblib.parallel_config(backend="dask"):
+        yield
+
+
 def folds_of(config: HeadConfig, y: np.ndarray, groups: np.ndarray | None):
     """Stratified k-fold splits; with `groups` (each row's image), an image's views in one fold."""
     images = np.unique(groups, return_index=True)[1] if groups is not None else np.arange(len(y))
@@ -164,7 +179,7 @@ def train_logreg(
         refit=True,
     )
     started = time.perf_counter()
-    with fold_threads():
+    with search_backend(config.scheduler):
         search.fit(X, y, groups=groups)
     total = time.perf_counter() - started
     record = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,16 @@ class ExtractConfig:
         "time (one read of the whole dataset)",
     )
     tfds_data_dir: str | None = option(None, "TFDS data folder (TFDS's default if unset)")
+    cluster: str | None = option(
+        None,
+        "local:N: extract on a Dask cluster of N worker processes on this machine, one task per shard "
+        "(unset: one process, without Dask)",
+    )
+    scheduler: str | None = option(
+        None,
+        "address of a running Dask scheduler (tcp://host:port) whose workers share this folder's storage "
+        "and were started with --resources engine=1",
+    )
 
     def __post_init__(self):
         if not 32 <= self.image_size <= 1024:
@@ -62,6 +73,8 @@ class ExtractConfig:
             raise ValueError(f"limit must be positive, got {self.limit}")
         if self.dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be float32 or float16, got {self.dtype!r}")
+        if self.cluster is not None and not re.fullmatch(r"local:[1-9][0-9]*", self.cluster):
+            raise ValueError(f"cluster must be local:N (N worker processes), got {self.cluster!r}")
         if self.views < 1 or (self.view_policy == "flip" and self.views > 2):
             raise ValueError(f"views must be 1 or 2 with the flip policy (at least 1 otherwise), got {self.views}")
 

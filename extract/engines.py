@@ -104,10 +104,17 @@ def to_tflite(model: keras.Model) -> bytes:
 
 
 def make_engine(
-    name: str, model: keras.Model, weights_hash: str, image_size: int, batch_size: int, directory: str | os.PathLike
+    name: str,
+    model: keras.Model,
+    weights_hash: str,
+    image_size: int,
+    batch_size: int,
+    directory: str | os.PathLike,
+    threads: int | None = None,
 ):
+    """`threads`: the TFLite interpreter's (default every core; a cluster worker's own cores)."""
     if name == "keras":
         return KerasEngine(model)
     if name == "tflite":
-        return TFLiteEngine(tflite_file(model, weights_hash, image_size, directory), batch_size)
+        return TFLiteEngine(tflite_file(model, weights_hash, image_size, directory), batch_size, threads)
     raise ValueError(f"unknown engine {name!r}")

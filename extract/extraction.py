@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import h5py
@@ -84,9 +84,15 @@ def extract(
     work = [reuse.new(split) if reuse else split for split in source.splits]
     # the work to do depends on the cache it updates: a resumed run must find that same cache
     store = ShardStore(paths.parts, identity.digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
-    resumed = any(store.done(split.name) for split in work)
-    for split in work:
-        _extract_split(split, engine, store, config, progress)
+    size = config.shard_size
+    resumed = any(missing_shards(split, store, size) != all_shards(split, size) for split in work)
+    if config.cluster or config.scheduler:
+        from extract import cluster
+
+        cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
+    else:
+        for split in work:
+            _extract_split(split, engine, store, config, progress)
     _assemble(paths.cache, attrs, source, work, store, reuse, config)
     store.remove()
     if why:
@@ -99,65 +105,55 @@ def extract(
 
 
 def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfig, progress: bool) -> None:
-    shard_size = config.shard_size
-    n_shards = -(-len(split) // shard_size)
-    first = store.done(split.name)
-    if first >= n_shards:
+    """Every shard of `split` not yet in `store`, one after the other."""
+    todo = missing_shards(split, store, config.shard_size)
+    if not todo:
         return
-    bar = tqdm(
-        total=len(split),
-        initial=first * shard_size,
-        unit="img",
-        desc=split.name,
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    pending_positions: list[np.ndarray] = []
-    pending_features: list[np.ndarray] = []
-    shard = first
+    left = sum(len(shard_range(split, index, config.shard_size)) for index in todo)
+    bar = tqdm(total=len(split), initial=len(split) - left, unit="img", desc=split.name, disable=not progress)
+    for index in todo:
+        store.write(split.name, index, extract_shard(split, index, engine, config))
+        bar.update(len(shard_range(split, index, config.shard_size)))
+    bar.close()
+
+
+def all_shards(split: Split, shard_size: int) -> list[int]:
+    return list(range(-(-len(split) // shard_size)))
+
+
+def missing_shards(split: Split, store: ShardStore, shard_size: int) -> list[int]:
+    return [index for index in all_shards(split, shard_size) if not store.has(split.name, index)]
+
+
+def shard_range(split: Split, index: int, shard_size: int) -> range:
+    return range(index * shard_size, min((index + 1) * shard_size, len(split)))
+
+
+def extract_shard(split: Split, index: int, engine, config: ExtractConfig) -> Shard:
+    """One shard of a split through the pipeline and the engine: the unit of work, in one process
+    or as one task of a cluster (`extract.cluster`). Any libjpeg warning while its files are
+    decoded is noted in the shard; which file's is found at assembly."""
+    inputs = shard_range(split, index, config.shard_size)
     started = time.perf_counter()
-
-    def flush() -> None:
-        nonlocal shard, started, pending_positions, pending_features
-        end = min((shard + 1) * shard_size, len(split))
-        positions = np.concatenate(pending_positions) if pending_positions else np.zeros(0, np.int64)
-        features = (
-            np.concatenate(pending_features) if pending_features else np.zeros((0, config.views, identity.FEATURE_DIM))
-        )
-        inside = positions < end
-        done, rows = positions[inside], features[inside]
-        pending_positions, pending_features = [positions[~inside]], [features[~inside]]
-        missing = sorted(set(range(shard * shard_size, end)) - set(done.tolist()))
-        if log.libjpeg_warnings():  # from this shard's files, or the next one's decoded ahead
-            store.mark_warned(split.name, [shard, shard + 1])  # before the shard is kept: a resumed run looks too
-        store.write(
-            split.name,
-            shard,
-            Shard(
-                positions=done,
-                features=rows.astype(config.dtype),
-                skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
-                seconds=time.perf_counter() - started,
-            ),
-        )
-        shard += 1
-        started = time.perf_counter()
-
+    positions, features = [np.zeros(0, np.int64)], [np.zeros((0, config.views, identity.FEATURE_DIM))]
     overlap = engines.runs_on_gpu(engine.name)
     with native_log.captured() as log:
-        inputs = batches(
-            split, first * shard_size, config.image_size, config.batch, overlap, config.views, config.view_policy
+        batched = batches(
+            split, inputs.start, config.image_size, config.batch, overlap, config.views, config.view_policy, inputs.stop
         )
-        for positions, batch in inputs:
-            pending_positions.append(positions)
-            pending_features.append(_features(engine, batch, config.batch, config.views))
-            while (shard + 1) * shard_size <= positions[-1]:
-                flush()
-            bar.update(int(positions[-1]) + 1 - bar.n)
-        while shard < n_shards:
-            flush()
-    bar.update(len(split) - bar.n)
-    bar.close()
+        for batch_positions, batch in batched:
+            positions.append(batch_positions)
+            features.append(_features(engine, batch, config.batch, config.views))
+        warned = bool(log.libjpeg_warnings())
+    done = np.concatenate(positions)
+    missing = sorted(set(inputs) - set(done.tolist()))
+    return Shard(
+        positions=done,
+        features=np.concatenate(features).astype(config.dtype),
+        skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
+        seconds=time.perf_counter() - started,
+        warned=warned,
+    )
 
 
 def _features(engine, batch: np.ndarray, batch_size: int, views: int) -> np.ndarray:
@@ -177,8 +173,7 @@ def _assemble(path, attrs: dict, source: Source, work: list[Split], store: Shard
     try:
         for split, new in zip(source.splits, work, strict=True):
             writer.add_split(split.name)
-            warnings = _decode_warnings(new, config.shard_size, store.warned(split.name))
-            fresh = _fresh_outcomes(new, store, config.shard_size, warnings)
+            fresh = _fresh_outcomes(new, store, config.shard_size)
             kept_with_warnings = {}
             for start in range(0, len(split), ASSEMBLY_ROWS):
                 block = range(start, min(start + ASSEMBLY_ROWS, len(split)))
@@ -200,33 +195,34 @@ def _assemble(path, attrs: dict, source: Source, work: list[Split], store: Shard
     writer.close()
 
 
-def _fresh_outcomes(split: Split, store: ShardStore, shard_size: int, warnings: dict[int, str]):
+def _fresh_outcomes(split: Split, store: ShardStore, shard_size: int):
     """An `Outcome` for each input of `split`, in order, from its shards."""
     for index in range(store.done(split.name)):
         shard = store.read(split.name, index)
         rows = dict(zip(shard.positions.tolist(), shard.features, strict=True))
         reasons = iter(shard.skipped_reasons)  # of the other positions, ascending
-        for i in range(index * shard_size, min((index + 1) * shard_size, len(split))):
+        inputs = shard_range(split, index, shard_size)
+        warnings = _decode_warnings(split, inputs) if shard.warned else {}
+        for i in inputs:
             yield Outcome(rows[i], None, warnings.get(i)) if i in rows else Outcome(None, next(reasons), None)
 
 
-def _decode_warnings(split: Split, shard_size: int, shards: list[int]) -> dict[int, str]:
-    """{position: libjpeg's warning} for the JPEGs in these shards of `split` that decode with one,
+def _decode_warnings(split: Split, inputs: range) -> dict[int, str]:
+    """{position: libjpeg's warning} for the JPEGs among `inputs` of `split` that decode with one,
     found by decoding one file at a time (extraction decodes in parallel: its warnings name no file)."""
     found = {}
     with native_log.captured() as log:
-        for shard in (shard for shard in shards if shard * shard_size < len(split)):
-            for position, encoded in elements(split, shard * shard_size).take(shard_size).as_numpy_iterator():
-                if not encoded.startswith(b"\xff\xd8"):
-                    continue  # not a JPEG
-                try:
-                    images.decode(tf.constant(encoded))
-                    decoded = True
-                except tf.errors.OpError:
-                    decoded = False  # undecodable: skipped, with its reason
-                warnings = log.libjpeg_warnings()  # read either way: the next file's start afresh
-                if decoded and warnings:
-                    found[int(position)] = warnings[0]
+        for position, encoded in elements(split, inputs.start, inputs.stop).as_numpy_iterator():
+            if not encoded.startswith(b"\xff\xd8"):
+                continue  # not a JPEG
+            try:
+                images.decode(tf.constant(encoded))
+                decoded = True
+            except tf.errors.OpError:
+                decoded = False  # undecodable: skipped, with its reason
+            warnings = log.libjpeg_warnings()  # read either way: the next file's start afresh
+            if decoded and warnings:
+                found[int(position)] = warnings[0]
     return found
 
 

@@ -18,13 +18,14 @@ from extract import augment, images
 from extract.sources import Split
 
 
-def elements(split: Split, start: int = 0) -> tf.data.Dataset:
-    """(position, encoded bytes) of a split's inputs from `start` on, in order."""
-    positions = tf.data.Dataset.range(start, len(split))
+def elements(split: Split, start: int = 0, stop: int | None = None) -> tf.data.Dataset:
+    """(position, encoded bytes) of a split's inputs from `start` to `stop` (the end), in order."""
+    stop = len(split) if stop is None else min(stop, len(split))
+    positions = tf.data.Dataset.range(start, stop)
     if split.paths is None:
-        return tf.data.Dataset.zip(positions, split.dataset.skip(start))
+        return tf.data.Dataset.zip(positions, split.dataset.skip(start).take(stop - start))
     # bytes, not str: a file name need not be valid UTF-8
-    names = [os.fsencode(path) for path in split.paths[start:]]
+    names = [os.fsencode(path) for path in split.paths[start:stop]]
     return tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(names)).map(
         lambda position, path: (position, tf.io.read_file(path)),
         num_parallel_calls=tf.data.AUTOTUNE,
@@ -32,7 +33,14 @@ def elements(split: Split, start: int = 0) -> tf.data.Dataset:
 
 
 def batches(
-    split: Split, start: int, size: int, batch: int, overlap: bool = False, views: int = 1, policy: str = "flip"
+    split: Split,
+    start: int,
+    size: int,
+    batch: int,
+    overlap: bool = False,
+    views: int = 1,
+    policy: str = "flip",
+    stop: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
     With `views` > 1 each input is (views, size, size, 3): the image, then its augmented views
@@ -56,7 +64,7 @@ def batches(
             return position, images.preprocess(encoded, size)
 
     dataset = (
-        elements(split, start)
+        elements(split, start, stop)
         .map(inputs, num_parallel_calls=os.cpu_count(), deterministic=True)
         .ignore_errors()
         .batch(batch)

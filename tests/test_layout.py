@@ -41,6 +41,8 @@ MAKE_VARIABLES = {
     "ENGINE": (ExtractConfig, "engine"),
     "DTYPE": (ExtractConfig, "dtype"),
     "VIEWS": (ExtractConfig, "views"),
+    "CLUSTER": (ExtractConfig, "cluster"),
+    "SCHEDULER": (ExtractConfig, "scheduler"),
     "VIEW_POLICY": (ExtractConfig, "view_policy"),
     "HEADS": (HeadConfig, "heads"),
     "EPOCHS": (HeadConfig, "epochs"),

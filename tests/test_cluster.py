@@ -1,0 +1,147 @@
+"""Extraction on a real Dask LocalCluster of worker processes, on loopback: the same cache as one
+process, through a worker killed mid-run and a run killed whole."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import cache
+from cache.shards import ShardStore
+from extract import build, extraction
+from extract.config import ExtractConfig
+from extract.sources import folder_source
+from tests.conftest import TINY, write_class_folders
+from workflow.paths import Paths
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cluster")
+    write_class_folders(root / "train", ["a", "b"], 40)
+    write_class_folders(root / "validation", ["a", "b"], 8, seed=1)
+    (root / "train" / "a" / "broken.jpg").write_bytes(b"not a jpeg")
+    return root
+
+
+def settings(data, out, weights, engine_dir, **more):
+    return ExtractConfig(
+        data=str(data),
+        weights=str(weights),
+        out=str(out),
+        image_size=TINY,
+        batch=4,
+        shard_size=8,
+        engine="tflite",
+        engine_dir=str(engine_dir),
+        **more,
+    )
+
+
+def same_cache(mine, theirs):
+    assert cache.info(mine)["fingerprint"] == cache.info(theirs)["fingerprint"]
+    for split in ("train", "validation"):
+        a, b = cache.read_split(mine, split), cache.read_split(theirs, split)
+        assert a.ids == b.ids
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.features, b.features)  # bit for bit: one row's arithmetic, any threads
+        assert cache.skipped(mine, split) == cache.skipped(theirs, split)
+
+
+@pytest.fixture(scope="module")
+def single(data, tmp_path_factory, random_weights, engine_dir):
+    out = tmp_path_factory.mktemp("single")
+    return build.run(settings(data, out, random_weights, engine_dir), progress=False).path
+
+
+def test_a_two_worker_cluster_builds_the_single_process_cache(data, single, tmp_path, random_weights, engine_dir):
+    summary = build.run(settings(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    assert summary.status == "built"
+    same_cache(summary.path, single)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(data, single, tmp_path, random_weights, engine_dir, monkeypatch):
+    from extract import cluster
+
+    killed = []
+    real_client_for = cluster.client_for
+
+    def kill_one_worker_after_the_first_shard(client):
+        parts = Paths(tmp_path).parts / "train"
+        deadline = time.monotonic() + 120
+        while not list(parts.glob("shard-*.npz")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pids = client.run(os.getpid)
+        pid = sorted(pids.values())[0]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    def client_for(config):
+        context = real_client_for(config)
+
+        class Watched:
+            def __enter__(self):
+                client = context.__enter__()
+                threading.Thread(target=kill_one_worker_after_the_first_shard, args=(client,), daemon=True).start()
+                return client
+
+            def __exit__(self, *exc):
+                return context.__exit__(*exc)
+
+        return Watched()
+
+    monkeypatch.setattr(cluster, "client_for", client_for)
+    summary = build.run(settings(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    assert killed
+    same_cache(summary.path, single)
+
+
+def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
+    data, single, tmp_path, random_weights, engine_dir, monkeypatch
+):
+    from extract import backbone, engines, identity
+
+    # what a run killed whole leaves: some finished shards of train, in the store of this cache
+    one_process = settings(data, tmp_path, random_weights, engine_dir)
+    store = ShardStore(Paths(tmp_path).parts, identity.digest([cache.info(single)["fingerprint"], None]))
+    model = backbone.build_backbone(one_process.weights, TINY)
+    engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
+    train = folder_source(data).splits[0]
+    for index in (0, 1, 3):
+        store.write("train", index, extraction.extract_shard(train, index, engine, one_process))
+
+    submitted = {}
+    real = extraction.missing_shards
+
+    def recorded(split, shards, shard_size):
+        submitted[split.name] = real(split, shards, shard_size)
+        return submitted[split.name]
+
+    monkeypatch.setattr(extraction, "missing_shards", recorded)
+    summary = build.run(settings(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    assert summary.status == "resumed"
+    assert submitted["train"] == [2, *range(4, 11)]  # 81 train inputs in shards of 8: 0, 1 and 3 were done
+    same_cache(summary.path, single)
+
+
+def test_the_heads_search_runs_on_a_cluster_and_chooses_as_in_threads():
+    from dask.distributed import LocalCluster
+
+    from classify import heads
+    from classify.config import HeadConfig
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 60)
+    features = rng.normal(0, 1, (120, 16)) + labels[:, None] * 0.8
+    config = HeadConfig(cs=[0.001, 0.1, 10.0], folds=3, jobs=2)
+    _, in_threads = heads.train_logreg(config, features, labels)
+    with LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address=None) as c:
+        model, on_cluster = heads.train_logreg(
+            HeadConfig(**(vars(config) | {"scheduler": c.scheduler_address})), features, labels
+        )
+    assert on_cluster["best_C"] == in_threads["best_C"]
+    assert on_cluster["cv_log_loss"] == pytest.approx(in_threads["cv_log_loss"], rel=1e-9)
+    assert model.predict(features).shape == (120,)
