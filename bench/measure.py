@@ -302,7 +302,7 @@ def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, 
     single, started_for_run = wall(), wall(cluster="local:2")
     started = time.perf_counter()
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, resources={"engine": 1}
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0", resources={"engine": 1}
     ) as local:
         with Client(local) as client:
             client.submit(abs, -1).result()

@@ -85,7 +85,7 @@ def client_for(config: ExtractConfig):
             threads_per_worker=cores,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             resources={"engine": 1},
         ) as cluster,
         Client(cluster) as client,

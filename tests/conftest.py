@@ -95,6 +95,15 @@ def engine_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("engines")
 
 
+def small_shards(data: Path, out: Path, weights: Path, engine_dir: Path, **more):
+    """Extraction settings for generated images: TINY px, TFLite, batches of 4 in shards of 8 (many
+    shards from few images)."""
+    from extract.config import ExtractConfig
+
+    settings = dict(image_size=TINY, batch=4, shard_size=8, engine="tflite", engine_dir=str(engine_dir))
+    return ExtractConfig(data=str(data), weights=str(weights), out=str(out), **(settings | more))
+
+
 def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **settings) -> Path:
     """A cache of generated images with random weights at TINY px (unless `settings` say otherwise)."""
     from extract import build

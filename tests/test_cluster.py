@@ -12,9 +12,8 @@ import pytest
 import cache
 from cache.shards import ShardStore
 from extract import build, extraction
-from extract.config import ExtractConfig
 from extract.sources import folder_source
-from tests.conftest import TINY, write_class_folders
+from tests.conftest import TINY, small_shards, write_class_folders
 from workflow.paths import Paths
 
 
@@ -25,20 +24,6 @@ def data(tmp_path_factory):
     write_class_folders(root / "validation", ["a", "b"], 8, seed=1)
     (root / "train" / "a" / "broken.jpg").write_bytes(b"not a jpeg")
     return root
-
-
-def settings(data, out, weights, engine_dir, **more):
-    return ExtractConfig(
-        data=str(data),
-        weights=str(weights),
-        out=str(out),
-        image_size=TINY,
-        batch=4,
-        shard_size=8,
-        engine="tflite",
-        engine_dir=str(engine_dir),
-        **more,
-    )
 
 
 def same_cache(mine, theirs):
@@ -54,11 +39,11 @@ def same_cache(mine, theirs):
 @pytest.fixture(scope="module")
 def single(data, tmp_path_factory, random_weights, engine_dir):
     out = tmp_path_factory.mktemp("single")
-    return build.run(settings(data, out, random_weights, engine_dir), progress=False).path
+    return build.run(small_shards(data, out, random_weights, engine_dir), progress=False).path
 
 
 def test_a_two_worker_cluster_builds_the_single_process_cache(data, single, tmp_path, random_weights, engine_dir):
-    summary = build.run(settings(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
     assert summary.status == "built"
     same_cache(summary.path, single)
 
@@ -94,7 +79,7 @@ def test_a_worker_killed_mid_run_loses_nothing(data, single, tmp_path, random_we
         return Watched()
 
     monkeypatch.setattr(cluster, "client_for", client_for)
-    summary = build.run(settings(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
     assert killed
     same_cache(summary.path, single)
 
@@ -105,7 +90,7 @@ def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     from extract import backbone, engines, identity
 
     # what a run killed whole leaves: some finished shards of train, in the store of this cache
-    one_process = settings(data, tmp_path, random_weights, engine_dir)
+    one_process = small_shards(data, tmp_path, random_weights, engine_dir)
     store = ShardStore(Paths(tmp_path).parts, identity.digest([cache.info(single)["fingerprint"], None]))
     model = backbone.build_backbone(one_process.weights, TINY)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
@@ -121,7 +106,7 @@ def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
         return submitted[split.name]
 
     monkeypatch.setattr(extraction, "missing_shards", recorded)
-    summary = build.run(settings(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
     assert summary.status == "resumed"
     assert submitted["train"] == [2, *range(4, 11)]  # 81 train inputs in shards of 8: 0, 1 and 3 were done
     same_cache(summary.path, single)
@@ -138,7 +123,7 @@ def test_the_heads_search_runs_on_a_cluster_and_chooses_as_in_threads():
     features = rng.normal(0, 1, (120, 16)) + labels[:, None] * 0.8
     config = HeadConfig(cs=[0.001, 0.1, 10.0], folds=3, jobs=2)
     _, in_threads = heads.train_logreg(config, features, labels)
-    with LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address=None) as c:
+    with LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address="127.0.0.1:0") as c:
         model, on_cluster = heads.train_logreg(
             HeadConfig(**(vars(config) | {"scheduler": c.scheduler_address})), features, labels
         )

@@ -12,7 +12,15 @@ import cache
 from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from tests.conftest import ROOT, TINY, colour_image, generated_cache, write_bad_files, write_class_folders
+from tests.conftest import (
+    ROOT,
+    TINY,
+    colour_image,
+    generated_cache,
+    small_shards,
+    write_bad_files,
+    write_class_folders,
+)
 from workflow.paths import Paths
 
 
@@ -28,17 +36,7 @@ def dataset(tmp_path_factory):
 
 def config_for(dataset, tmp_path, random_weights, engine_dir, **overrides):
     root, _ = dataset
-    settings = dict(
-        data=str(root),
-        weights=str(random_weights),
-        image_size=TINY,
-        out=str(tmp_path),
-        batch=4,
-        shard_size=8,
-        engine="tflite",
-        engine_dir=str(engine_dir),
-    )
-    return ExtractConfig(**(settings | overrides))
+    return small_shards(root, tmp_path, random_weights, engine_dir, **overrides)
 
 
 def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, random_weights, engine_dir):
@@ -414,16 +412,7 @@ def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     write_class_folders(data / "train", ["a", "b"], 12)
     write_class_folders(data / "validation", ["a", "b"], 3, seed=1)
     (data / "train" / "a" / "broken.jpg").write_bytes(b"not a jpeg")
-    settings = dict(
-        data=str(data),
-        weights=str(random_weights),
-        image_size=TINY,
-        batch=4,
-        shard_size=8,
-        engine="tflite",
-        engine_dir=str(engine_dir),
-    )
-    updated = ExtractConfig(out=str(tmp_path / "updated"), **settings)
+    updated = small_shards(data, tmp_path / "updated", random_weights, engine_dir)
     build.run(updated, progress=False)
 
     for i in range(3):  # sorted among the others: a.1.jpg < a.10.x.jpg < a.11.jpg
@@ -450,7 +439,7 @@ def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
         + ["validation/b/b.new0.jpg", "validation/b/b.new1.jpg"]
         + ["train/b/b.3.jpg"]
     )  # the broken file's reason is reused: it is not decoded again
-    fresh = build.run(ExtractConfig(out=str(tmp_path / "fresh"), **settings), progress=False).path
+    fresh = build.run(small_shards(data, tmp_path / "fresh", random_weights, engine_dir), progress=False).path
     assert cache.info(summary.path)["fingerprint"] == cache.info(fresh)["fingerprint"]
     for split in ("train", "validation"):
         mine, theirs = cache.read_split(summary.path, split), cache.read_split(fresh, split)

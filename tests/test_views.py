@@ -12,9 +12,8 @@ from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
 from classify.prediction import predict
 from extract import augment, build, pipeline
-from extract.config import ExtractConfig
 from extract.sources import folder_source
-from tests.conftest import TINY, colour_image, write_class_folders
+from tests.conftest import TINY, colour_image, small_shards, write_class_folders
 from workflow.paths import Paths
 
 
@@ -27,18 +26,7 @@ def data(tmp_path_factory):
 
 
 def extracted(data, out, weights, engine_dir, **settings):
-    config = ExtractConfig(
-        data=str(data),
-        weights=str(weights),
-        out=str(out),
-        image_size=TINY,
-        batch=4,
-        shard_size=8,
-        engine="tflite",
-        engine_dir=str(engine_dir),
-        **settings,
-    )
-    return build.run(config, progress=False).path
+    return build.run(small_shards(data, out, weights, engine_dir, **settings), progress=False).path
 
 
 def test_a_view_is_a_pure_function_of_the_image_id_and_index():
