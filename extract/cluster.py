@@ -1,5 +1,5 @@
 """Extraction on a Dask cluster (`CLUSTER=local:N`, or `SCHEDULER=tcp://host:port`): one task
-per missing shard, run by `extraction.extract_shard` exactly as one process runs it, and written
+per missing shard, run by `extraction.extract_shards` exactly as one process runs it, and written
 atomically into the parts folder, which the workers share with the client. The client then
 assembles the cache as a single process does, so the result is the same cache.
 
@@ -95,10 +95,11 @@ def client_for(config: ExtractConfig):
 
 def shard_task(settings: dict, split: Split, index: int, parts: str) -> int:
     """On a worker: one shard, extracted and written into the shared parts folder."""
-    from extract.extraction import extract_shard
+    from extract.extraction import extract_shards
 
     config = ExtractConfig(**settings)
-    ShardStore(parts).write(split.name, index, extract_shard(split, index, _engine(config), config))
+    ((_, shard),) = extract_shards(split, [index], _engine(config), config)
+    ShardStore(parts).write(split.name, index, shard)
     return index
 
 

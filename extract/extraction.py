@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -105,14 +106,14 @@ def extract(
 
 
 def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfig, progress: bool) -> None:
-    """Every shard of `split` not yet in `store`, one after the other."""
+    """Every shard of `split` not yet in `store`, in order."""
     todo = missing_shards(split, store, config.shard_size)
     if not todo:
         return
     left = sum(len(shard_range(split, index, config.shard_size)) for index in todo)
     bar = tqdm(total=len(split), initial=len(split) - left, unit="img", desc=split.name, disable=not progress)
-    for index in todo:
-        store.write(split.name, index, extract_shard(split, index, engine, config))
+    for index, shard in extract_shards(split, todo, engine, config):
+        store.write(split.name, index, shard)
         bar.update(len(shard_range(split, index, config.shard_size)))
     bar.close()
 
@@ -129,29 +130,63 @@ def shard_range(split: Split, index: int, shard_size: int) -> range:
     return range(index * shard_size, min((index + 1) * shard_size, len(split)))
 
 
-def extract_shard(split: Split, index: int, engine, config: ExtractConfig) -> Shard:
-    """One shard of a split through the pipeline and the engine: the unit of work, in one process
-    or as one task of a cluster (`extract.cluster`). Any libjpeg warning while its files are
-    decoded is noted in the shard; which file's is found at assembly."""
-    inputs = shard_range(split, index, config.shard_size)
-    started = time.perf_counter()
-    positions, features = [np.zeros(0, np.int64)], [np.zeros((0, config.views, identity.FEATURE_DIM))]
+def extract_shards(split: Split, indices: list[int], engine, config: ExtractConfig) -> Iterator[tuple[int, Shard]]:
+    """(index, shard) for the shards `indices` of a split, in order, each as soon as it is done: the
+    unit of work, in one process or one per cluster task (`extract.cluster`). Consecutive shards
+    share one input pipeline, which decodes ahead across their boundary; so a libjpeg warning
+    that shows while a shard finishes marks it and the next one (which file's is found at
+    assembly)."""
+    size = config.shard_size
     overlap = engines.runs_on_gpu(engine.name)
-    with native_log.captured() as log:
-        batched = batches(
-            split, inputs.start, config.image_size, config.batch, overlap, config.views, config.view_policy, inputs.stop
-        )
-        for batch_positions, batch in batched:
-            positions.append(batch_positions)
-            features.append(_features(engine, batch, config.batch, config.views))
-        warned = bool(log.libjpeg_warnings())
-    done = np.concatenate(positions)
-    missing = sorted(set(inputs) - set(done.tolist()))
+    for run in _consecutive(indices):
+        current, carried = run[0], False
+        kept: list[tuple[np.ndarray, np.ndarray]] = []
+        started = time.perf_counter()
+
+        def finished() -> Shard:
+            nonlocal current, carried, kept, started
+            warned = bool(log.libjpeg_warnings())
+            shard = _shard(split, current, kept, config, time.perf_counter() - started, warned or carried)
+            current, carried, kept, started = current + 1, warned, [], time.perf_counter()
+            return shard
+
+        with native_log.captured() as log:
+            start, stop = run[0] * size, shard_range(split, run[-1], size).stop
+            inputs = batches(
+                split, start, config.image_size, config.batch, overlap, config.views, config.view_policy, stop
+            )
+            for positions, batch in inputs:
+                features = _features(engine, batch, config.batch, config.views)
+                while len(positions) and positions[-1] >= shard_range(split, current, size).stop:
+                    inside = positions < shard_range(split, current, size).stop
+                    kept.append((positions[inside], features[inside]))
+                    positions, features = positions[~inside], features[~inside]
+                    yield current, finished()
+                kept.append((positions, features))
+            while current <= run[-1]:
+                yield current, finished()
+
+
+def _consecutive(indices: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds: float, warned: bool) -> Shard:
+    """A shard from the (positions, features) its inputs gave; the inputs that gave none were skipped."""
+    positions = np.concatenate([np.zeros(0, np.int64)] + [p for p, _ in kept])
+    features = np.concatenate([np.zeros((0, config.views, identity.FEATURE_DIM))] + [f for _, f in kept])
+    missing = sorted(set(shard_range(split, index, config.shard_size)) - set(positions.tolist()))
     return Shard(
-        positions=done,
-        features=np.concatenate(features).astype(config.dtype),
+        positions=positions,
+        features=features.astype(config.dtype),
         skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         warned=warned,
     )
 

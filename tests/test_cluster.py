@@ -95,8 +95,8 @@ def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     model = backbone.build_backbone(one_process.weights, TINY)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
     train = folder_source(data).splits[0]
-    for index in (0, 1, 3):
-        store.write("train", index, extraction.extract_shard(train, index, engine, one_process))
+    for index, shard in extraction.extract_shards(train, [0, 1, 3], engine, one_process):
+        store.write("train", index, shard)
 
     submitted = {}
     real = extraction.missing_shards
