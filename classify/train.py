@@ -109,25 +109,36 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         count, views, dim = features.shape
         return probabilities(name, model, features.reshape(-1, dim)).reshape(count, views, -1).mean(axis=1)
 
-    trained = [evaluate(name, as_they_are, runs, best, config, meta, protocol, rows)]
+    trained = [evaluate(name, as_they_are, 1, runs, best, config, meta, protocol, rows)]
     views = rows.score.features.shape[1]
     if views > 1:
-        trained.append(evaluate(f"{name}_tta", over_views, runs, best, config, meta, protocol, rows))
-        trained[-1].entry["choices"] += f"; scored on the mean probability over each image's {views} views"
+        trained.append(evaluate(f"{name}_tta", over_views, views, runs, best, config, meta, protocol, rows))
+        trained[-1].entry["choices"] += (
+            f"; test-time augmentation: the mean probability over each image's {views} views"
+        )
     return trained
 
 
 def evaluate(
-    name: str, predict, runs: list[Run], best: Run, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows
+    name: str,
+    predict,
+    passes: int,
+    runs: list[Run],
+    best: Run,
+    config: HeadConfig,
+    meta: dict,
+    protocol: Protocol,
+    rows: Rows,
 ) -> Trained:
     """Score every run on the scored split and the saved run on every other split, with `predict`
-    (model, (N, K, D) features) -> (N, C) probabilities."""
+    (model, (N, K, D) features) -> (N, C) probabilities, which needs `passes` views of a new image."""
     head = name.removesuffix("_tta")
     started = time.perf_counter()
     on_scored = np.stack([predict(r.model, rows.score.features) for r in runs])
     head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score.ids)
-    # A new image needs its features first: the cache's extraction time per image, plus the head.
-    extraction = extraction_seconds_per_image(meta)
+    # A new image needs its features first: the cache's extraction time per view, for each view
+    # the method uses, plus the head.
+    extraction = extraction_seconds_per_image(meta) / meta.get("views", 1) * passes
     every_run = scored.Scored(
         protocol.score,
         rows.score.ids,
@@ -182,7 +193,7 @@ def choices(name: str, config: HeadConfig, protocol: Protocol) -> str:
 
 
 def extraction_seconds_per_image(meta: dict) -> float:
-    """The cache's extraction wall seconds per image (every split)."""
+    """The cache's extraction wall seconds per image (every split; all of an image's views)."""
     splits = meta["splits"].values()
     return sum(s["seconds"] for s in splits) / max(1, sum(s["rows"] for s in splits))
 

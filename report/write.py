@@ -86,8 +86,9 @@ def audit_sentence(method: Method) -> str:
     if summary.get("cache_fingerprint") != method.meta["fingerprint"]:
         return f"No audit of this cache: `make audit` finds {split} images that have a near-duplicate in train."
     leaked, similarity = summary["leaked_from_train"].get(split, 0), summary["settings"]["similarity"]
-    found = f"Audit: {summary['counts']['label']} possible label errors and {summary['counts']['duplicate']} "
-    found += "near-duplicate pairs within splits are listed in audit.html"
+    labels, pairs = summary["counts"]["label"], summary["counts"]["duplicate"]
+    found = f"Audit: {labels} possible label error{'s' * (labels != 1)} and {pairs} near-duplicate "
+    found += f"pair{'s' * (pairs != 1)} within splits are listed in audit.html"
     if not leaked:
         return f"{found}; no {split} image has a near-duplicate in train (cosine ≥ {similarity:g})."
     return (
