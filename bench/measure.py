@@ -276,6 +276,40 @@ def update_rows(data: Path, weights: str, engine_dir: Path, count: int, added: i
     ]
 
 
+def assembly_rows(rows: int) -> list[tuple]:
+    """Shards to cache: `rows` synthetic rows × 1280 float32 in shards of 1,024, through the same
+    assembly `make features` runs (checksums included), in MB/s of features written."""
+    from cache.shards import Shard, ShardStore
+    from extract import extraction
+    from extract.sources import Source
+
+    rng = np.random.default_rng(0)
+    config = ExtractConfig(data="-")
+    ids = [f"train/{i}.jpg" for i in range(rows)]
+    split = Split("train", ids, np.zeros(rows, np.int64))
+    with tempfile.TemporaryDirectory() as folder:
+        store = ShardStore(Path(folder, "parts"), "bench")
+        block = rng.random((config.shard_size, 1, backbone.FEATURE_DIM), dtype=np.float32)
+        for index in extraction.all_shards(split, config.shard_size):
+            count = len(extraction.shard_range(split, index, config.shard_size))
+            store.write("train", index, Shard(np.arange(count) + index * config.shard_size, block[:count], [], 0.0))
+        attrs = {"fingerprint": "bench", "class_names": ["a"], "versions": {}}
+        started = time.perf_counter()
+        extraction._assemble(
+            Path(folder, "features.h5"), attrs, Source("-", ["a"], [split], ""), [split], store, None, config
+        )
+        seconds = time.perf_counter() - started
+    rate = rows * backbone.FEATURE_DIM * 4 / 1e6 / seconds
+    return [
+        (
+            f"assembly, {rows} rows × 1280 float32 from shards",
+            "–",
+            f"{rate:.0f} MB/s",
+            f"{seconds:.1f} s; 10 M rows (51 GB) would take {51e3 / rate / 60:.0f} min",
+        )
+    ]
+
+
 def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, out: Path) -> list[tuple]:
     """Extraction in one process against 2 Dask workers of 1 core each on the same 2 cores: a
     LocalCluster started for the run (`CLUSTER=local:2`), and a running one whose workers have
@@ -551,6 +585,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
         rows += update_rows(data, weights, engine_dir, *((300, 10) if quick else (25000, 100)))
         rows += audit_rows(out, 2000 if quick else 25000)
         rows += cluster_rows(data, weights, engine_dir, limit, out)
+        rows += assembly_rows(20_000 if quick else 200_000)
         rows += planted_rows(data, weights, engine_dir, *((6, 4, 10) if quick else (60, 20, 1)))
     for n in (2000,) if quick else (2000, 25000):
         for name, seconds in heads_seconds(n, repeats).items():
