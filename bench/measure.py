@@ -295,7 +295,7 @@ def assembly_rows(rows: int) -> list[tuple]:
             store.write("train", index, Shard(np.arange(count) + index * config.shard_size, block[:count], [], 0.0))
         attrs = {"fingerprint": "bench", "class_names": ["a"], "versions": {}}
         started = time.perf_counter()
-        extraction._assemble(
+        extraction.assemble(
             Path(folder, "features.h5"), attrs, Source("-", ["a"], [split], ""), [split], store, None, config
         )
         seconds = time.perf_counter() - started

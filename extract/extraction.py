@@ -94,7 +94,7 @@ def extract(
     else:
         for split in work:
             _extract_split(split, engine, store, config, progress)
-    _assemble(paths.cache, attrs, source, work, store, reuse, config)
+    assemble(paths.cache, attrs, source, work, store, reuse, config)
     store.remove()
     if why:
         return f"rebuilt, since {why.split(': run')[0]}"
@@ -199,7 +199,7 @@ def _features(engine, batch: np.ndarray, batch_size: int, views: int) -> np.ndar
     return features.reshape(len(batch), views, -1)
 
 
-def _assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
+def assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
     """Write every split in its listing order: rows reused from the previous cache where the
     content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time.
     Where this run's decoding printed libjpeg warnings, the files behind them are found and
@@ -265,20 +265,19 @@ def _append_block(
     writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse, views: int
 ) -> dict[str, str]:
     """Append the inputs at `positions`; {id: libjpeg's warning} of the rows kept despite one."""
+    content = {i: split.content[i] if split.content else "" for i in positions}  # "" where unknown (TFDS)
     outcomes = {}
     for i in positions:
-        content = split.content[i] if split.content else ""
-        outcomes[i] = reuse.outcome(content) if reuse and reuse.known(content) else next(fresh)
+        outcomes[i] = reuse.outcome(content[i]) if reuse and reuse.known(content[i]) else next(fresh)
     kept = [i for i in positions if outcomes[i].skipped is None]
     left_out = [i for i in positions if outcomes[i].skipped is not None]
     block = np.zeros((len(kept), views, identity.FEATURE_DIM), np.float32)
     reused = [k for k, i in enumerate(kept) if outcomes[i].features is None]
     if reused:
-        block[reused] = reuse.features([split.content[kept[k]] for k in reused])
+        block[reused] = reuse.features([content[kept[k]] for k in reused])
     for k, i in enumerate(kept):
         if outcomes[i].features is not None:
             block[k] = outcomes[i].features
-    content = split.content or [""] * len(split)
     writer.append(
         split.name,
         block[:, 0],
