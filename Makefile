@@ -26,6 +26,8 @@ SEEDS        ?=
 FT_SEEDS     ?=
 DEV_FRACTION ?=
 EXCLUDE      ?=
+MEMORY_GB    ?=
+SEARCH_ROWS  ?=
 SIMILARITY   ?=
 EPOCHS       ?=
 FT_EPOCHS    ?=
@@ -76,7 +78,8 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))
 HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
-	$(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER))
+	$(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER)) $(call opt,--memory-gb,$(MEMORY_GB)) \
+	$(call opt,--search-rows,$(SEARCH_ROWS))
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
 	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS)

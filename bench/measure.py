@@ -24,6 +24,8 @@ import cache
 from audit import find as audit_find
 from audit.config import AuditConfig
 from bench.config import BenchConfig
+from bench.peak import measured
+from bench.scale import scale_rows
 from classify import heads
 from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
@@ -224,20 +226,7 @@ def peak_rss_mb(count: int, weights: str, engine_dir: Path, size: int) -> float:
             "--engine-dir",
             str(engine_dir),
         ]
-        measured = subprocess.run(
-            [sys.executable, "-c", _MEASURED_RUN, *args], check=True, capture_output=True, text=True, cwd=ROOT
-        )
-    return float(measured.stdout.strip().splitlines()[-1]) / 1024
-
-
-# Runs `python -m extract ARGS` in this process, then prints its own peak RSS in KiB.
-_MEASURED_RUN = """
-import resource, sys
-from extract.__main__ import main
-code = main(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-sys.exit(code)
-"""
+        return measured("extract", args)[1]
 
 
 def update_rows(data: Path, weights: str, engine_dir: Path, count: int, added: int) -> list[tuple]:
@@ -587,6 +576,8 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
         rows += cluster_rows(data, weights, engine_dir, limit, out)
         rows += assembly_rows(20_000 if quick else 200_000)
         rows += planted_rows(data, weights, engine_dir, *((6, 4, 10) if quick else (60, 20, 1)))
+    # quick: 0.01 GB keeps 2,000 rows in memory and streams 8,000
+    rows += scale_rows((2000, 8000), 0.01) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)
     for n in (2000,) if quick else (2000, 25000):
         for name, seconds in heads_seconds(n, repeats).items():
             rows.append((f"{name}, {n}×1280", "–", f"{seconds:.2f} s", "synthetic features"))

@@ -184,21 +184,44 @@ def contents(path: str | os.PathLike, split: str) -> tuple[list[str], list[str]]
         ]
 
 
+class SplitFile:
+    """One split of an open cache, read a range of rows at a time: for splits larger than memory."""
+
+    def __init__(self, group: h5py.Group):
+        self._features = group["features"]
+        self._views = group["views"] if "views" in group else None
+        self._ids = group["ids"]
+        self.rows, self.dim = self._features.shape
+        self.dtype = self._features.dtype
+        self.views = 1 + (self._views.shape[1] if self._views is not None else 0)
+
+    def ids(self, start: int, stop: int) -> list[str]:
+        return [os.fsdecode(item) for item in self._ids[start:stop]]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """(n, K, D) in the stored dtype: rows start..stop, each image then its views."""
+        picked = self._features[start:stop][:, None]
+        if self._views is not None:
+            picked = np.concatenate([picked, self._views[start:stop]], axis=1)
+        return picked
+
+
+@contextmanager
+def reading(path: str | os.PathLike, split: str):
+    """`with cache.reading(path, "train") as rows: rows.read(0, 4096)`: a damaged chunk met while
+    reading raises `CacheError`, as every other read does."""
+    with _open(path) as handle:
+        yield SplitFile(_split(handle, path, split))
+
+
 def read_rows(path: str | os.PathLike, split: str, rows: np.ndarray) -> np.ndarray:
     """(n, K, D): the features of the given rows of one split, in the order given, with their views."""
     rows = np.asarray(rows, dtype=np.int64)
-    with _open(path) as handle:
-        group = _split(handle, path, split)
-        features = group["features"]
-        count = 1 + (group["views"].shape[1] if "views" in group else 0)
+    with reading(path, split) as split_file:
         if not len(rows):
-            return np.zeros((0, count, features.shape[1]), features.dtype)
+            return np.zeros((0, split_file.views, split_file.dim), split_file.dtype)
         low, high = int(rows.min()), int(rows.max())
-        # one slice: the rows wanted are mostly contiguous
-        picked = features[low : high + 1][rows - low][:, None]
-        if count > 1:
-            picked = np.concatenate([picked, group["views"][low : high + 1][rows - low]], axis=1)
-        return picked
+        return split_file.read(low, high + 1)[rows - low]  # one slice: the rows wanted are mostly contiguous
 
 
 def load(path: str | os.PathLike, split: str, views: bool = False) -> tuple[np.ndarray, np.ndarray]:

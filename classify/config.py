@@ -53,6 +53,15 @@ class HeadConfig:
         "without a test split: this part of each class's train images (by hash of "
         "id) makes every choice, and validation scores the verdict",
     )
+    memory_gb: float = option(
+        1.0,
+        "train in memory while the fit rows' features (float32, every view) take at most this many GB; above "
+        "it both heads stream them from the cache a block at a time, so memory stays flat whatever the size "
+        "(logistic regression: L-BFGS over full passes, C chosen on SEARCH_ROWS images). 0: always stream",
+    )
+    search_rows: int = option(
+        20000, "logistic regression on streamed rows: how many images, drawn at random, its C is cross-validated on"
+    )
     scheduler: str | None = option(
         None, "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)"
     )
@@ -71,6 +80,8 @@ class HeadConfig:
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         check_runs(self.seeds, self.dev_fraction)
+        if self.memory_gb < 0 or self.search_rows < 2 * self.folds:
+            raise ValueError("memory GB must be 0 or more, and search rows at least twice the folds")
         if not self.cs or min(self.cs) <= 0:
             raise ValueError(f"every C must be positive, got {self.cs}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from contextlib import contextmanager
 
@@ -12,8 +13,10 @@ import tensorflow as tf
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+import cache
 from classify.config import HeadConfig
-from classify.linear import fold_threads, logreg_pipeline
+from classify.linear import fold_threads, logreg_pipeline, streamed_logreg
+from classify.part import Part, blocks_of, every_view
 from workflow.errors import WorkflowError
 
 
@@ -79,45 +82,90 @@ def targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 class EagerValidation(keras.callbacks.Callback):
-    """`val_loss` and `val_accuracy` after each epoch from one direct forward pass.
+    """`val_loss` and `val_accuracy` after each epoch from direct forward passes on the images as
+    they are, a block at a time from a `Part`, or at once from rows in memory.
 
     Keras's own validation traces a second graph function, ~0.4 s or a third of the whole fit
     on cached features (BENCHMARKS.md); one call on the validation features takes milliseconds.
     Runs before EarlyStopping and History, which read the same logs."""
 
-    def __init__(self, features: np.ndarray, labels: np.ndarray, n_classes: int):
+    def __init__(self, validation: Part | cache.SplitData, n_classes: int):
         super().__init__()
-        self.features, self.labels = features.astype(np.float32), targets(labels, n_classes)
+        self.validation, self.n_classes = validation, n_classes
         self.loss, self.accuracy = loss_and_accuracy(n_classes)
 
     def on_epoch_end(self, epoch, logs=None):
-        outputs = self.model(self.features, training=False)
         self.accuracy.reset_state()
-        self.accuracy.update_state(self.labels, outputs)
-        logs["val_loss"] = float(self.loss(self.labels, outputs))
+        total, count = 0.0, 0
+        for features, labels in blocks_of(self.validation):
+            outputs = self.model(features[:, 0].astype(np.float32), training=False)
+            labels = targets(labels, self.n_classes)
+            self.accuracy.update_state(labels, outputs)
+            total, count = total + float(self.loss(labels, outputs)) * len(labels), count + len(labels)
+        logs["val_loss"] = total / count
         logs["val_accuracy"] = float(self.accuracy.result())
 
 
-def train_dense(config: HeadConfig, train: tuple, validation: tuple | None, n_classes: int, verbose: int = 0):
-    """Fit with early stopping on validation loss, keeping the best epoch. Returns (model, history)."""
-    keras.utils.set_random_seed(config.seed)
-    X, y = train
-    model = build_dense(X.shape[1], n_classes, config.dropout, config.hidden)
-    compile_dense(model, n_classes, config.learning_rate, steps_per_execution=64)
-    callbacks = []
-    if validation is not None:
-        callbacks += [
-            EagerValidation(*validation, n_classes),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
-        ]
-    # One tf.data pipeline for every epoch, reshuffled each time: from NumPy arrays Keras builds
-    # its pipeline again each epoch, about a quarter of the whole fit on cached features.
-    batches = (
+def memory_batches(X: np.ndarray, y: np.ndarray, config: HeadConfig, n_classes: int) -> tf.data.Dataset:
+    """One tf.data pipeline for every epoch, reshuffled each time: from NumPy arrays Keras builds
+    its pipeline again each epoch, about a quarter of the whole fit on cached features."""
+    return (
         tf.data.Dataset.from_tensor_slices((X.astype(np.float32), targets(y, n_classes)))
         .shuffle(len(X), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def streamed_batches(part: Part, config: HeadConfig, n_classes: int) -> tf.data.Dataset:
+    """Batches of every view of the part's rows read from the cache a block at a time, in a new
+    random order each epoch (`Part.blocks`), so memory holds a block or two, never the split."""
+    epochs = itertools.count()
+
+    def rows():
+        seed = (config.seed, next(epochs))
+        mixed = np.random.default_rng(seed)
+        for features, labels in part.blocks(seed):
+            order = mixed.permutation(len(features) * part.views)  # an image's views apart
+            yield features.reshape(-1, part.dim)[order], targets(np.repeat(labels, part.views)[order], n_classes)
+
+    signature = (
+        tf.TensorSpec((None, part.dim), tf.float32),
+        tf.TensorSpec((None,), tf.float32 if n_classes == 2 else tf.int64),
+    )
+    return (
+        tf.data.Dataset.from_generator(rows, output_signature=signature)
+        .unbatch()
+        .batch(config.batch)
+        # a known length: Keras then ends each epoch on time instead of warning that data ran out
+        .apply(tf.data.experimental.assert_cardinality(-(-len(part) * part.views // config.batch)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def train_dense(
+    config: HeadConfig,
+    train: tuple[np.ndarray, np.ndarray] | Part,
+    validation: tuple[np.ndarray, np.ndarray] | Part | cache.SplitData | None,
+    n_classes: int,
+    verbose: int = 0,
+):
+    """Fit with early stopping on validation loss, keeping the best epoch. Returns (model, history).
+    `train` is (features, labels) in memory, or a `Part` of the cache, streamed (every view);
+    `validation`, (features, labels) in memory, or rows of the cache (their images as they are)."""
+    if isinstance(validation, tuple):
+        validation = cache.SplitData(validation[0][:, None], validation[1], [])
+    keras.utils.set_random_seed(config.seed)
+    streamed = isinstance(train, Part)
+    model = build_dense(train.dim if streamed else train[0].shape[1], n_classes, config.dropout, config.hidden)
+    compile_dense(model, n_classes, config.learning_rate, steps_per_execution=64)
+    callbacks = []
+    if validation is not None:
+        callbacks += [
+            EagerValidation(validation, n_classes),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        ]
+    batches = streamed_batches(train, config, n_classes) if streamed else memory_batches(*train, config, n_classes)
     history = model.fit(batches, epochs=config.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
     return model, {key: [float(v) for v in values] for key, values in history.history.items()}
 
@@ -189,6 +237,22 @@ def train_logreg(
         "search_seconds": total - float(search.refit_time_),
     }
     return search.best_estimator_, record
+
+
+def train_logreg_streamed(config: HeadConfig, fit: Part) -> tuple[Pipeline, dict]:
+    """Logistic regression on fit rows larger than memory: C chosen as `train_logreg` chooses it, on
+    `config.search_rows` of the images drawn at random; then the same objective minimised over
+    every row, out of core (`linear.streamed_logreg`), starting from the sample's model."""
+    sample = fit.sample(config.search_rows, config.seed).load()
+    start, record = train_logreg(config, *every_view(sample))
+    started = time.perf_counter()
+    model, passes = streamed_logreg(fit, record["best_C"], start, config.seed)
+    record |= {
+        "fit_seconds": time.perf_counter() - started,
+        "search_images": len(sample.labels),
+        "passes": passes,
+    }
+    return model, record
 
 
 def logreg_probabilities(model: Pipeline, features: np.ndarray) -> np.ndarray:

@@ -17,12 +17,16 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
 import cache
+from classify.part import Part
 from extract.sources import name_bytes
 from workflow.errors import WorkflowError
+
+Data = TypeVar("Data", Part, cache.SplitData)
 
 
 @dataclass(frozen=True)
@@ -59,37 +63,44 @@ def protocol_of(cache_path, dev_fraction: float) -> Protocol:
         raise cache.CacheError(f"{cache_path} has no validation split ({names}): a verdict needs one to score")
     if "test" in names:
         return Protocol(choose="validation", score="test", dev_fraction=0.0, dev_ids=frozenset())
-    train = cache.read_split(cache_path, "train")
     return Protocol(
         choose="dev",
         score="validation",
         dev_fraction=dev_fraction,
-        dev_ids=dev_ids(train.ids, train.labels, dev_fraction),
+        dev_ids=dev_ids(cache.ids(cache_path, "train"), cache.labels(cache_path, "train"), dev_fraction),
     )
 
 
-def select(data: cache.SplitData, keep: np.ndarray) -> cache.SplitData:
-    ids = [item for item, kept in zip(data.ids, keep, strict=True) if kept]
-    return cache.SplitData(data.features[keep], data.labels[keep], ids)
-
-
 @dataclass
-class Rows:
-    fit: cache.SplitData
-    choose: cache.SplitData
-    score: cache.SplitData
-    others: dict[str, cache.SplitData]  # every split but train, by name, each scored for metrics.json
+class Rows(Generic[Data]):
+    fit: Data
+    choose: Data
+    score: Data
+    others: dict[str, Data]  # every split but train, by name, each scored for metrics.json
 
 
-def rows_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset(), views: bool = False) -> Rows:
-    """The cache's features, labels and ids in each role; `exclude`d ids leave train (fit and dev).
-    With `views`, features are (N, K, D): each image, then its augmented views."""
-    train = cache.read_split(cache_path, "train", views)
-    train = select(train, np.array([item not in exclude for item in train.ids], dtype=bool))
-    others = {name: cache.read_split(cache_path, name, views) for name in cache.splits(cache_path) if name != "train"}
-    in_dev = np.array([item in protocol.dev_ids for item in train.ids], dtype=bool)
-    choose = select(train, in_dev) if protocol.choose == "dev" else others["validation"]
-    return Rows(fit=select(train, ~in_dev), choose=choose, score=others[protocol.score], others=others)
+def parts_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset()) -> Rows[Part]:
+    """Each role's rows, not yet read; `exclude`d ids leave train (fit and dev)."""
+    others = {name: Part.whole(cache_path, name) for name in cache.splits(cache_path) if name != "train"}
+    train = Part.whole(cache_path, "train")
+    if not exclude and protocol.choose == "validation":  # train is the fit rows: no names read, no copy
+        return Rows(fit=train, choose=others["validation"], score=others[protocol.score], others=others)
+    ids = cache.ids(cache_path, "train")
+    train = train.subset(np.array([item not in exclude for item in ids], dtype=bool))
+    in_dev = np.array([ids[i] in protocol.dev_ids for i in train.positions], dtype=bool)
+    choose = train.subset(in_dev) if protocol.choose == "dev" else others["validation"]
+    return Rows(fit=train.subset(~in_dev), choose=choose, score=others[protocol.score], others=others)
+
+
+def rows_of(
+    cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset(), views: bool = False
+) -> Rows[cache.SplitData]:
+    """`parts_of`, read into memory. With `views`, features are (N, K, D): each image, then its
+    augmented views."""
+    parts = parts_of(cache_path, protocol, exclude)
+    others = {name: part.load(views) for name, part in parts.others.items()}
+    choose = others["validation"] if protocol.choose == "validation" else parts.choose.load(views)
+    return Rows(fit=parts.fit.load(views), choose=choose, score=others[protocol.score], others=others)
 
 
 def read_ids(path: str) -> frozenset[str]:

@@ -16,7 +16,8 @@ from cache.lock import exclusive
 from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
-from classify.protocol import Protocol, Rows, protocol_of, read_ids, rows_of
+from classify.part import Part, blocks_of, every_view
+from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids
 from extract.build import data_change
 from workflow.paths import Paths
 
@@ -41,14 +42,18 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
     exclude = read_ids(config.exclude) if config.exclude else frozenset()
-    rows = rows_of(cache_path, protocol, exclude, views=True)
+    rows = parts_of(cache_path, protocol, exclude)
     heads.check_trainable(rows.fit.labels, meta["class_names"])
+    if rows.fit.nbytes <= config.memory_gb * 2**30:
+        rows = replace(rows, fit=rows.fit.load())
+    if rows.choose.nbytes <= config.memory_gb * 2**30:  # read once, not each epoch
+        rows = replace(rows, choose=rows.choose.load())
     trained = [head for name in config.heads for head in train_head(name, config, meta, protocol, rows)]
     change = data_change(config.paths)
-    train_ids = cache.ids(cache_path, "train")
+    excluded = len(exclude.intersection(cache.ids(cache_path, "train"))) if exclude else 0
     for head in trained:
         head.entry["data_changed"] = change  # trained on features of data that is no longer there
-        head.entry["excluded"] = {"file": config.exclude, "train_rows": len(exclude.intersection(train_ids))}
+        head.entry["excluded"] = {"file": config.exclude, "train_rows": excluded}
     with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:
             save_head(head, config, meta, protocol, paths)
@@ -57,18 +62,24 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
 
 def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict, dict | None]:
     """One head trained on every view of the fit rows, with `config.seed`; (model, its record, its
-    epochs or None). Choices (early stopping) see the choice rows' images as they are."""
-    X, y, groups = every_view(rows.fit)
-    if name == "logreg":
-        return *heads.train_logreg(config, X, y, groups), None
-    model, history = heads.train_dense(config, (X, y), (rows.choose.features[:, 0], rows.choose.labels), n_classes)
-    return model, {"epochs_run": len(history["loss"])}, history
+    epochs or None). The fit rows are in memory, or a `Part` streamed from the cache when larger
+    than `config.memory_gb`. Choices (early stopping) see the choice rows' images as they are."""
+    streamed = isinstance(rows.fit, Part)
+    history = None
+    if name == "logreg" and streamed:
+        model, extra = heads.train_logreg_streamed(config, rows.fit)
+    elif name == "logreg":
+        model, extra = heads.train_logreg(config, *every_view(rows.fit))
+    else:
+        train = rows.fit if streamed else every_view(rows.fit)[:2]
+        model, history = heads.train_dense(config, train, rows.choose, n_classes)
+        extra = {"epochs_run": len(history["loss"])}
+    return model, extra | {"streamed": streamed}, history
 
 
-def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features, labels, image index) with one row per view: (N, K, D) features become N·K rows."""
-    count, views, dim = data.features.shape
-    return data.features.reshape(-1, dim), np.repeat(data.labels, views), np.repeat(np.arange(count), views)
+def predict_blocks(predict, model, data: Part | cache.SplitData) -> np.ndarray:
+    """`predict(model, (n, K, D) features)` over rows of the cache, a block at a time."""
+    return np.concatenate([predict(model, features) for features, _ in blocks_of(data)])
 
 
 @dataclass
@@ -84,12 +95,16 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
     on each image as it is, and, where the cache has views, also as `<name>_tta` (the mean
     probability over an image's views)."""
     n_classes = len(meta["class_names"])
+
+    def as_they_are(model, features: np.ndarray) -> np.ndarray:
+        return probabilities(name, model, features[:, 0])
+
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
         started = time.perf_counter()
         model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes)
         seconds = time.perf_counter() - started
-        choice = probabilities(name, model, rows.choose.features[:, 0])
+        choice = predict_blocks(as_they_are, model, rows.choose)
         runs.append(
             Run(
                 seed,
@@ -102,15 +117,12 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         )
     best = min(runs, key=lambda r: r.choice_loss)
 
-    def as_they_are(model, features: np.ndarray) -> np.ndarray:
-        return probabilities(name, model, features[:, 0])
-
     def over_views(model, features: np.ndarray) -> np.ndarray:
         count, views, dim = features.shape
         return probabilities(name, model, features.reshape(-1, dim)).reshape(count, views, -1).mean(axis=1)
 
     trained = [evaluate(name, as_they_are, 1, runs, best, config, meta, protocol, rows)]
-    views = rows.score.features.shape[1]
+    views = rows.score.views
     if views > 1:
         trained.append(evaluate(f"{name}_tta", over_views, views, runs, best, config, meta, protocol, rows))
         trained[-1].entry["choices"] += (
@@ -134,14 +146,14 @@ def evaluate(
     (model, (N, K, D) features) -> (N, C) probabilities, which needs `passes` views of a new image."""
     head = name.removesuffix("_tta")
     started = time.perf_counter()
-    on_scored = np.stack([predict(r.model, rows.score.features) for r in runs])
-    head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score.ids)
+    on_scored = np.stack([predict_blocks(predict, r.model, rows.score) for r in runs])
+    head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score)
     # A new image needs its features first: the cache's extraction time per view, for each view
     # the method uses, plus the head.
     extraction = extraction_seconds_per_image(meta) / meta.get("views", 1) * passes
     every_run = scored.Scored(
         protocol.score,
-        rows.score.ids,
+        rows.score.ids(),
         rows.score.labels,
         on_scored,
         [r.seed for r in runs],
@@ -149,7 +161,7 @@ def evaluate(
         extraction + head_seconds,
     )
     entry = (
-        {split: score(predict(best.model, data.features), data.labels) for split, data in rows.others.items()}
+        {split: score(predict_blocks(predict, best.model, part), part.labels) for split, part in rows.others.items()}
         | {
             "train_seconds": float(np.mean([r.seconds for r in runs])),
             "runs": [
@@ -157,7 +169,7 @@ def evaluate(
             ],
             "saved_seed": best.seed,
             "protocol": protocol.describe(),
-            "choices": choices(head, config, protocol),
+            "choices": choices(head, config, protocol, best.extra),
             "inference_ms_per_image": 1000 * (extraction + head_seconds),
             "cache_fingerprint": meta["fingerprint"],
         }
@@ -184,12 +196,18 @@ def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol,
         )
 
 
-def choices(name: str, config: HeadConfig, protocol: Protocol) -> str:
-    """What the head chose, and on which rows."""
+def choices(name: str, config: HeadConfig, protocol: Protocol, record: dict) -> str:
+    """What the head chose, and on which rows (`record`: the saved run's)."""
     run = f"saved run: lowest log loss on {protocol.choose}"
+    if name == "logreg" and record["streamed"]:
+        return (
+            f"C from {config.cs} by {config.folds}-fold cross-validation on {record['search_images']} fit images "
+            f"drawn at random, then fitted on every fit row streamed from the cache; {run}"
+        )
     if name == "logreg":
         return f"C from {config.cs} by {config.folds}-fold cross-validation on the fit rows; {run}"
-    return f"best epoch by early stopping on {protocol.choose}; {run}"
+    streaming = ", fit rows streamed from the cache" if record["streamed"] else ""
+    return f"best epoch by early stopping on {protocol.choose}{streaming}; {run}"
 
 
 def extraction_seconds_per_image(meta: dict) -> float:

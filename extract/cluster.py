@@ -13,6 +13,7 @@ single-process path never imports Dask.
 from __future__ import annotations
 
 import os
+import subprocess
 from contextlib import contextmanager
 from dataclasses import asdict
 
@@ -64,8 +65,9 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
 
 @contextmanager
 def client_for(config: ExtractConfig):
-    """A client of the running scheduler, or of a LocalCluster started for this run (loopback only)."""
-    from dask.distributed import Client, LocalCluster
+    """A client of the running scheduler, or of a cluster started on this machine for this run
+    (loopback only)."""
+    from dask.distributed import Client
 
     if config.scheduler:
         with Client(config.scheduler, timeout="30s") as client:
@@ -77,20 +79,65 @@ def client_for(config: ExtractConfig):
                 )
             yield client
         return
-    workers = int(config.cluster.removeprefix("local:"))
-    cores = max(1, (os.cpu_count() or 1) // workers)
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=cores,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            resources={"engine": 1},
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(config.cluster) as cluster, Client(cluster) as client:
         yield client
+
+
+def local_cluster(cluster: str):
+    """`local:N`: N worker processes sharing the cores; `local-gpu`: one worker process per visible
+    GPU, which sees only its own (CUDA_VISIBLE_DEVICES), as dask-cuda's LocalCUDACluster starts them."""
+    from dask.distributed import LocalCluster, Nanny, Scheduler, SpecCluster
+
+    loopback = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    if cluster != "local-gpu":
+        workers = int(cluster.removeprefix("local:"))
+        cores = max(1, (os.cpu_count() or 1) // workers)
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=cores, processes=True, resources={"engine": 1}, **loopback
+        )
+    gpus = visible_gpus()
+    cores = max(1, (os.cpu_count() or 1) // len(gpus))
+    workers = {
+        f"gpu-{gpu}": {
+            "cls": Nanny,
+            "options": {
+                "nthreads": cores,
+                "resources": {"engine": 1},
+                "env": {"CUDA_VISIBLE_DEVICES": gpu},
+                "host": "127.0.0.1",
+            },
+        }
+        for gpu in gpus
+    }
+    return SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": loopback})
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs `local-gpu` gives a worker each: those CUDA_VISIBLE_DEVICES names, else every GPU
+    nvidia-smi lists."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is None:
+        try:
+            query = ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"]
+            listed = subprocess.run(query, capture_output=True, text=True, check=True).stdout.replace("\n", ",")
+        except (OSError, subprocess.CalledProcessError):
+            listed = ""
+    gpus = [item.strip() for item in listed.split(",") if item.strip() and not item.strip().startswith("-")]
+    if not gpus:
+        raise ClusterError(
+            "CLUSTER=local-gpu found no GPU: set CUDA_VISIBLE_DEVICES, or run where nvidia-smi lists one "
+            "(after `make venv GPU=1`)"
+        )
+    return gpus
+
+
+def leave_gpus_to_workers() -> None:
+    """Keep this (client) process's TensorFlow off the GPUs, which TensorFlow would otherwise claim
+    in full when the client builds the backbone for its weights hash."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.set_visible_devices([], "GPU")
 
 
 def shard_task(settings: dict, split: Split, index: int, parts: str) -> int:

@@ -55,7 +55,8 @@ class ExtractConfig:
     tfds_data_dir: str | None = option(None, "TFDS data folder (TFDS's default if unset)")
     cluster: str | None = option(
         None,
-        "local:N: extract on a Dask cluster of N worker processes on this machine, one task per shard "
+        "local:N: extract on a Dask cluster of N worker processes on this machine, one task per shard; "
+        "local-gpu: one worker per visible GPU (CUDA_VISIBLE_DEVICES), each with the Keras engine on its GPU "
         "(unset: one process, without Dask)",
     )
     scheduler: str | None = option(
@@ -73,8 +74,10 @@ class ExtractConfig:
             raise ValueError(f"limit must be positive, got {self.limit}")
         if self.dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be float32 or float16, got {self.dtype!r}")
-        if self.cluster is not None and not re.fullmatch(r"local:[1-9][0-9]*", self.cluster):
-            raise ValueError(f"cluster must be local:N (N worker processes), got {self.cluster!r}")
+        if self.cluster is not None and not re.fullmatch(r"local:[1-9][0-9]*|local-gpu", self.cluster):
+            raise ValueError(f"cluster must be local:N (N worker processes) or local-gpu, got {self.cluster!r}")
+        if self.cluster == "local-gpu" and self.engine == "tflite":
+            raise ValueError("CLUSTER=local-gpu runs the Keras engine on each GPU: leave ENGINE unset, or keras")
         if self.views < 1 or (self.view_policy == "flip" and self.views > 2):
             raise ValueError(f"views must be 1 or 2 with the flip policy (at least 1 otherwise), got {self.views}")
 

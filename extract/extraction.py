@@ -51,9 +51,13 @@ def extract(
     """Build, update or resume building the cache of `config` from `source` (opened from the config
     if None); "built", "updated: …", "resumed", "up to date" or "rebuilt …"."""
     source = source or open_source(config.data, config.limit, config.tfds_data_dir, hashes)
+    if config.cluster == "local-gpu":
+        from extract import cluster
+
+        cluster.leave_gpus_to_workers()
     model = backbone.build_backbone(config.weights, config.image_size)
     weights_hash = backbone.weights_sha256(model)
-    engine_name = engines.resolve(config.engine)
+    engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
     attrs = {
         "model": identity.MODEL_NAME,
         # absolute, so later stages find the file from any working directory
@@ -77,7 +81,6 @@ def extract(
     if why is None:
         return "up to date"
 
-    engine = engines.make_engine(engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path)
     if config.force:
         shutil.rmtree(paths.parts, ignore_errors=True)
     by_content = all(split.content is not None for split in source.splits)  # folders, not TFDS
@@ -92,6 +95,9 @@ def extract(
 
         cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
     else:
+        engine = engines.make_engine(
+            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path
+        )
         for split in work:
             _extract_split(split, engine, store, config, progress)
     assemble(paths.cache, attrs, source, work, store, reuse, config)

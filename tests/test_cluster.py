@@ -130,3 +130,31 @@ def test_the_heads_search_runs_on_a_cluster_and_chooses_as_in_threads():
     assert on_cluster["best_C"] == in_threads["best_C"]
     assert on_cluster["cv_log_loss"] == pytest.approx(in_threads["cv_log_loss"], rel=1e-9)
     assert model.predict(features).shape == (120,)
+
+
+def test_local_gpu_gives_each_visible_gpu_a_worker_of_its_own(data, tmp_path, random_weights, engine_dir, monkeypatch):
+    """This machine has no GPU, so this checks the plumbing only: two GPU names in
+    CUDA_VISIBLE_DEVICES start two workers, each seeing only its own; they run the Keras engine
+    (here on the CPU), and the cache equals one process's Keras cache within 1e-5 (the thread
+    counts differ, and oneDNN's sums with them)."""
+    from dask.distributed import Client
+
+    from extract import cluster
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    with cluster.local_cluster("local-gpu") as local, Client(local) as client:
+        assert sorted(client.run(os.getenv, "CUDA_VISIBLE_DEVICES").values()) == ["0", "1"]
+        assert all(worker["resources"] == {"engine": 1} for worker in client.scheduler_info()["workers"].values())
+    one = build.run(small_shards(data, tmp_path / "one", random_weights, engine_dir, engine="keras"), progress=False)
+    gpus = small_shards(data, tmp_path / "gpus", random_weights, engine_dir, engine="auto", cluster="local-gpu")
+    many = build.run(gpus, progress=False)
+    assert cache.info(many.path)["engine"] == "keras"
+    assert cache.info(many.path)["fingerprint"] == cache.info(one.path)["fingerprint"]
+    for split in ("train", "validation"):
+        a, b = cache.read_split(many.path, split), cache.read_split(one.path, split)
+        assert a.ids == b.ids and cache.skipped(many.path, split) == cache.skipped(one.path, split)
+        np.testing.assert_allclose(a.features, b.features, atol=1e-5)
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(cluster.ClusterError, match="found no GPU"):
+        cluster.visible_gpus()

@@ -54,6 +54,8 @@ MAKE_VARIABLES = {
     "FT_SEEDS": (FinetuneConfig, "seeds"),
     "DEV_FRACTION": (HeadConfig, "dev_fraction"),
     "EXCLUDE": (HeadConfig, "exclude"),
+    "MEMORY_GB": (HeadConfig, "memory_gb"),
+    "SEARCH_ROWS": (HeadConfig, "search_rows"),
     "SIMILARITY": (AuditConfig, "similarity"),
 }
 

@@ -1,0 +1,77 @@
+"""Each head's wall time and peak memory as the train split grows past memory (`make bench` rows).
+
+The cache is synthetic: `rows` float16 rows × 1280 in train, written a block at a time, and a
+validation and a test split of `SCORED` rows each (the scored splits stay small, so the rows
+measure training). Each head runs as its own `python -m classify` process (`bench.peak`), start-up
+included.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cache
+from bench.peak import measured
+from extract.backbone import FEATURE_DIM
+from workflow.paths import Paths
+
+SCORED = 5000
+WRITE_ROWS = 50_000  # rows generated and written at a time
+
+
+def synthetic_cache(path: Path, rows: int, seed: int = 0) -> Path:
+    """Two overlapping classes of ReLU'd Gaussian features, as pooled features are; each class's
+    rows together, as a listing of class folders stores them."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(0, 1, (2, FEATURE_DIM)).astype(np.float32) * 0.08
+    attrs = {"fingerprint": f"scale-{rows}", "dataset": "synthetic", "class_names": ["a", "b"], "versions": {}}
+    writer = cache.CacheWriter(path, attrs, FEATURE_DIM, "float16")
+    for split, count in (("train", rows), ("validation", SCORED), ("test", SCORED)):
+        writer.add_split(split)
+        for start in range(0, count, WRITE_ROWS):
+            labels = (np.arange(start, min(count, start + WRITE_ROWS)) >= count // 2).astype(np.int64)
+            noise = rng.standard_normal((len(labels), FEATURE_DIM), dtype=np.float32)
+            features = np.maximum(noise + means[labels], 0)
+            writer.append(split, features, labels, [f"{split}/{i}" for i in range(start, start + len(labels))], [], [])
+        writer.set_split_attrs(split, n_inputs=count, seconds=0.0)
+    return writer.close()
+
+
+def measured_head(out: Path, head: str, memory_gb: float) -> tuple[float, float, dict]:
+    """(wall seconds, peak RSS in MB, its metrics.json entry) of `python -m classify` training one
+    seed of one head."""
+    args = ["--quiet", "--out", str(out), "--heads", head, "--seeds", "1", "--memory-gb", str(memory_gb)]
+    seconds, peak = measured("classify", args)
+    return seconds, peak, json.loads(Paths(out).heads_metrics.read_text())[head]
+
+
+def scale_rows(sizes: tuple[int, ...], memory_gb: float) -> list[tuple]:
+    """One row per head and train size; sizes whose float32 features exceed `memory_gb` stream."""
+    result = []
+    for rows in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            synthetic_cache(Paths(folder).cache, rows)
+            written = time.perf_counter() - started
+            for head in ("logreg", "dense"):
+                seconds, rss, entry = measured_head(Path(folder), head, memory_gb)
+                how = "streamed" if entry["streamed"] else "in memory"
+                if head == "logreg":
+                    detail = f"C {entry['best_C']:g}" + (f", {entry['passes']} passes" if entry["streamed"] else "")
+                else:
+                    detail = f"{entry['epochs_run']} epochs"
+                result.append(
+                    (
+                        f"{head} head, {rows:,} train rows × 1280 float16 ({how})",
+                        "–",
+                        f"{seconds:.0f} s, {rss:.0f} MB",
+                        f"wall and peak RSS of the process; {detail}; test accuracy "
+                        f"{entry['test']['accuracy']:.3f}; cache written in {written:.0f} s",
+                    )
+                )
+    return result

@@ -1,0 +1,120 @@
+"""Some rows of one split of the cache (the fit rows, the scored split), read block by block, so
+that a head trains and scores on a cache larger than memory.
+
+A block is a few dozen spans of `cache.ROWS_PER_CHUNK` rows, each read whole from its HDF5 chunk.
+Shuffled, the spans come in random order and the rows of a block are mixed, so every batch of
+a streaming head draws from dozens of places in the split, though the cache lists each class's
+images together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import cache
+from cache.store import ROWS_PER_CHUNK
+
+SPAN = ROWS_PER_CHUNK
+BLOCK_BYTES = 64 * 2**20  # float32 features of one block, every view: the memory a stream holds
+
+
+@dataclass(frozen=True)
+class Part:
+    cache_path: Path
+    split: str
+    positions: np.ndarray  # the rows' indices in the split, ascending
+    labels: np.ndarray  # their labels
+    views: int  # features per image: the image, then its augmented views
+    dim: int
+
+    @classmethod
+    def whole(cls, cache_path, split: str) -> Part:
+        labels = cache.labels(cache_path, split)
+        with cache.reading(cache_path, split) as split_file:
+            views, dim = split_file.views, split_file.dim
+        return cls(Path(cache_path), split, np.arange(len(labels)), labels, views, dim)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def subset(self, keep: np.ndarray) -> Part:
+        """The rows where the boolean `keep` (one per row of this part) is set."""
+        return Part(self.cache_path, self.split, self.positions[keep], self.labels[keep], self.views, self.dim)
+
+    def sample(self, count: int, seed: int) -> Part:
+        """At most `count` of its images, drawn at random without replacement."""
+        if count >= len(self):
+            return self
+        keep = np.zeros(len(self), dtype=bool)
+        keep[np.random.default_rng(seed).choice(len(self), count, replace=False)] = True
+        return self.subset(keep)
+
+    @property
+    def nbytes(self) -> int:
+        """Its features in memory as float32, every view."""
+        return len(self) * self.views * self.dim * 4
+
+    def ids(self) -> list[str]:
+        """Its rows' ids, read span by span like the features (not the whole split's)."""
+        ids = []
+        with cache.reading(self.cache_path, self.split) as split_file:
+            for first, end, rows in self._runs(np.unique(self.positions // SPAN)):
+                names = split_file.ids(first, end)
+                ids += [names[i] for i in self.positions[rows] - first]
+        return ids
+
+    def load(self, views: bool = True) -> cache.SplitData:
+        """All of it in memory: (N, K, D) features, or with `views` False (N, D), the images as they are."""
+        features = np.concatenate([x for x, _ in self.blocks()]) if len(self) else np.zeros((0, self.views, self.dim))
+        return cache.SplitData(features if views else features[:, 0], self.labels, self.ids())
+
+    def blocks(self, seed: int | tuple[int, ...] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(features (n, K, D) float32, labels) a block at a time: in the split's order, or with a
+        `seed`, spans in random order and rows mixed within each block."""
+        spans = np.unique(self.positions // SPAN)
+        rng = None if seed is None else np.random.default_rng(seed)
+        if rng is not None:
+            spans = rng.permutation(spans)
+        per_block = max(1, BLOCK_BYTES // (SPAN * self.views * self.dim * 4))
+        with cache.reading(self.cache_path, self.split) as split_file:
+            for start in range(0, len(spans), per_block):
+                features, labels = self._read(split_file, np.sort(spans[start : start + per_block]))
+                if rng is not None:
+                    order = rng.permutation(len(labels))
+                    features, labels = features[order], labels[order]
+                yield features, labels
+
+    def _read(self, split_file: cache.SplitFile, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This part's rows within the (ascending) spans."""
+        features, labels = [], []
+        for first, end, rows in self._runs(spans):
+            read = split_file.read(first, end)
+            wanted = self.positions[rows] - first
+            features.append((read if len(wanted) == len(read) else read[wanted]).astype(np.float32))
+            labels.append(self.labels[rows])
+        return np.concatenate(features), np.concatenate(labels)
+
+    def _runs(self, spans: np.ndarray) -> Iterator[tuple[int, int, slice]]:
+        """(first row, end row, this part's rows among them as a slice of `positions`) for each run
+        of adjacent (ascending) spans: each run is read in one call."""
+        if not len(spans):
+            return
+        for run in np.split(spans, np.flatnonzero(np.diff(spans) != 1) + 1):
+            first, end = int(run[0]) * SPAN, (int(run[-1]) + 1) * SPAN
+            low, high = np.searchsorted(self.positions, [first, end])
+            yield first, end, slice(int(low), int(high))
+
+
+def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, image index) with one row per view: (N, K, D) features become N·K rows."""
+    count, views, dim = data.features.shape
+    return data.features.reshape(-1, dim), np.repeat(data.labels, views), np.repeat(np.arange(count), views)
+
+
+def blocks_of(data: Part | cache.SplitData) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(features (n, K, D), labels) a block at a time: a part's blocks, or rows in memory as one."""
+    return data.blocks() if isinstance(data, Part) else iter([(data.features, data.labels)])
