@@ -77,7 +77,7 @@ def streamed_logreg(part: Part, c: float, start: Pipeline, seed: int, tol: float
 
     result = optimize.minimize(
         loss_and_gradient,
-        np.concatenate([*_in_scale(start, scaler)]),
+        np.concatenate(_in_scale(start, scaler)),
         method="L-BFGS-B",
         jac=True,
         options={"maxiter": MAX_ITER, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},

@@ -1,7 +1,7 @@
 """Some rows of one split of the cache (the fit rows, the scored split), read block by block, so
 that a head trains and scores on a cache larger than memory.
 
-A block is a few dozen spans of `cache.ROWS_PER_CHUNK` rows, each read whole from its HDF5 chunk.
+A block is a few dozen spans of `cache.store.ROWS_PER_CHUNK` (256) rows, each read whole from its HDF5 chunk.
 Shuffled, the spans come in random order and the rows of a block are mixed, so every batch of
 a streaming head draws from dozens of places in the split, though the cache lists each class's
 images together.

@@ -6,7 +6,7 @@ import pytest
 
 import cache
 from classify import part as part_module
-from classify import train
+from classify import saved, train
 from classify.config import HeadConfig
 from classify.linear import logreg_pipeline, streamed_logreg
 from classify.part import SPAN, Part, every_view
@@ -98,6 +98,10 @@ def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, sm
     assert max(largest) <= 2 * SPAN  # one block at a time, never the 1,500 train rows
     assert streamed["logreg"]["streamed"] and streamed["dense"]["streamed"]
     assert not in_memory["logreg"]["streamed"] and streamed["logreg"]["search_images"] == 400
+    model, _ = saved.load(out, "logreg")  # saved, and read back, as an in-memory fit is
+    test = Part.whole(out / "features.h5", "test").load(views=False)
+    accuracy = np.mean(model.predict(test.features) == test.labels)
+    assert accuracy == pytest.approx(streamed["logreg"]["test"]["accuracy"])
     for head, tolerance in (("logreg", 0.01), ("dense", 0.03)):
         assert abs(streamed[head]["test"]["accuracy"] - in_memory[head]["test"]["accuracy"]) <= tolerance, head
         assert streamed[head]["test"]["accuracy"] > 0.8
