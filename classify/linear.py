@@ -45,7 +45,7 @@ def streamed_logreg(part: Part, c: float, start: Pipeline, seed: int, tol: float
     minimises (mean log loss + |W|² / 2Cn; multinomial above two classes, one logit for two), with
     its settings, each step one pass over the part's blocks, as Spark MLlib's logistic regression
     does. So it agrees with the in-memory fit to the solver's tolerance, unlike streaming SGD, which
-    came 0.8 points short on the real cache (BENCHMARKS.md). It starts from `start`, a pipeline
+    came 0.2-1.0 points short on the real cache (BENCHMARKS.md). It starts from `start`, a pipeline
     fitted on a sample, which saves most of the passes."""
     scaler = StandardScaler()
     for features, _ in _view_rows(part):
