@@ -1,0 +1,37 @@
+"""The one check every training stream must pass: it mixes the classes throughout an epoch.
+
+The cache stores each class's rows together (listing order), so a stream that samples blocks
+or buffers from that order sees one class at a time. Each tenth of an epoch must hold every
+class in its share of the whole stream, within binomial noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import binomtest
+
+PARTS = 10
+ALPHA = 1e-3  # for the whole check, Bonferroni-split over every (tenth, class) pair
+
+
+def unmixed_parts(stream_labels, n_classes: int | None = None, parts: int = PARTS) -> list[str]:
+    """Each (tenth, class) whose count is off its expected share beyond binomial noise, as a sentence."""
+    labels = np.asarray(stream_labels).astype(int).ravel()
+    n_classes = n_classes or int(labels.max()) + 1
+    shares = np.bincount(labels, minlength=n_classes) / len(labels)
+    level = ALPHA / (parts * n_classes)
+    problems = []
+    for index, chunk in enumerate(np.array_split(labels, parts)):
+        counts = np.bincount(chunk, minlength=n_classes)
+        for label in np.flatnonzero(shares):
+            if binomtest(int(counts[label]), len(chunk), shares[label]).pvalue < level:
+                problems.append(
+                    f"tenth {index}: class {label} has {counts[label]} of {len(chunk)} rows, "
+                    f"expected about {shares[label] * len(chunk):.0f}"
+                )
+    return problems
+
+
+def assert_mixed(stream_labels, n_classes: int | None = None) -> None:
+    problems = unmixed_parts(stream_labels, n_classes)
+    assert not problems, "the stream does not mix its classes:\n" + "\n".join(problems[:10])
