@@ -57,7 +57,7 @@ space := $(subst ,, )
 flag = $(if $(strip $(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
-.PHONY: all venv features heads finetune baseline report audit predict export bench lint test clean
+.PHONY: all venv features heads finetune baseline report audit predict export bench lint test test-fast clean
 
 all: features heads finetune report
 
@@ -127,6 +127,10 @@ lint: venv
 
 test: lint
 	$(PY) -m pytest
+
+# The edit-test loop: the unit tier, without the end-to-end runs on ../shared or real clusters.
+test-fast: venv
+	$(PY) -m pytest -m "not e2e and not slow" -q
 
 clean:
 	rm -rf $(OUT)

@@ -103,3 +103,12 @@ def test_anything_unforeseen_is_one_line_unless_debugging(capsys):
     assert err == "error: unexpected ZeroDivisionError: division by zero (run again with --debug for the traceback)\n"
     with pytest.raises(ZeroDivisionError):
         main_broken(["--debug"])
+
+
+@pytest.mark.parametrize("scored", ["validation", "test"])
+def test_the_baseline_prints_the_accuracy_of_the_split_it_scored(scored, capsys):
+    from finetune.baseline import show
+
+    entry = {scored: {"accuracy": 0.9125}, "protocol": {"score": scored}, "train_seconds": 3.0, "epochs_run": 2}
+    show(None, {"tutorial": entry})
+    assert f"{scored} accuracy 91.25%" in capsys.readouterr().out

@@ -16,6 +16,8 @@ from extract.sources import folder_source
 from tests.conftest import TINY, small_shards, write_class_folders
 from workflow.paths import Paths
 
+pytestmark = pytest.mark.slow  # real LocalClusters of worker processes
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
