@@ -45,12 +45,19 @@ class Part:
         """The rows where the boolean `keep` (one per row of this part) is set."""
         return Part(self.cache_path, self.split, self.positions[keep], self.labels[keep], self.views, self.dim)
 
-    def sample(self, count: int, seed: int) -> Part:
-        """At most `count` of its images, drawn at random without replacement."""
+    def sample(self, count: int, seed: int, least: int = 1) -> Part:
+        """About `count` of its images drawn at random without replacement, stratified: every class
+        in its share, and at least `least` images of each (all of a class that has fewer). So a
+        cross-validation on the sample has every class in every fold, however rare."""
         if count >= len(self):
             return self
+        rng = np.random.default_rng(seed)
+        classes, sizes = np.unique(self.labels, return_counts=True)
+        floor = np.minimum(sizes, least)
+        quotas = floor + _shares(max(0, count - int(floor.sum())), sizes - floor)
         keep = np.zeros(len(self), dtype=bool)
-        keep[np.random.default_rng(seed).choice(len(self), count, replace=False)] = True
+        for label, quota in zip(classes, quotas, strict=True):
+            keep[rng.choice(np.flatnonzero(self.labels == label), quota, replace=False)] = True
         return self.subset(keep)
 
     @property
@@ -107,6 +114,14 @@ class Part:
             first, end = int(run[0]) * SPAN, (int(run[-1]) + 1) * SPAN
             low, high = np.searchsorted(self.positions, [first, end])
             yield first, end, slice(int(low), int(high))
+
+
+def _shares(total: int, sizes: np.ndarray) -> np.ndarray:
+    """`total` split in proportion to `sizes` (largest remainders; none above its size)."""
+    exact = total * sizes / max(1, sizes.sum())
+    shares = np.floor(exact).astype(np.int64)
+    shares[np.argsort(shares - exact, kind="stable")[: total - int(shares.sum())]] += 1
+    return np.minimum(shares, sizes)
 
 
 def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

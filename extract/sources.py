@@ -1,7 +1,8 @@
 """Where images come from: a folder of class folders, or a TFDS dataset.
 
-Every source gives, per split, the ids and labels of its inputs in a fixed order, and where
-their bytes are: image files, or a TFDS dataset. Reading them is `extract.pipeline`'s job.
+Every source gives, per split, the ids and labels of its inputs in a fixed order (a folder's in
+a pseudo-random order by hash of id, `in_row_order`; TFDS's as TFDS generated it, shuffled
+already), and where their bytes are: image files, or a TFDS dataset. Reading them is `extract.pipeline`'s job.
 Listing a folder needs no TensorFlow, so an up-to-date check never imports it.
 """
 
@@ -98,7 +99,7 @@ def folder_source(root: Path, limit: int | None = None, hashes: ContentHashes | 
         files = _limit(files_by_split[name], limit, key=lambda item: item.id)
         if not files:
             raise DataError(f"split {name!r} of {root} has no image files")
-        splits.append(_folder_split(name, files, class_names, hashes))
+        splits.append(_folder_split(name, in_row_order(files, key=lambda item: item.id), class_names, hashes))
     return Source(
         description=str(root),
         class_names=class_names,
@@ -175,6 +176,16 @@ def _limit(items: list, limit: int | None, key: Callable) -> list:
         return items
     keep = set(sorted(range(len(items)), key=lambda i: hashlib.sha256(name_bytes(key(items[i]))).digest())[:limit])
     return [item for i, item in enumerate(items) if i in keep]
+
+
+def in_row_order(items: list, key: Callable = lambda item: item) -> list:
+    """`items` in the order a split's rows are stored: a fixed pseudo-random order by a hash of each
+    id, so that any contiguous run of rows (a block a streaming head reads, a shard) is a random
+    sample of the split. The listing puts each class's files together, and a reader that took
+    blocks of it would see one class at a time. Salted, so it is independent of the 80/10/10
+    split, `LIMIT` and dev, which rank the same ids by their sha256; an added file takes its own
+    place and moves no other."""
+    return sorted(items, key=lambda item: hashlib.blake2b(name_bytes(key(item)), person=b"row order").digest())
 
 
 def _folder_split(name: str, files: list[File], class_names: list[str], hashes: ContentHashes) -> Split:

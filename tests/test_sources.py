@@ -7,8 +7,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from extract import online, pipeline
-from extract.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, open_source
+from extract.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, in_row_order, open_source
 from tests.conftest import write_class_folders
+from tests.mixing import assert_mixed, unmixed_parts
 
 
 @pytest.fixture
@@ -29,10 +30,25 @@ def test_train_validation_test_folders_are_the_splits(tmp_path):
     assert source.class_names == ["cats", "dogs"]
     assert [s.name for s in source.splits] == ["train", "validation", "test"]
     train = source.splits[0]
-    assert train.ids[0] == "train/cats/cats.0.jpg" and list(train.labels) == [0, 0, 0, 1, 1, 1]
+    assert sorted(train.ids) == [f"train/{c}/{c}.{i}.jpg" for c in ("cats", "dogs") for i in range(3)]
+    assert train.ids == in_row_order(sorted(train.ids))
+    assert [int(label) for label in train.labels] == [int("dogs" in item) for item in train.ids]
     rows = collect(train, start=4)
     assert [p for p, _ in rows] == [4, 5]
-    assert rows[0][1] == (tmp_path / "train/dogs/dogs.1.jpg").read_bytes()
+    assert rows[0][1] == (tmp_path / train.ids[4]).read_bytes()
+
+
+def test_a_split_is_stored_in_a_fixed_random_order_that_mixes_the_classes(tmp_path):
+    """The listing puts each class's files together; the rows are in a pseudo-random order by hash
+    of id instead, so every tenth of a split (any block a reader takes) holds every class in its share."""
+    write_class_folders(tmp_path / "train", ["a", "b", "c", "d"], 60)
+    write_class_folders(tmp_path / "validation", ["a", "b", "c", "d"], 1)
+    train = folder_source(tmp_path).splits[0]
+    assert_mixed(train.labels, 4)
+    assert unmixed_parts(sorted(train.labels), 4)  # the listing order would fail the same check
+    (tmp_path / "train/b/b.7.jpg").rename(tmp_path / "train/b/moved.jpg")  # one file's place changes, no other's
+    after = folder_source(tmp_path).splits[0].ids
+    assert [item for item in after if item != "train/b/moved.jpg"] == [i for i in train.ids if i != "train/b/b.7.jpg"]
 
 
 def test_val_folder_counts_as_validation_and_test_is_optional(tmp_path):
@@ -60,7 +76,7 @@ def test_limit_takes_a_stable_class_mixed_subset(tmp_path):
     first = folder_source(tmp_path, limit=20).splits[0]
     assert len(first) == 20 and 0 < first.labels.sum() < 20
     assert first.ids == folder_source(tmp_path, limit=20).splits[0].ids
-    assert first.ids == sorted(first.ids)
+    assert first.ids == in_row_order(first.ids)
 
 
 def test_fingerprint_follows_the_files(tmp_path):
