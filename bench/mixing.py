@@ -12,7 +12,8 @@ reaches roughly 70-80%), each image with `views` - 1 noisy copies. The block siz
 - `hash`: in `extract.sources.in_row_order` (format 5: what extraction writes now);
 - `gather`: the listing order, read by a reader that draws each block as a random sample of the
   whole part (a sorted gather of permuted positions): the alternative the issue names.
-Then `--reads` times one epoch's reads of each reader on a larger split.
+Then `--reads` times one epoch's reads of each reader on a larger split, and `--long-tail`
+compares the streamed logistic regression with the in-memory one on power-law class sizes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from classify.config import HeadConfig
 from classify.part import SPAN, Part
 from extract.backbone import FEATURE_DIM
 from extract.sources import in_row_order
+from workflow.paths import Paths
 
 DIM = 64
 BLOCK_BYTES = part_module.BLOCK_BYTES * DIM // FEATURE_DIM  # as many rows per block as at 1280-d
@@ -49,14 +51,21 @@ def spread_for(n_classes: int, target: float = 0.75, seed: int = 0) -> float:
     return 3.0
 
 
-def generated(path: Path, n_classes: int, views: int, images: int, order: str, seed: int = 0) -> Path:
-    """A cache of `images` train images (and a quarter as many in validation and test each)."""
+def generated(path: Path, n_classes: int, views: int, images: int, order: str, seed: int = 0, sizes=None) -> Path:
+    """A cache of `images` train images (and a quarter as many in validation and test each); with
+    `sizes`, train's class sizes (the other splits a quarter of each, at least two)."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, spread_for(n_classes), (n_classes, DIM))
     attrs = {"fingerprint": "mixing", "dataset": "generated", "class_names": [f"c{k}" for k in range(n_classes)]}
-    writer = cache.CacheWriter(path, attrs, DIM, "float16", views)
+    attrs |= {"image_size": 32, "engine": "-", "preprocessing": "-", "model": "-", "weights": "-", "versions": {}}
+    writer = cache.CacheWriter(path, attrs | {"weights_sha256": "0" * 64}, DIM, "float16", views)
     for split, count in (("train", images), ("validation", images // 4), ("test", images // 4)):
-        labels = np.sort(rng.integers(0, n_classes, count))  # the listing: each class's images together
+        if sizes is None:
+            labels = np.sort(rng.integers(0, n_classes, count))  # the listing: each class's images together
+        else:
+            per_class = sizes if split == "train" else np.maximum(2, np.asarray(sizes) // 4)
+            labels = np.repeat(np.arange(n_classes), per_class)
+            count = len(labels)
         ids = [f"{split}/c{label}/{i}" for i, label in enumerate(labels)]
         if order == "hash" or split != "train":
             rows = {item: i for i, item in enumerate(ids)}
@@ -123,6 +132,25 @@ def row(n_classes: int, views: int, images: int, orders: list[str], folder: Path
     return result
 
 
+def long_tail(folder: Path, classes: int = 20, largest: int = 3000, smallest: int = 10) -> dict:
+    """Logistic regression streamed (C searched on `SEARCH_ROWS` = 200 or 1,000 images) against in memory, on
+    classes whose sizes follow a power law from `largest` down to `smallest` images: test accuracy."""
+    from classify import train
+
+    exponent = np.log(largest / smallest) / np.log(classes)
+    sizes = np.round(largest * np.arange(1, classes + 1, dtype=float) ** -exponent).astype(int)
+    out = folder / "long-tail"
+    generated(Paths(out).cache, classes, 1, int(sizes.sum()), "hash", sizes=sizes)
+    settings = {"out": str(out), "heads": ["logreg"], "seeds": 1, "jobs": 1}
+    result = {"sizes": sizes.tolist()}
+    streamed = [(f"streamed, C on {n}", {"memory_gb": 0.0, "search_rows": n}) for n in (200, 1000)]
+    for name, more in [("memory", {}), *streamed]:
+        started = time.perf_counter()
+        entry = train.run(HeadConfig(**settings, **more))["logreg"]
+        result[name] = (entry["test"]["accuracy"], entry["best_C"], time.perf_counter() - started)
+    return result
+
+
 def read_seconds(images: int, folder: Path) -> dict:
     """One shuffled epoch's reads of a larger split, contiguous blocks against gathered ones."""
     part_module.BLOCK_BYTES = BLOCK_BYTES
@@ -142,7 +170,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one small row")
     parser.add_argument("--images", type=int, default=20_000, help="train images at one view (half at eight)")
     parser.add_argument("--reads", type=int, default=0, help="also time one epoch's reads of a split this large")
+    parser.add_argument("--long-tail", action="store_true", help="streamed logistic regression on long-tailed classes")
     args = parser.parse_args()
+    if args.long_tail:
+        with tempfile.TemporaryDirectory() as folder:
+            print(long_tail(Path(folder)))
+        return
     grid = [(10, 1)] if args.quick else [(k, v) for v in (1, 8) for k in (2, 10, 100, 1000)]
     images = 3000 if args.quick else args.images
     with tempfile.TemporaryDirectory() as folder:

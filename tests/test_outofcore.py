@@ -159,6 +159,30 @@ def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, sm
         assert streamed[head]["test"]["accuracy"] > 0.8
 
 
+def test_a_sample_keeps_every_class_in_its_share_and_at_least_a_folds_worth_of_each(tmp_path):
+    path = blob_cache(tmp_path / "features.h5", 3, rows=(6020, 10, 10), sizes=[3000, 20, 3000])
+    part = Part.whole(path, "train")
+    sample = part.sample(200, seed=0, least=5)
+    counts = np.bincount(sample.labels, minlength=3)
+    assert counts[1] >= 5 and abs(counts[0] - counts[2]) <= 1 and 200 <= counts.sum() <= 201
+    assert sample.sample(200, seed=0) is sample  # as many as asked: all of them
+    rare = Part.whole(blob_cache(tmp_path / "rare.h5", 3, rows=(1003, 10, 10), sizes=[500, 3, 500]), "train")
+    assert np.bincount(rare.sample(40, seed=1, least=5).labels)[1] == 3  # all of a class with fewer
+
+
+def test_streamed_logistic_regression_on_long_tailed_classes_runs_and_matches_the_in_memory_fit(tmp_path):
+    """Power-law class sizes down to 10 images: the C search's sample holds every class (before,
+    a sample that missed the rarest stopped the fit)."""
+    out = tmp_path / "out"
+    sizes = [1200, 400, 150, 60, 25, 10]
+    blob_cache(out / "features.h5", len(sizes), rows=(sum(sizes), sum(sizes) // 2, sum(sizes) // 2), sizes=sizes)
+    settings = {"out": str(out), "heads": ["logreg"], "seeds": 1, "jobs": 1}
+    in_memory = train.run(HeadConfig(**settings))["logreg"]
+    streamed = train.run(HeadConfig(**settings, memory_gb=0, search_rows=len(sizes) * 100))["logreg"]
+    assert streamed["streamed"] and streamed["search_images"] <= 601
+    assert streamed["test"]["accuracy"] == pytest.approx(in_memory["test"]["accuracy"], abs=0.01)
+
+
 def test_rows_of_reads_what_parts_of_names(tmp_path):
     path = blob_cache(tmp_path / "features.h5", rows=(60, 20, 20))
     rows = rows_of(path, protocol_of(path, 0.1), views=True)
