@@ -106,10 +106,10 @@ def accuracy(model, data: cache.SplitData) -> float:
     return float((heads.dense_probabilities(model, data.features).argmax(axis=1) == data.labels).mean())
 
 
-def row(n_classes: int, views: int, images: int, orders: list[str], folder: Path) -> dict:
+def row(n_classes: int, views: int, images: int, orders: list[str], folder: Path, learning_rate: float = 1e-4) -> dict:
     """Test accuracy of the in-memory head and of the streamed head under each order, and seconds."""
     part_module.BLOCK_BYTES = BLOCK_BYTES
-    config = HeadConfig(seed=0)
+    config = HeadConfig(seed=0, learning_rate=learning_rate)
     result = {"classes": n_classes, "views": views, "images": images}
     for order in orders:
         path = generated(folder / f"{n_classes}-{views}-{order}.h5", n_classes, views, images, order)

@@ -51,6 +51,34 @@ def test_a_split_is_stored_in_a_fixed_random_order_that_mixes_the_classes(tmp_pa
     assert [item for item in after if item != "train/b/moved.jpg"] == [i for i in train.ids if i != "train/b/b.7.jpg"]
 
 
+class ClassSorted(tfds.core.GeneratorBasedBuilder):
+    """A TFDS dataset generated class by class: 4 classes of 100 examples, each class's together."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        features = {"image/filename": tfds.features.Text(), "label": tfds.features.ClassLabel(num_classes=4)}
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for label in range(4):
+            for i in range(100):
+                yield f"{label}-{i}", {"image/filename": f"{label}/{i}.jpg", "label": label}
+
+
+def test_tfds_splits_come_shuffled_by_tfds_generation(tmp_path):
+    """A TFDS source keeps TFDS's order: TFDS shuffles the examples (by a hash of their keys) when it
+    prepares a dataset, so each of the tutorial's slices mixes the classes as a folder's row order does."""
+    builder = ClassSorted(data_dir=str(tmp_path))
+    builder.download_and_prepare()
+    for spec in TFDS_SPLITS.values():
+        labels = [int(x["label"]) for x in builder.as_dataset(split=spec, shuffle_files=False).as_numpy_iterator()]
+        assert_mixed(labels, 4)
+
+
 def test_val_folder_counts_as_validation_and_test_is_optional(tmp_path):
     write_class_folders(tmp_path / "train", ["a", "b"], 2)
     write_class_folders(tmp_path / "val", ["a", "b"], 1)
