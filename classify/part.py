@@ -17,6 +17,7 @@ import numpy as np
 
 import cache
 from cache.store import ROWS_PER_CHUNK
+from extract.sources import quotas
 
 SPAN = ROWS_PER_CHUNK
 BLOCK_BYTES = 64 * 2**20  # float32 features of one block, every view: the memory a stream holds
@@ -53,10 +54,8 @@ class Part:
             return self
         rng = np.random.default_rng(seed)
         classes, sizes = np.unique(self.labels, return_counts=True)
-        floor = np.minimum(sizes, least)
-        quotas = floor + _shares(max(0, count - int(floor.sum())), sizes - floor)
         keep = np.zeros(len(self), dtype=bool)
-        for label, quota in zip(classes, quotas, strict=True):
+        for label, quota in zip(classes, quotas(count, sizes, least), strict=True):
             keep[rng.choice(np.flatnonzero(self.labels == label), quota, replace=False)] = True
         return self.subset(keep)
 
@@ -114,14 +113,6 @@ class Part:
             first, end = int(run[0]) * SPAN, (int(run[-1]) + 1) * SPAN
             low, high = np.searchsorted(self.positions, [first, end])
             yield first, end, slice(int(low), int(high))
-
-
-def _shares(total: int, sizes: np.ndarray) -> np.ndarray:
-    """`total` split in proportion to `sizes` (largest remainders; none above its size)."""
-    exact = total * sizes / max(1, sizes.sum())
-    shares = np.floor(exact).astype(np.int64)
-    shares[np.argsort(shares - exact, kind="stable")[: total - int(shares.sum())]] += 1
-    return np.minimum(shares, sizes)
 
 
 def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@ import socket
 from itertools import pairwise
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -96,6 +97,14 @@ def test_flat_class_folders_split_by_hash_stably(tmp_path):
     for name, ids in before.items():
         assert ids - {"x/x.59.jpg"} <= after[name]
     assert folder_source(tmp_path).class_names == ["x", "y", "z"]
+
+
+def test_limit_keeps_every_class_however_rare(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 60)
+    write_class_folders(tmp_path / "train", ["rare"], 3, seed=1)
+    write_class_folders(tmp_path / "validation", ["a", "b", "rare"], 1)
+    counts = np.bincount(folder_source(tmp_path, limit=20).splits[0].labels)
+    assert list(counts) == [9, 8, 3] or list(counts) == [8, 9, 3]
 
 
 def test_limit_takes_a_stable_class_mixed_subset(tmp_path):
