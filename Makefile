@@ -43,18 +43,25 @@ VERBOSE      ?=
 # GPU=1 installs tensorflow[and-cuda] instead of tensorflow-cpu; on by default where an NVIDIA driver is loaded.
 GPU          ?= $(if $(wildcard /proc/driver/nvidia/version),1)
 
+# Boolean variables: 1, yes or true is on; 0, no, false or unset is off; anything else stops make
+# at once with one line (checked for every target, so a typo never silently means on or off).
+BOOLEANS := TTA FORCE VERIFY BASELINE QUICK VERBOSE GPU
+on = $(filter 1 yes true,$(strip $(1)))
+$(foreach name,$(BOOLEANS),$(if $(filter-out 0 1 no yes false true,$(strip $($(name))))$(word 2,$($(name))),\
+	$(error $(name)=$($(name)) is not a boolean: use 1, yes or true for on, 0, no or false for off)))
+
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
-VARIANT  := $(if $(filter 1 yes true,$(GPU)),gpu,cpu)
+VARIANT  := $(if $(call on,$(GPU)),gpu,cpu)
 REQUIREMENTS := $(if $(filter gpu,$(VARIANT)),requirements-gpu.txt,requirements.txt)
 
 # $(call opt,--flag,$(VALUE)): the flag and its value, or nothing when the value is empty.
 opt  = $(if $(strip $(2)),$(1) $(2))
-# $(call flag,--flag,$(VALUE)): the bare flag when the value is set.
+# $(call flag,--flag,$(VALUE)): the bare flag when the boolean value is on.
 comma := ,
 space := $(subst ,, )
-flag = $(if $(strip $(2)),$(1))
+flag = $(if $(call on,$(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
 .PHONY: all venv features heads finetune baseline report audit predict export bench lint test test-fast clean
@@ -105,7 +112,7 @@ finetune: venv
 baseline: venv
 	$(PY) -m finetune.baseline $(strip $(COMMON) $(BASELINE_FLAGS))
 
-report: venv $(if $(BASELINE),baseline)
+report: venv $(if $(call on,$(BASELINE)),baseline)
 	$(PY) -m report $(strip $(COMMON) $(REPORT_FLAGS))
 
 audit: venv

@@ -357,7 +357,7 @@ def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, 
 def planted_rows(data: Path, weights: str, engine_dir: Path, flips: int, leaks: int, every: int = 1) -> list[tuple]:
     """`make audit` on a copy of the photos (every `every`-th) with `flips` train photos moved to
     the other class folder and `leaks` validation photos copied into train, half re-encoded at
-    JPEG quality 70, half resized to 60%: recall of the flips in the first 100 label issues, and
+    JPEG quality 70, half resized to 60%: recall of the flips in the first 100 train label issues, and
     how many copies are reported as leakage."""
     from PIL import Image
 
@@ -385,7 +385,7 @@ def planted_rows(data: Path, weights: str, engine_dir: Path, flips: int, leaks: 
         out = Path(root, "out")
         build.run(ExtractConfig(data=str(copy), weights=weights, out=str(out), engine_dir=str(engine_dir)), False)
         found = audit_find.audit(Paths(out).cache, AuditConfig(out=str(out)))
-    labels = list(found[found["issue"] == "label"]["id"][:100])
+    labels = list(found[(found["issue"] == "label") & (found["split"] == "train")]["id"][:100])
     leakage = found[found["issue"] == "leakage"]
     caught = set(zip(leakage["id"], leakage["paired_id"], strict=True)) & set(copies.items())
     return [

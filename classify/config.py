@@ -60,7 +60,8 @@ class HeadConfig:
         "(logistic regression: L-BFGS over full passes, C chosen on SEARCH_ROWS images). 0: always stream",
     )
     search_rows: int = option(
-        20000, "logistic regression on streamed rows: how many images, drawn at random, its C is cross-validated on"
+        20000,
+        "logistic regression on streamed rows: how many images (random, stratified) its C is cross-validated on",
     )
     scheduler: str | None = option(
         None, "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)"

@@ -241,9 +241,10 @@ def train_logreg(
 
 def train_logreg_streamed(config: HeadConfig, fit: Part) -> tuple[Pipeline, dict]:
     """Logistic regression on fit rows larger than memory: C chosen as `train_logreg` chooses it, on
-    `config.search_rows` of the images drawn at random; then the same objective minimised over
+    `config.search_rows` of the images drawn at random, stratified (every class, at least a fold's
+    worth each: the start model covers every class); then the same objective minimised over
     every row, out of core (`linear.streamed_logreg`), starting from the sample's model."""
-    sample = fit.sample(config.search_rows, config.seed).load()
+    sample = fit.sample(config.search_rows, config.seed, least=config.folds).load()
     start, record = train_logreg(config, *every_view(sample))
     started = time.perf_counter()
     model, passes = streamed_logreg(fit, record["best_C"], start, config.seed)

@@ -19,6 +19,7 @@ from classify.config import PredictConfig
 from classify.train import probabilities
 from extract import engines, images, pipeline
 from extract.backbone import matching_backbone
+from extract.hashes import ContentHashes
 from extract.sources import DataError, Split
 
 
@@ -77,7 +78,10 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
             "built with VIEWS=2 or more (make features VIEWS=2)"
         )
     class_names = record["class_names"]
-    split = Split("predict", [str(f) for f in files], np.zeros(len(files), np.int64), paths=[str(f) for f in files])
+    paths = [str(f) for f in files]
+    # content hashes seed the views, as extraction's do: a cached image gets the views the cache has
+    content = list(map(ContentHashes().of, paths)) if views > 1 else None
+    split = Split("predict", paths, np.zeros(len(files), np.int64), paths=paths, content=content)
     size = record["image_size"]
     per_class = [f"p_{name}" for name in class_names] if len(class_names) > 2 else []
     counts = Counter()

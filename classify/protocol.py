@@ -23,6 +23,7 @@ import numpy as np
 
 import cache
 from classify.part import Part
+from extract.identity import digest
 from extract.sources import name_bytes
 from workflow.errors import WorkflowError
 
@@ -44,6 +45,13 @@ class Protocol:
             "choose": "validation" if self.choose == "validation" else dev,
             "score": self.score,
         }
+
+
+def recorded(protocol: Protocol, excluded: frozenset[str] = frozenset()) -> dict:
+    """What decides a model's fit and choice rows beyond the cache, as a saved head records it:
+    `saved.check_protocol` compares it before fine-tuning starts from the head. `excluded`: the
+    train ids left out. A dict, so that a later setting (class weights) is one more key."""
+    return {"choose": protocol.choose, "dev_fraction": protocol.dev_fraction, "excluded_ids": digest(sorted(excluded))}
 
 
 def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[str]:

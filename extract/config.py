@@ -28,7 +28,8 @@ class ExtractConfig:
     out: str = option("artifacts", "output folder; the cache is <out>/features.h5")
     batch: int = option(32, "images per forward pass")
     limit: int | None = option(
-        None, "at most this many images per split (a stable, class-mixed subset), for quick runs"
+        None,
+        "at most this many images per split (stable, stratified: at least 5 of each class), for quick runs",
     )
     engine: str = option(
         "auto", "auto: keras on a GPU, tflite (XNNPACK, fp32) on a CPU", choices=("auto", "keras", "tflite")

@@ -3,7 +3,7 @@
 `extract.build` calls it only when the cache is not up to date by its quick key; this module
 loads TensorFlow and the model. Where the previous cache has the same features key, only the
 files whose content it has not seen go through the model (`extract.reuse`), and the rest of
-its rows are copied over in the new listing's order.
+its rows are copied over in the new listing's row order (`sources.in_row_order`).
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def _features(engine, batch: np.ndarray, batch_size: int, views: int) -> np.ndar
 
 
 def assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
-    """Write every split in its listing order: rows reused from the previous cache where the
+    """Write every split in its source's row order: rows reused from the previous cache where the
     content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time.
     Where this run's decoding printed libjpeg warnings, the files behind them are found and
     named in the split's `warnings`."""

@@ -54,7 +54,10 @@ def batches(
     options = tf.data.Options()
     options.autotune.enabled = False
     if views > 1:
-        seeds = tf.constant([augment.seed_of(item) for item in split.ids], tf.int64)
+        # Seeded by each file's content where the source knows it (folders): a moved, renamed or
+        # copied file keeps its views, as an update, which reuses rows by content, keeps them; so
+        # an update is the fresh build bit for bit. By id where it does not (TFDS).
+        seeds = tf.constant([augment.seed_of(item) for item in split.content or split.ids], tf.int64)
 
         def inputs(position, encoded):
             return position, augment.views(images.preprocess(encoded, size), seeds[position], views, policy)

@@ -13,7 +13,7 @@ import keras
 import cache
 from cache.lock import holding_lock
 from classify import heads, plots, saved, scored
-from classify.protocol import protocol_of
+from classify.protocol import protocol_of, recorded
 from extract import engines
 from extract.backbone import matching_backbone
 from extract.identity import file_sha256
@@ -34,6 +34,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         keras.mixed_precision.set_global_policy("mixed_float16")
     learning_rate = config.learning_rate or head_record["config"]["learning_rate"] / 10
     protocol = protocol_of(paths.cache, config.dev_fraction)
+    saved.check_protocol(head_record, recorded(protocol))  # fine-tuning excludes nothing
     splits = cached_splits(paths, meta)
     roles = roles_of(splits, protocol)
 

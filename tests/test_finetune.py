@@ -17,6 +17,7 @@ from classify import train as heads_train
 from classify.config import HeadConfig
 from extract import backbone, images
 from extract.backbone import WeightsError
+from finetune.__main__ import main as finetune_main
 from finetune.baseline import main as baseline_main
 from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.model import build_finetune_model
@@ -122,6 +123,26 @@ def test_finetune_and_baseline_refuse_other_weights(trained, other_weights, caps
     err = capsys.readouterr().err
     assert err.startswith("error: weights") and err.count("\n") == 1
     assert not (trained / "baseline").exists() and not (trained / "finetune" / "metrics.json").exists()
+
+
+def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trained, capsys):
+    """Dev sets are nested lowest-hash sets: a head fitted with dev at 0.1 was trained on half of
+    the rows that dev at 0.2 chooses on; a head that left ids out was fitted on other rows."""
+    recorded = saved.load_record(trained, "dense")["protocol"]
+    assert recorded["choose"] == "dev" and recorded["dev_fraction"] == 0.1
+    with pytest.raises(saved.ProtocolMismatchError, match=r"dev fraction \(DEV_FRACTION\) 0.1, not 0.2"):
+        run(FinetuneConfig(out=str(trained), epochs=1, seeds=1, dev_fraction=0.2), progress=False)
+    assert finetune_main(["--out", str(trained), "--dev-fraction", "0.2", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the saved dense head was trained with dev fraction") and err.count("\n") == 1
+
+    listed = trained / "exclude.txt"
+    listed.write_text("train/a/a.3.jpg\n")
+    heads_train.run(HeadConfig(out=str(trained), epochs=2, jobs=1, folds=2, exclude=str(listed)))
+    assert saved.load_record(trained, "dense")["protocol"]["excluded_ids"] != recorded["excluded_ids"]
+    with pytest.raises(saved.ProtocolMismatchError, match=r"excluded train ids \(EXCLUDE\)"):
+        run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)
+    assert not (trained / "finetune" / "metrics.json").exists()
 
 
 def test_finetune_refuses_a_dataset_changed_since_the_cache(trained):

@@ -208,6 +208,46 @@ def test_make_variables_become_their_flags():
     assert "-m classify.predict photos " in line and ("--head", "dense") in flags_of(line)
 
 
+BOOLEAN_FLAGS = {  # each boolean Make variable: a target it changes, and the flag it gives there
+    "TTA": ("predict", "--tta"),
+    "FORCE": ("features", "--force"),
+    "VERIFY": ("features", "--verify"),
+    "QUICK": ("bench", "--quick"),
+    "VERBOSE": ("heads", "--verbose"),
+}
+
+
+@pytest.mark.parametrize("name", BOOLEAN_FLAGS)
+@pytest.mark.parametrize(
+    "value, on",
+    [("1", True), ("yes", True), ("true", True), ("0", False), ("no", False), ("false", False), ("", False)],
+)
+def test_make_booleans_mean_what_they_say(name, value, on):
+    target, flag = BOOLEAN_FLAGS[name]
+    (line,) = make_dry_run(target, "IMAGES=photos", f"{name}={value}")
+    assert (flag in dict(flags_of(line))) == on
+
+
+@pytest.mark.parametrize(
+    "value, on", [("1", True), ("yes", True), ("true", True), ("0", False), ("no", False), ("false", False)]
+)
+def test_make_baseline_and_gpu_mean_what_they_say(value, on):
+    modules = [line.split(" -m ")[1].split()[0] for line in make_dry_run("report", f"BASELINE={value}")]
+    assert modules == (["finetune.baseline", "report"] if on else ["report"])
+    venv = subprocess.run(
+        ["make", "-n", "-B", "venv", f"GPU={value}"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert ("-r requirements-gpu.txt" in venv.stdout) == on
+
+
+@pytest.mark.parametrize("name", [*BOOLEAN_FLAGS, "BASELINE", "GPU"])
+@pytest.mark.parametrize("value", ["2", "maybe", "on", "1 0"])
+def test_make_refuses_anything_else_for_a_boolean_in_one_line(name, value):
+    result = subprocess.run(["make", "-n", "audit", f"{name}={value}"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and f"{name}={value} is not a boolean" in result.stderr
+
+
 def test_gpu_variable_picks_the_cuda_requirements():
     gpu = subprocess.run(["make", "-n", "-B", "venv", "GPU=1"], cwd=ROOT, check=True, capture_output=True, text=True)
     cpu = subprocess.run(["make", "-n", "-B", "venv", "GPU="], cwd=ROOT, check=True, capture_output=True, text=True)

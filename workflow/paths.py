@@ -25,7 +25,8 @@ version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.
     <out>/predictions.csv           make predict
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
           report.json               report_confusion.png) and report_thumbnails/
-    <out>/audit.csv, audit.json,    make audit: label issues, duplicates, leakage, outliers;
+    <out>/audit.csv, audit.json,    make audit: label issues, duplicates, outliers (what EXCLUDE
+          audit_leakage.csv,        reads); leakage apart; the counts; galleries and
           audit.md, audit.html      audit_thumbnails/
 """
 
@@ -192,8 +193,13 @@ class Paths:
 
     @property
     def audit_csv(self) -> Path:
-        """make audit: every finding, one per row."""
+        """make audit: every finding but leakage, one per row: what `EXCLUDE` reads, decided by train alone."""
         return self.out / "audit.csv"
+
+    @property
+    def audit_leakage_csv(self) -> Path:
+        """make audit: train near-copies of other splits' images; excluding them is a choice of its own."""
+        return self.out / "audit_leakage.csv"
 
     @property
     def audit_json(self) -> Path:
