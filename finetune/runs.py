@@ -96,7 +96,7 @@ def train_runs(
             continue
         keras.utils.set_random_seed(seed)
         model = make_model(seed)
-        fit = image_dataset(*roles["fit"], size, batch, binary, shuffle_seed=seed, augment=config.augment)
+        fit = fit_stream(config, roles["fit"], meta, seed)
         choose = image_dataset(*roles["choose"], size, batch, binary)
         _fit(model, fit, choose, files, epochs, progress)
         load_best(model, files)
@@ -107,6 +107,13 @@ def train_runs(
             np.savez(handle, probabilities=probabilities, inference_seconds_per_image=per_image)
         results.append(_load(files, seed))
     return results
+
+
+def fit_stream(config, role: tuple, meta: dict, seed: int):
+    """One run's training batches: every fit image once an epoch, in a new order every epoch
+    (the whole split shuffled, `finetune.data.kept_elements`), augmented if `config.augment`."""
+    binary = len(meta["class_names"]) == 2
+    return image_dataset(*role, meta["image_size"], config.batch, binary, shuffle_seed=seed, augment=config.augment)
 
 
 def _fit(model: keras.Model, fit, choose, files: RunFiles, epochs: int, progress: bool) -> None:

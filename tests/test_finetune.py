@@ -1,4 +1,5 @@
 import csv
+import io
 import json
 import os
 import signal
@@ -17,12 +18,16 @@ from classify import train as heads_train
 from classify.config import HeadConfig
 from extract import backbone, images
 from extract.backbone import WeightsError
+from extract.sources import Split, folder_source
 from finetune.baseline import main as baseline_main
 from finetune.config import BaselineConfig, FinetuneConfig
+from finetune.data import kept_elements
 from finetune.model import build_finetune_model
+from finetune.runs import fit_stream
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import ROOT, TINY, generated_cache, write_class_folders
+from tests.conftest import ROOT, TINY, colour_image, generated_cache, write_class_folders
+from tests.mixing import assert_mixed
 from workflow.paths import Paths
 
 
@@ -36,6 +41,55 @@ def trained(tmp_path, random_weights, engine_dir):
     generated_cache(data, out, random_weights, engine_dir)
     heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2))
     return out
+
+
+LISTED = {"a": 1200, "b": 900, "c": 600}  # more images than a bounded shuffle buffer of 1,024 holds
+
+
+@pytest.fixture(scope="module")
+def listed_by_class(tmp_path_factory) -> Split:
+    """A folder's train split of 2,700 images listed class by class, as the cache lists them."""
+    root = tmp_path_factory.mktemp("listed")
+    buffer = io.BytesIO()
+    colour_image(0, 0, (8, 8)).save(buffer, "JPEG")  # the labels come from the folders, not the pixels
+    for name, count in LISTED.items():
+        (root / "train" / name).mkdir(parents=True)
+        for i in range(count):
+            (root / "train" / name / f"{i:04d}.jpg").write_bytes(buffer.getvalue())
+    return folder_source(root).splits[0]
+
+
+def fit_labels_of_epochs(stream, epochs: int = 2) -> list[np.ndarray]:
+    return [np.concatenate([labels for _, labels in stream.as_numpy_iterator()]).astype(int) for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("config", [FinetuneConfig(), BaselineConfig()], ids=["finetune", "baseline"])
+def test_every_epoch_of_the_training_stream_mixes_the_whole_split(listed_by_class, config):
+    split = listed_by_class
+    keep = np.ones(len(split), dtype=bool)
+    keep[::10] = False  # the dev rows, held out
+    meta = {"image_size": TINY, "class_names": list(LISTED)}
+    epochs = fit_labels_of_epochs(fit_stream(config, (split, keep), meta, seed=0))
+    for labels in epochs:
+        np.testing.assert_equal(np.sort(labels), np.sort(split.labels[keep]))  # every fit image once
+        assert_mixed(labels, len(LISTED))
+    assert not np.array_equal(*epochs)  # a new order every epoch
+
+
+def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):
+    """A TFDS split is read in order only: its kept encoded bytes are shuffled, all of them."""
+    labels = listed_by_class.labels
+    encoded = tf.data.Dataset.from_tensor_slices([f"image {i}".encode() for i in range(len(labels))])
+    split = Split("train", [str(i) for i in range(len(labels))], labels, dataset=encoded)
+    keep = np.ones(len(split), dtype=bool)
+    keep[::10] = False
+    stream = kept_elements(split, keep, shuffle_seed=0)
+    epochs = [np.array([int(position) for position, _ in stream.as_numpy_iterator()]) for _ in range(2)]
+    for positions in epochs:
+        np.testing.assert_equal(np.sort(positions), np.flatnonzero(keep))
+        assert_mixed(labels[positions], len(LISTED))
+    assert not np.array_equal(*epochs)
+    assert [int(p) for p, _ in kept_elements(split, keep).as_numpy_iterator()] == list(np.flatnonzero(keep))
 
 
 def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weights):
