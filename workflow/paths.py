@@ -17,8 +17,9 @@ laid out by stage:
     <out>/baseline/                 metrics.json, tutorial.scored.npz: the tutorial's recipe,
                                     timed (make report BASELINE=1)
     <out>/export/                   model.keras and model.tflite (make export)
-    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv,
+    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv, start.json,
                                     best.weights.h5, settings.json, result.npz), kept to resume
+    <out>/runs/search-<seed>/       fine-tuning's recipe search (search.json), kept to reuse
 
 The four stage folders (heads, finetune, baseline, export) are symbolic links to their current
 version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.atomic.staged`).
@@ -64,6 +65,11 @@ class RunFiles:
     @property
     def best(self) -> Path:
         return self.directory / "best.weights.h5"
+
+    @property
+    def start(self) -> Path:
+        """The warm-started model's loss and accuracy on the choice rows before any step: epoch 0."""
+        return self.directory / "start.json"
 
     @property
     def result(self) -> Path:
