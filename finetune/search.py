@@ -65,6 +65,7 @@ def search(
                 epochs=SEARCH_POINTS,
                 validation_data=choose,
                 verbose=2 if progress else 0,
+                shuffle=False,  # the stream shuffles itself
             ).history
             candidates.append(
                 Candidate(

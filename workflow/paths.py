@@ -25,7 +25,7 @@ The four stage folders (heads, finetune, baseline, export) are symbolic links to
 version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.atomic.staged`).
     <out>/predictions.csv           make predict
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
-          report.json               report_confusion.png) and report_thumbnails/
+          report.json               report_confusion.png, report_fine_tuning.png) and report_thumbnails/
     <out>/audit.csv, audit.json,    make audit: label issues, duplicates, leakage, outliers;
           audit.md, audit.html      audit_thumbnails/
 """
@@ -238,6 +238,11 @@ class Paths:
     @property
     def report_confusion(self) -> Path:
         return self.out / "report_confusion.png"
+
+    @property
+    def report_fine_tuning(self) -> Path:
+        """Fine-tuning's search candidates and the saved run's learning curve."""
+        return self.out / "report_fine_tuning.png"
 
     @property
     def report_thumbnails(self) -> Path:
