@@ -269,6 +269,10 @@ def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
         "1",
         "--search-steps",
         "3",
+        "--search-rates",
+        "1e-5",
+        "--search-depths",
+        "100",
         "--quiet",
     ]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
