@@ -32,6 +32,10 @@ SIMILARITY   ?=
 EPOCHS       ?=
 FT_EPOCHS    ?=
 FINE_TUNE_AT ?=
+FT_RECIPE    ?=
+FT_RATES     ?=
+FT_DEPTHS    ?=
+FT_SEARCH_STEPS ?=
 HEAD         ?=
 IMAGES       ?=
 BASELINE     ?=
@@ -89,7 +93,9 @@ HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call
 	$(call opt,--search-rows,$(SEARCH_ROWS))
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
 	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \
-	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS)
+	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS) $(call opt,--recipe,$(FT_RECIPE)) \
+	$(call opt,--search-rates,$(FT_RATES)) $(call opt,--search-depths,$(FT_DEPTHS)) \
+	$(call opt,--search-steps,$(FT_SEARCH_STEPS))
 BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
 REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS))))

@@ -23,6 +23,7 @@ import numpy as np
 import cache
 from audit import find as audit_find
 from audit.config import AuditConfig
+from bench import finetune_speed
 from bench.config import BenchConfig
 from bench.peak import measured
 from bench.scale import scale_rows
@@ -556,6 +557,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
                         f"median of {len(runs)}",
                     )
                 )
+            rows += finetune_speed.rows(weights, size, quick)
             rate = decode_only(data, size, 256 if quick else 3000, repeats)
             rows.append(("read + decode + resize alone", size, f"{rate:.0f} img/s", "extraction's tf.data pipeline"))
         rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, repeats)

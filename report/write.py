@@ -64,6 +64,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
             for out, meta in folders.items()
         ],
         "verdict": verdict.sentences(rows) + [audit_sentence(first)],
+        "fine_tuning": fine_tuning_of(methods),
         "methods": [method_record(row, len(class_names)) for row in rows],
         "most_wrong": {
             row.method.label: [
@@ -77,6 +78,40 @@ def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
             for item, true, predicted in gallery.disagreements(rows, class_names)
         ],
     }
+
+
+def fine_tuning_of(methods: list[Method]) -> dict | None:
+    """The fine-tuning run's recipe, what its search saw, and its curve (None without one, or
+    from before recipes were recorded)."""
+    tuned = next((m for m in methods if m.name == "finetune" and "recipe" in m.entry), None)
+    if tuned is None:
+        return None
+    keys = ("recipe", "start", "learning_rate", "schedule", "fine_tune_at", "best_epoch", "start_won", "search")
+    return {key: tuned.entry[key] for key in keys} | {"curve": tuned.entry["curve"], "label": tuned.label}
+
+
+def fine_tuning_lines(section: dict) -> list[str]:
+    """What the report says of fine-tuning's recipe, one sentence a line."""
+    lines = [
+        f"Recipe: {section['recipe']}; started from the cached {section['start']} head; peak rate "
+        f"{section['learning_rate']:g}, {section['schedule']}; layers {section['fine_tune_at']} and up trained."
+    ]
+    search = section["search"]
+    if search:
+        tried = "; ".join(
+            f"rate {c['learning_rate']:g}, layers {c['fine_tune_at']}+: {c['choice_loss'][-1]:.4f}"
+            for c in search["candidates"]
+        )
+        start, steps = search["candidates"][0]["choice_loss"][0], search["candidates"][0]["steps"][-1]
+        lines.append(
+            f"The search ({search['seconds']:.0f} s, counted in the training seconds above) saw these losses on "
+            f"the choice rows after {steps} steps each, from {start:.4f} at the start: {tried}."
+        )
+    if section["start_won"]:
+        lines.append("The best epoch was epoch 0, the start itself: fine-tuning did not help here.")
+    else:
+        lines.append(f"The best epoch was {section['best_epoch']}: fine-tuning improved on its start.")
+    return lines
 
 
 def audit_sentence(method: Method) -> str:
@@ -153,7 +188,7 @@ def protocol_lines(content: dict) -> list[str]:
     ]
 
 
-def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path) -> str:
+def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_tuning: Path | None = None) -> str:
     header, rows = table(content)
     lines = [
         "# Transfer learning report",
@@ -171,6 +206,9 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path) -> st
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", "Which rows each choice saw:", ""] + [f"- {line}" for line in protocol_lines(content)]
     lines += ["", f"![accuracy against cost]({figure.name})", "", f"![confusion matrices]({confusion.name})", ""]
+    if content["fine_tuning"]:
+        lines += ["## Fine-tuning's recipe", ""] + [f"- {line}" for line in fine_tuning_lines(content["fine_tuning"])]
+        lines += ["", f"![fine-tuning's search and learning curve]({fine_tuning.name})", ""]
     lines += ["## Most wrong, per method", ""]
     for label, items in content["most_wrong"].items():
         lines += [f"### {label}", ""]
@@ -205,7 +243,9 @@ def _tile(item: dict, jpeg: bytes, caption: str) -> str:
     )
 
 
-def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes]) -> str:
+def html_page(
+    content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes], fine_tuning: bytes | None = None
+) -> str:
     header, rows = table(content)
     e = html.escape
     parts = [
@@ -229,8 +269,13 @@ def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, b
         "</ul>",
         f"<img alt='accuracy against cost' src='{data_uri(figure, 'png')}'>",
         f"<img alt='confusion matrices' src='{data_uri(confusion, 'png')}'>",
-        "<h2>Most wrong, per method</h2>",
     ]
+    if content["fine_tuning"]:
+        parts += ["<h2>Fine-tuning's recipe</h2><ul>"] + [
+            f"<li>{e(x)}</li>" for x in fine_tuning_lines(content["fine_tuning"])
+        ]
+        parts += [f"</ul><img alt='fine-tuning search and curve' src='{data_uri(fine_tuning, 'png')}'>"]
+    parts += ["<h2>Most wrong, per method</h2>"]
     for label, items in content["most_wrong"].items():
         parts += [f"<h3>{e(label)}</h3><div class='grid'>"]
         parts += [
@@ -269,6 +314,8 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
     class_names = content["class_names"]
     figures.accuracy_against_cost(rows, paths.report_figure)
     figures.confusion_matrices(rows, class_names, paths.report_confusion)
+    if content["fine_tuning"]:
+        figures.fine_tuning_curves(content["fine_tuning"], paths.report_fine_tuning)
 
     shown = {item["id"] for items in content["most_wrong"].values() for item in items}
     shown |= {item["id"] for item in content["disagreements"]}
@@ -282,11 +329,23 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
     relative = paths.report_thumbnails.relative_to(paths.out).as_posix()
     cache.write_text(
         paths.report,
-        markdown(content, paths.report_figure, paths.report_confusion, lambda item: f"{relative}/{names[item]}"),
+        markdown(
+            content,
+            paths.report_figure,
+            paths.report_confusion,
+            lambda item: f"{relative}/{names[item]}",
+            paths.report_fine_tuning,
+        ),
     )
     cache.write_text(
         paths.report_html,
-        html_page(content, paths.report_figure.read_bytes(), paths.report_confusion.read_bytes(), jpegs),
+        html_page(
+            content,
+            paths.report_figure.read_bytes(),
+            paths.report_confusion.read_bytes(),
+            jpegs,
+            paths.report_fine_tuning.read_bytes() if content["fine_tuning"] else None,
+        ),
     )
     cache.write_text(paths.report_json, json.dumps(content, indent=2))
     return paths.report

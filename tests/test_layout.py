@@ -48,6 +48,10 @@ MAKE_VARIABLES = {
     "EPOCHS": (HeadConfig, "epochs"),
     "FT_EPOCHS": (FinetuneConfig, "epochs"),
     "FINE_TUNE_AT": (FinetuneConfig, "fine_tune_at"),
+    "FT_RECIPE": (FinetuneConfig, "recipe"),
+    "FT_RATES": (FinetuneConfig, "search_rates"),
+    "FT_DEPTHS": (FinetuneConfig, "search_depths"),
+    "FT_SEARCH_STEPS": (FinetuneConfig, "search_steps"),
     "HEAD": (PredictConfig, "head"),
     "OUT": (ExtractConfig, "out"),
     "SEEDS": (HeadConfig, "seeds"),
@@ -202,8 +206,21 @@ def test_make_variables_become_their_flags():
     }
     (line,) = make_dry_run("audit", "SIMILARITY=0.9")
     assert dict(flags_of(line)) == {"--out": "artifacts", "--similarity": "0.9"}
-    (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5")
-    assert dict(flags_of(line)) == {"--out": "artifacts", "--weights": "w.h5", "--epochs": "2", "--fine-tune-at": "120"}
+    (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5", "FT_RECIPE=tutorial")
+    assert dict(flags_of(line)) == {
+        "--out": "artifacts",
+        "--weights": "w.h5",
+        "--epochs": "2",
+        "--fine-tune-at": "120",
+        "--recipe": "tutorial",
+    }
+    (line,) = make_dry_run("finetune", "FT_RATES=1e-5,1e-4", "FT_DEPTHS=100", "FT_SEARCH_STEPS=30")
+    assert dict(flags_of(line)) == {
+        "--out": "artifacts",
+        "--search-rates": "1e-5,1e-4",
+        "--search-depths": "100",
+        "--search-steps": "30",
+    }
     (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense")
     assert "-m classify.predict photos " in line and ("--head", "dense") in flags_of(line)
 
@@ -278,7 +295,7 @@ def test_the_readme_states_the_dataclass_defaults():
         if default is None:  # unset: every image (LIMIT), no file (EXCLUDE)
             assert text in ("(all)", "(none)"), (name, text)
             continue
-        shown = ",".join(default) if isinstance(default, list) else str(default)
+        shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
         assert text.strip("`") == shown, (name, text, default)
 
 

@@ -17,14 +17,15 @@ laid out by stage:
     <out>/baseline/                 metrics.json, tutorial.scored.npz: the tutorial's recipe,
                                     timed (make report BASELINE=1)
     <out>/export/                   model.keras and model.tflite (make export)
-    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv,
+    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv, start.json,
                                     best.weights.h5, settings.json, result.npz), kept to resume
+    <out>/runs/search-<seed>/       fine-tuning's recipe search (search.json), kept to reuse
 
 The four stage folders (heads, finetune, baseline, export) are symbolic links to their current
 version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.atomic.staged`).
     <out>/predictions.csv           make predict
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
-          report.json               report_confusion.png) and report_thumbnails/
+          report.json               report_confusion.png, report_fine_tuning.png) and report_thumbnails/
     <out>/audit.csv, audit.json,    make audit: label issues, duplicates, outliers (what EXCLUDE
           audit_leakage.csv,        reads); leakage apart; the counts; galleries and
           audit.md, audit.html      audit_thumbnails/
@@ -65,6 +66,11 @@ class RunFiles:
     @property
     def best(self) -> Path:
         return self.directory / "best.weights.h5"
+
+    @property
+    def start(self) -> Path:
+        """The warm-started model's loss and accuracy on the choice rows before any step: epoch 0."""
+        return self.directory / "start.json"
 
     @property
     def result(self) -> Path:
@@ -238,6 +244,11 @@ class Paths:
     @property
     def report_confusion(self) -> Path:
         return self.out / "report_confusion.png"
+
+    @property
+    def report_fine_tuning(self) -> Path:
+        """Fine-tuning's search candidates and the saved run's learning curve."""
+        return self.out / "report_fine_tuning.png"
 
     @property
     def report_thumbnails(self) -> Path:
