@@ -177,10 +177,12 @@ def sentences(rows: list[Row]) -> list[str]:
 
 
 def class_sentences(rows: list[Row], class_names: list[str]) -> list[str]:
-    """For every pair the verdict compares, each class whose recall differs beyond noise (its
-    paired interval excludes zero), even where the overall verdict is "within noise"."""
+    """For every pair the verdict compares, the classes whose recall differs beyond noise (the paired
+    interval excludes zero), even where the overall verdict is "within noise": one sentence for
+    each method of the pair that finds more of some class, naming each such class."""
     said = []
     for a, b in compared_pairs(rows):
+        found = {id(a): [], id(b): []}
         for k, name in enumerate(class_names):
             delta = a.judged.difference(b.judged, "recall", k)
             if not np.isfinite(delta.low) or delta.holds(0.0):
@@ -189,9 +191,12 @@ def class_sentences(rows: list[Row], class_names: list[str]) -> list[str]:
             sign = 1 if ahead is a else -1
             low, high = sorted((sign * delta.low, sign * delta.high))
             recalls = [100 * row.judged.estimate["recall"][k] for row in (ahead, behind)]
-            said.append(
-                f"On {name}, {ahead.method.label} finds more than {behind.method.label}: recall "
-                f"{recalls[0]:.1f}% against {recalls[1]:.1f}% "
-                f"(Δ = {points(sign * delta.estimate)} points, 95% CI [{points(low)}, {points(high)}])."
+            found[id(ahead)].append(
+                f"{name} (recall {recalls[0]:.1f}% against {recalls[1]:.1f}%, Δ = {points(sign * delta.estimate)} "
+                f"points, 95% CI [{points(low)}, {points(high)}])"
             )
+        for ahead, behind in ((a, b), (b, a)):
+            if found[id(ahead)]:
+                classes = "; ".join(found[id(ahead)])
+                said.append(f"Per class, {ahead.method.label} finds more than {behind.method.label} of {classes}.")
     return said

@@ -106,16 +106,22 @@ SMALL_CLASS = 5  # images: fewer in the choice rows or the scored split, and a c
 def small_classes(methods: list[Method], class_names: list[str]) -> list[str]:
     """One line naming the classes with fewer than SMALL_CLASS images where they are scored or chosen on."""
     first = methods[0].scored
-    scored_counts = np.bincount(first.labels, minlength=len(class_names))
-    few = [f"{class_names[k]} has {n} in {first.split}" for k, n in enumerate(scored_counts) if n < SMALL_CLASS]
-    for method in methods:
-        counts = method.entry.get("class_counts", {}).get("choose", {})
+    places = {
+        first.split: dict(zip(class_names, np.bincount(first.labels, minlength=len(class_names)).tolist(), strict=True))
+    }
+    for method in methods:  # the heads record their choice rows' classes; heads of one folder share them
         choose = method.entry["protocol"]["choose"].split(" ")[0]
-        few += [f"{name} has {n} in the choice rows ({choose})" for name, n in counts.items() if n < SMALL_CLASS]
-    few = list(dict.fromkeys(few))  # heads of one folder share their choice rows
-    if not few:
+        places.setdefault(f"the choice rows ({choose})", method.entry.get("class_counts", {}).get("choose", {}))
+    said = []
+    for place, counts in places.items():
+        few = {name: n for name, n in counts.items() if n < SMALL_CLASS}
+        if len(few) == len(class_names) > 1:
+            said.append(f"every class in {place} ({min(few.values())} to {max(few.values())} images)")
+        elif few:
+            said.append(f"in {place}, " + ", ".join(f"{name} ({n})" for name, n in few.items()))
+    if not said:
         return []
-    return [f"Few images: {'; '.join(few)}. Its per-class numbers carry little weight."]
+    return [f"Fewer than {SMALL_CLASS} images: {'; '.join(said)}. Their per-class numbers carry little weight."]
 
 
 @dataclass
@@ -364,8 +370,9 @@ def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, b
     parts += ["</ul><h2>Methods</h2>"] + _html_table(*table(content))
     parts += ["<p>Which rows each choice saw:</p><ul>"] + [f"<li>{e(line)}</li>" for line in protocol_lines(content)]
     parts += ["</ul><h2>Per class</h2><p>Precision, recall and F1 in %, with 95% bootstrap intervals over images.</p>"]
-    for method in content["methods"]:
-        parts += [f"<h3>{e(method['label'])}</h3>"] + _html_table(*class_table(method))
+    for index, method in enumerate(content["methods"]):  # the best open, the others a click away
+        parts += [f"<details{' open' if index == 0 else ''}><summary><b>{e(method['label'])}</b></summary>"]
+        parts += _html_table(*class_table(method)) + ["</details>"]
     parts += [
         f"<p><img alt='accuracy against cost' src='{data_uri(figure, 'png')}'></p>",
         f"<p>Confusion matrices: {e(content['confusion'])}; and as recall.</p>",
