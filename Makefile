@@ -44,6 +44,9 @@ BENCH_DATA   ?=
 BENCH_WEIGHTS ?=
 QUICK        ?=
 VERBOSE      ?=
+METRIC       ?=
+CLASS_WEIGHT ?=
+TOP_K        ?=
 # GPU=1 installs tensorflow[and-cuda] instead of tensorflow-cpu; on by default where an NVIDIA driver is loaded.
 GPU          ?= $(if $(wildcard /proc/driver/nvidia/version),1)
 
@@ -85,9 +88,9 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
 	$(call opt,--scheduler,$(SCHEDULER))
-# SEEDS and DEV_FRACTION mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
+# SEEDS, DEV_FRACTION and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
-RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION))
+RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--class-weight,$(CLASS_WEIGHT))
 HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
 	$(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER)) $(call opt,--memory-gb,$(MEMORY_GB)) \
 	$(call opt,--search-rows,$(SEARCH_ROWS))
@@ -98,7 +101,7 @@ FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCH
 	$(call opt,--search-steps,$(FT_SEARCH_STEPS))
 BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
-REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS))))
+REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS)))) $(call opt,--metric,$(METRIC))
 AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
 PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
 	$(call flag,--tta,$(TTA))

@@ -69,19 +69,29 @@ def summary_of(findings: pd.DataFrame, meta: dict, config: AuditConfig) -> dict:
     split_of = {item: split for split in meta["splits"] for item in cache.ids(config.paths.cache, split)}
     leakage = findings[findings["issue"] == "leakage"]
     from_train = leakage[leakage["split"] == "train"]
+    leaked_ids = {
+        split: sorted({item for item in from_train["paired_id"] if split_of[item] == split})
+        for split in meta["splits"]
+        if split != "train"
+    }
     return {
         "cache_fingerprint": meta["fingerprint"],
         "dataset": meta["dataset"],
         "images": {split: counts["rows"] for split, counts in meta["splits"].items()},
         "counts": {issue: int((findings["issue"] == issue).sum()) for issue in find.ISSUES},
         # images of each other split with a near-duplicate in train: what inflates its accuracy
-        "leaked_from_train": {
-            split: len({item for item in from_train["paired_id"] if split_of[item] == split})
-            for split in meta["splits"]
-            if split != "train"
-        },
+        "leaked_from_train": {split: len(ids) for split, ids in leaked_ids.items()},
+        "leaked_ids": leaked_ids,  # the report scores again without them (leakage-free)
+        "label_pairs": label_pairs(findings),
         "settings": asdict(config),
     }
+
+
+def label_pairs(findings: pd.DataFrame) -> list[dict]:
+    """The count of label issues per (given, suggested) pair, most first: the pairs to look at first."""
+    labels = findings[findings["issue"] == "label"]
+    counted = labels.groupby(["given_label", "suggested_label"]).size().sort_values(ascending=False, kind="stable")
+    return [{"given": given, "suggested": suggested, "count": int(n)} for (given, suggested), n in counted.items()]
 
 
 def _caption(row) -> str:
@@ -101,6 +111,9 @@ def markdown(summary: dict, shown: dict[str, pd.DataFrame], thumbnail_path) -> s
         "Leakage is in audit_leakage.csv: `EXCLUDE=audit_leakage.csv` removes those train copies instead.",
         "",
     ]
+    if summary["label_pairs"]:
+        lines += ["## Label issues by given and suggested class", "", "| given | suggested | issues |", "|---|---|---|"]
+        lines += [f"| {p['given']} | {p['suggested']} | {p['count']} |" for p in summary["label_pairs"]] + [""]
     for issue, rows in shown.items():
         total = summary["counts"][issue]
         lines += [f"## {TITLES[issue]} ({total})", "", f"Score: {SCORES[issue]}.", ""]
@@ -130,6 +143,13 @@ def html_page(summary: dict, shown: dict[str, pd.DataFrame], jpegs: dict[str, by
         "<code>make heads EXCLUDE=audit.csv</code> trains without them. Leakage is in audit_leakage.csv: "
         "<code>EXCLUDE=audit_leakage.csv</code> removes those train copies instead.</p>",
     ]
+    if summary["label_pairs"]:
+        parts += ["<h2>Label issues by given and suggested class</h2><table border='1' cellpadding='4'>"]
+        parts += ["<tr><th>given</th><th>suggested</th><th>issues</th></tr>"]
+        parts += [
+            f"<tr><td>{e(p['given'])}</td><td>{e(p['suggested'])}</td><td>{p['count']}</td></tr>"
+            for p in summary["label_pairs"]
+        ] + ["</table>"]
     for issue, rows in shown.items():
         total = summary["counts"][issue]
         parts += [f"<h2>{e(TITLES[issue])} ({total})</h2><p>Score: {e(SCORES[issue])}.</p><div class='grid'>"]

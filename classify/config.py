@@ -11,11 +11,18 @@ from workflow.paths import MODEL_FILES, Paths
 
 HEADS = ("logreg", "dense")
 MODELS = tuple(MODEL_FILES)  # what predict and export can use: the heads, and the fine-tuned model
+CLASS_WEIGHTS = ("none", "balanced")
+CLASS_WEIGHT_HELP = (
+    "balanced: weigh each class by the inverse of its frequency in the fit rows, so a rare class counts as much as "
+    "a common one in training; none: every image alike"
+)
 WEIGHTS_HELP = "backbone weights; unset: the ones the cache was built with (weights of other values are refused)"
 
 
-def check_runs(seeds: int, dev_fraction: float) -> None:
-    """The settings of the protocol and repeats that every training entry point shares."""
+def check_runs(seeds: int, dev_fraction: float, class_weight: str) -> None:
+    """The settings of the protocol, repeats and class weights that every training entry point shares."""
+    if class_weight not in CLASS_WEIGHTS:
+        raise ValueError(f"class weight must be one of {', '.join(CLASS_WEIGHTS)}, got {class_weight!r}")
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     if not 0 < dev_fraction < 1:
@@ -66,6 +73,7 @@ class HeadConfig:
     scheduler: str | None = option(
         None, "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)"
     )
+    class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS)
     exclude: str | None = option(
         None,
         "a file of ids to leave out of train (fit and dev rows): audit.csv from make audit (its id column; delete "
@@ -80,7 +88,7 @@ class HeadConfig:
             raise ValueError("epochs and batch must be positive, folds at least 2")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        check_runs(self.seeds, self.dev_fraction)
+        check_runs(self.seeds, self.dev_fraction, self.class_weight)
         if self.memory_gb < 0 or self.search_rows < 2 * self.folds:
             raise ValueError("memory GB must be 0 or more, and search rows at least twice the folds")
         if not self.cs or min(self.cs) <= 0:
@@ -99,6 +107,7 @@ class PredictConfig:
     weights: str | None = option(None, WEIGHTS_HELP)
     batch: int = option(32, "images per batch")
     engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
+    top_k: int = option(1, "label_2, score_2, ... columns: the k most probable classes of each image")
     tta: bool = option(
         False,
         "test-time augmentation: the mean probability over each image's views, made as the cache's were "
@@ -108,8 +117,8 @@ class PredictConfig:
     def __post_init__(self):
         if self.head not in MODELS:
             raise ValueError(f"head must be one of {MODELS}, got {self.head!r}")
-        if self.batch < 1:
-            raise ValueError("batch must be positive")
+        if self.batch < 1 or self.top_k < 1:
+            raise ValueError("batch and top k must be positive")
 
     @property
     def paths(self) -> Paths:

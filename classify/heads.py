@@ -152,11 +152,14 @@ def train_dense(
     train: tuple[np.ndarray, np.ndarray] | Part,
     validation: tuple[np.ndarray, np.ndarray] | Part | cache.SplitData | None,
     n_classes: int,
+    class_weight: dict[int, float] | None = None,
     verbose: int = 0,
 ):
     """Fit with early stopping on validation loss, keeping the best epoch. Returns (model, history).
     `train` is (features, labels) in memory, or a `Part` of the cache, streamed (every view);
-    `validation`, (features, labels) in memory, or rows of the cache (their images as they are)."""
+    `validation`, (features, labels) in memory, or rows of the cache (their images as they are).
+    `class_weight` weighs each training row's loss by its class (Keras's `class_weight`); the
+    choice rows' loss stays unweighted."""
     if isinstance(validation, tuple):
         validation = cache.SplitData(validation[0][:, None], validation[1], [])
     keras.utils.set_random_seed(config.seed)
@@ -170,7 +173,9 @@ def train_dense(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
         ]
     batches = streamed_batches(train, config, n_classes) if streamed else memory_batches(*train, config, n_classes)
-    history = model.fit(batches, epochs=config.epochs, shuffle=False, callbacks=callbacks, verbose=verbose)
+    history = model.fit(
+        batches, epochs=config.epochs, shuffle=False, callbacks=callbacks, verbose=verbose, class_weight=class_weight
+    )
     return model, {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
@@ -215,15 +220,20 @@ def folds_of(config: HeadConfig, y: np.ndarray, groups: np.ndarray | None):
 
 
 def train_logreg(
-    config: HeadConfig, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+    config: HeadConfig,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None = None,
+    class_weight: dict[int, float] | None = None,
 ) -> tuple[Pipeline, dict]:
     """Standardise + LogisticRegression, C chosen by stratified k-fold CV on train (log loss).
-    Rows with the same `groups` value (the views of one image) stay in one fold.
+    Rows with the same `groups` value (the views of one image) stay in one fold; `class_weight`
+    weighs each row's loss by its class in every fit (the folds' log loss stays unweighted).
 
     Returns the pipeline refitted on all of train with the best C, and the search's record.
     """
     search = GridSearchCV(
-        logreg_pipeline(1.0, config.seed),
+        logreg_pipeline(1.0, config.seed, class_weight),
         {"logreg__C": list(config.cs)},
         scoring="neg_log_loss",
         n_jobs=config.jobs,
@@ -243,15 +253,17 @@ def train_logreg(
     return search.best_estimator_, record
 
 
-def train_logreg_streamed(config: HeadConfig, fit: Part) -> tuple[Pipeline, dict]:
+def train_logreg_streamed(
+    config: HeadConfig, fit: Part, class_weight: dict[int, float] | None = None
+) -> tuple[Pipeline, dict]:
     """Logistic regression on fit rows larger than memory: C chosen as `train_logreg` chooses it, on
     `config.search_rows` of the images drawn at random, stratified (every class, at least a fold's
     worth each: the start model covers every class); then the same objective minimised over
     every row, out of core (`linear.streamed_logreg`), starting from the sample's model."""
     sample = fit.sample(config.search_rows, config.seed, least=config.folds).load()
-    start, record = train_logreg(config, *every_view(sample))
+    start, record = train_logreg(config, *every_view(sample), class_weight)
     started = time.perf_counter()
-    model, passes = streamed_logreg(fit, record["best_C"], start, config.seed)
+    model, passes = streamed_logreg(fit, record["best_C"], start, config.seed, class_weight)
     record |= {
         "fit_seconds": time.perf_counter() - started,
         "search_images": len(sample.labels),

@@ -18,12 +18,13 @@ from classify.part import Part
 MAX_ITER = 2000
 
 
-def logreg_pipeline(c: float, seed: int) -> Pipeline:
-    """Standardise, then logistic regression with inverse regularisation strength `c`."""
+def logreg_pipeline(c: float, seed: int, class_weight: dict[int, float] | None = None) -> Pipeline:
+    """Standardise, then logistic regression with inverse regularisation strength `c` (and each
+    class's rows weighted by `class_weight`, where given)."""
     return Pipeline(
         [
             ("scale", StandardScaler()),
-            ("logreg", LogisticRegression(C=c, max_iter=MAX_ITER, random_state=seed)),
+            ("logreg", LogisticRegression(C=c, max_iter=MAX_ITER, random_state=seed, class_weight=class_weight)),
         ]
     )
 
@@ -37,12 +38,20 @@ def fold_threads():
         yield
 
 
-def streamed_logreg(part: Part, c: float, start: Pipeline, seed: int, tol: float = 1e-4) -> tuple[Pipeline, int]:
-    """`logreg_pipeline(c, seed)` fitted on every view of a part larger than memory; also the passes
-    it took over the part.
+def streamed_logreg(
+    part: Part,
+    c: float,
+    start: Pipeline,
+    seed: int,
+    class_weight: dict[int, float] | None = None,
+    tol: float = 1e-4,
+) -> tuple[Pipeline, int]:
+    """`logreg_pipeline(c, seed, class_weight)` fitted on every view of a part larger than memory;
+    also the passes it took over the part.
 
     The standardisation comes from one pass. Then L-BFGS minimises the objective LogisticRegression
-    minimises (mean log loss + |W|² / 2Cn; multinomial above two classes, one logit for two), with
+    minimises (mean log loss + |W|² / 2Cn, each row's loss weighted by its class's weight and n the
+    sum of the weights; multinomial above two classes, one logit for two), with
     its settings, each step one pass over the part's blocks, as Spark MLlib's logistic regression
     does. So it agrees with the in-memory fit to the solver's tolerance, unlike streaming SGD, which
     came 0.2-1.0 points short on the real cache (BENCHMARKS.md). It starts from `start`, a pipeline
@@ -52,7 +61,8 @@ def streamed_logreg(part: Part, c: float, start: Pipeline, seed: int, tol: float
         scaler.partial_fit(features)
     classes = np.unique(part.labels)
     logits = 1 if len(classes) == 2 else len(classes)
-    rows = len(part) * part.views
+    row_weight = np.ones(len(classes)) if class_weight is None else np.array([class_weight[k] for k in classes])
+    rows = part.views * float(row_weight[np.searchsorted(classes, part.labels)].sum())
     shape = (logits, part.dim)
 
     def loss_and_gradient(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -61,14 +71,16 @@ def streamed_logreg(part: Part, c: float, start: Pipeline, seed: int, tol: float
         for features, labels in _view_rows(part):
             scaled = scaler.transform(features)
             z = (scaled @ weights.T.astype(np.float32)).astype(np.float64) + bias
+            weight = row_weight[np.searchsorted(classes, labels)]
             if logits == 1:
-                total += float(np.sum(np.logaddexp(0.0, z[:, 0]) - labels * z[:, 0]))
+                total += float(np.sum(weight * (np.logaddexp(0.0, z[:, 0]) - labels * z[:, 0])))
                 residual = special.expit(z) - labels[:, None]
             else:
                 normaliser = special.logsumexp(z, axis=1)
-                total += float(np.sum(normaliser - z[np.arange(len(z)), labels]))
+                total += float(np.sum(weight * (normaliser - z[np.arange(len(z)), labels])))
                 residual = np.exp(z - normaliser[:, None])
                 residual[np.arange(len(z)), labels] -= 1.0
+            residual *= weight[:, None]
             gradient += residual.T.astype(np.float32) @ scaled
             bias_gradient += residual.sum(axis=0)
         penalty = 1.0 / (c * rows)
@@ -82,7 +94,7 @@ def streamed_logreg(part: Part, c: float, start: Pipeline, seed: int, tol: float
         jac=True,
         options={"maxiter": MAX_ITER, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
     )
-    fitted = logreg_pipeline(c, seed)
+    fitted = logreg_pipeline(c, seed, class_weight)
     model = fitted.named_steps["logreg"]
     model.coef_ = result.x[: logits * part.dim].reshape(shape)
     model.intercept_ = result.x[logits * part.dim :]

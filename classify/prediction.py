@@ -7,7 +7,9 @@ weights and engine its record names, through extraction's own input pipeline.
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +69,12 @@ def mean_over_views(classify, batch: np.ndarray, batch_size: int) -> np.ndarray:
     return probs.reshape(len(batch), -1, probs.shape[-1]).mean(axis=1)
 
 
+WIDE = 20  # classes: with more, the probability of each goes to its own file rather than widening the CSV
+
+
 def predict(config: PredictConfig, progress: bool = True) -> Counter:
-    """Write <out>/predictions.csv; returns the count of each predicted label ('' for errors)."""
+    """Write <out>/predictions.csv (and with more than WIDE classes, every class's probability to
+    predictions_probabilities.csv); returns the count of each predicted label ('' for errors)."""
     files = image_files(config.images)
     record, classify = classifier(config)
     views = record.get("views", 1) if config.tta else 1
@@ -83,24 +89,34 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
     content = list(map(ContentHashes().of, paths)) if views > 1 else None
     split = Split("predict", paths, np.zeros(len(files), np.int64), paths=paths, content=content)
     size = record["image_size"]
+    top = min(config.top_k, len(class_names))
+    ranked = [f"{column}_{rank}" for rank in range(2, top + 1) for column in ("label", "score")]
     per_class = [f"p_{name}" for name in class_names] if len(class_names) > 2 else []
+    apart = len(class_names) > WIDE
     counts = Counter()
+    paths = config.paths
     # surrogateescape: a file name that is not valid UTF-8 is written with its own bytes
-    with (
-        cache.atomic_path(config.paths.predictions) as tmp,
-        open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle,
-    ):
-        writer = csv.writer(handle)
-        writer.writerow(["path", "label", "score", *per_class, "error"])
+    with ExitStack() as files_open:
+
+        def csv_writer(path: Path):
+            tmp = files_open.enter_context(cache.atomic_path(path))
+            return csv.writer(
+                files_open.enter_context(open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape"))
+            )
+
+        writer = csv_writer(paths.predictions)
+        wide_writer = csv_writer(paths.prediction_probabilities) if apart else csv.writer(io.StringIO())
+        in_main = [] if apart else per_class
+        writer.writerow(["path", "label", "score", *ranked, *in_main, "error"])
+        wide_writer.writerow(["path", *per_class])
         bar = tqdm(total=len(files), unit="img", desc="predict", disable=not progress, dynamic_ncols=True)
         done = 0
 
         def write_errors(upto: int) -> None:
             nonlocal done
             for position in range(done, upto):
-                writer.writerow(
-                    [split.ids[position], "", "", *[""] * len(per_class), pipeline.why_skipped(split, position, size)]
-                )
+                blanks = [""] * (len(ranked) + len(in_main))
+                writer.writerow([split.ids[position], "", "", *blanks, pipeline.why_skipped(split, position, size)])
                 counts[""] += 1
             done = upto
 
@@ -109,20 +125,27 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
         for positions, batch in inputs:
             for position, probs in zip(positions, mean_over_views(classify, batch, config.batch), strict=True):
                 write_errors(int(position))
-                best = int(np.argmax(probs))
+                order = np.argsort(-probs, kind="stable")[:top]
+                best = int(order[0])
+                probabilities = [f"{p:.6f}" for p in probs[: len(per_class)]]
                 writer.writerow(
                     [
                         split.ids[position],
                         class_names[best],
                         f"{probs[best]:.6f}",
-                        *(f"{p:.6f}" for p in probs[: len(per_class)]),
+                        *(cell for k in order[1:] for cell in (class_names[k], f"{probs[k]:.6f}")),
+                        *([] if apart else probabilities),
                         "",
                     ]
                 )
+                if apart:
+                    wide_writer.writerow([split.ids[position], *probabilities])
                 counts[class_names[best]] += 1
                 done = int(position) + 1
             bar.update(done - bar.n)
         write_errors(len(files))
         bar.update(done - bar.n)
         bar.close()
+    if not apart:
+        paths.prediction_probabilities.unlink(missing_ok=True)  # an earlier run's, of another model
     return counts

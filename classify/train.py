@@ -18,6 +18,7 @@ from classify.config import HeadConfig
 from classify.metrics import score
 from classify.part import Part, blocks_of, every_view
 from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
+from classify.weights import class_weights, record
 from extract.build import data_change
 from workflow.paths import Paths
 
@@ -67,15 +68,18 @@ def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[obje
     than `config.memory_gb`. Choices (early stopping) see the choice rows' images as they are."""
     streamed = isinstance(rows.fit, Part)
     history = None
+    weights = class_weights(rows.fit.labels, n_classes, config.class_weight)
     if name == "logreg" and streamed:
-        model, extra = heads.train_logreg_streamed(config, rows.fit)
+        model, extra = heads.train_logreg_streamed(config, rows.fit, weights)
     elif name == "logreg":
-        model, extra = heads.train_logreg(config, *every_view(rows.fit))
+        model, extra = heads.train_logreg(config, *every_view(rows.fit), weights)
     else:
         train = rows.fit if streamed else every_view(rows.fit)[:2]
-        model, history = heads.train_dense(config, train, rows.choose, n_classes)
+        model, history = heads.train_dense(config, train, rows.choose, n_classes, weights)
         extra = {"epochs_run": len(history["loss"])}
-    return model, extra | {"streamed": streamed}, history
+    if name == "logreg":
+        weights = model.named_steps["logreg"].class_weight  # what its optimiser saw
+    return model, extra | {"streamed": streamed, "class_weight": weights}, history
 
 
 def predict_blocks(predict, model, data: Part | cache.SplitData) -> np.ndarray:
@@ -105,6 +109,7 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
         started = time.perf_counter()
         model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes)
         seconds = time.perf_counter() - started
+        extra["class_weight"] = record(config.class_weight, extra["class_weight"], meta["class_names"])
         choice = predict_blocks(as_they_are, model, rows.choose)
         runs.append(
             Run(
@@ -161,8 +166,12 @@ def evaluate(
         np.array([r.seconds for r in runs]),
         extraction + head_seconds,
     )
+    class_names = meta["class_names"]
     entry = (
-        {split: score(predict_blocks(predict, best.model, part), part.labels) for split, part in rows.others.items()}
+        {
+            split: score(predict_blocks(predict, best.model, part), part.labels, class_names)
+            for split, part in rows.others.items()
+        }
         | {
             "train_seconds": float(np.mean([r.seconds for r in runs])),
             "runs": [
@@ -173,6 +182,10 @@ def evaluate(
             "choices": choices(head, config, protocol, best.extra),
             "inference_ms_per_image": 1000 * (extraction + head_seconds),
             "cache_fingerprint": meta["fingerprint"],
+            "class_counts": {
+                role: dict(zip(class_names, np.bincount(part.labels, minlength=len(class_names)).tolist(), strict=True))
+                for role, part in (("fit", rows.fit), ("choose", rows.choose), ("score", rows.score))
+            },
         }
         | best.extra
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from classify.config import WEIGHTS_HELP, check_runs
+from classify.config import CLASS_WEIGHT_HELP, CLASS_WEIGHTS, WEIGHTS_HELP, check_runs
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -25,11 +25,12 @@ class EndToEndConfig:
     dev_fraction: float = option(
         0.1, "without a test split: this part of each class's train images makes every choice (as for the heads)"
     )
+    class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS)
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch < 1:
             raise ValueError("epochs and batch must be positive")
-        check_runs(self.seeds, self.dev_fraction)
+        check_runs(self.seeds, self.dev_fraction, self.class_weight)
 
     @property
     def paths(self) -> Paths:

@@ -16,7 +16,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import keras
@@ -25,6 +25,7 @@ import numpy as np
 import cache
 from classify import heads, scored
 from classify.metrics import score
+from classify.weights import class_weights, record
 from finetune.data import image_dataset
 from workflow.paths import RunFiles
 
@@ -56,6 +57,8 @@ class RunResult:
     def choice_losses(self) -> list[float]:
         """The choice rows' loss at each candidate epoch: epoch 0 first where the start is one."""
         return ([self.start[MONITOR]] if self.start else []) + self.history[MONITOR]
+
+    class_weight: dict | None = None  # the setting and the weights its optimiser saw (`weights.record`)
 
     @property
     def choice_loss(self) -> float:
@@ -96,6 +99,9 @@ def train_runs(
     epochs, batch = config.epochs, config.batch
     binary = len(meta["class_names"]) == 2
     size = meta["image_size"]
+    split, keep = roles["fit"]
+    weights = class_weights(split.labels[keep], len(meta["class_names"]), config.class_weight)
+    weighted = record(config.class_weight, weights, meta["class_names"])
     results = []
     for seed in range(config.seed, config.seed + config.seeds):
         files = config.paths.run(method, seed)
@@ -104,20 +110,20 @@ def train_runs(
             files.directory.mkdir(parents=True)
             cache.write_text(files.settings, json.dumps(settings, sort_keys=True))
         if files.result.exists():
-            results.append(_load(files, seed))
+            results.append(replace(_load(files, seed), class_weight=weighted))
             continue
         keras.utils.set_random_seed(seed)
         model = make_model(seed)
         fit = fit_stream(config, roles["fit"], meta, seed)
         choose = image_dataset(*roles["choose"], size, batch, binary)
-        _fit(model, fit, choose, files, epochs, progress, warm_start)
+        _fit(model, fit, choose, files, epochs, progress, warm_start, weights)
         load_best(model, files)
         started = time.perf_counter()
         probabilities = predict(model, roles["score"], meta, batch)
         per_image = (time.perf_counter() - started) / len(probabilities)
         with cache.atomic_path(files.result) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, probabilities=probabilities, inference_seconds_per_image=per_image)
-        results.append(_load(files, seed))
+        results.append(replace(_load(files, seed), class_weight=weighted))
     return results
 
 
@@ -128,7 +134,16 @@ def fit_stream(config, role: tuple, meta: dict, seed: int):
     return image_dataset(*role, meta["image_size"], config.batch, binary, shuffle_seed=seed, augment=config.augment)
 
 
-def _fit(model: keras.Model, fit, choose, files: RunFiles, epochs: int, progress: bool, warm_start: bool) -> None:
+def _fit(
+    model: keras.Model,
+    fit,
+    choose,
+    files: RunFiles,
+    epochs: int,
+    progress: bool,
+    warm_start: bool,
+    class_weight: dict | None,
+) -> None:
     done = len(read_history(files.history).get("loss", [])) if files.history.exists() else 0
     if done >= epochs and files.best.exists():
         return  # trained, killed before its result was written
@@ -149,9 +164,15 @@ def _fit(model: keras.Model, fit, choose, files: RunFiles, epochs: int, progress
         ),
         keras.callbacks.CSVLogger(str(files.history), append=True),
     ]
-    # the dataset shuffles itself, with the run's seed
+    # the dataset shuffles itself, with the run's seed; class weights weigh the fit rows' loss only
     model.fit(
-        fit, validation_data=choose, epochs=epochs, callbacks=callbacks, verbose=2 if progress else 0, shuffle=False
+        fit,
+        validation_data=choose,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=2 if progress else 0,
+        shuffle=False,
+        class_weight=class_weight,
     )
 
 
@@ -211,6 +232,7 @@ def summary(results: list[RunResult]) -> dict:
             for r in results
         ],
         "inference_ms_per_image": 1000 * float(np.mean([r.inference_seconds_per_image for r in results])),
+        "class_weight": results[0].class_weight,
     }
 
 
@@ -224,7 +246,7 @@ def predict(model: keras.Model, role: tuple, meta: dict, batch: int) -> np.ndarr
 def score_splits(model: keras.Model, splits: dict, meta: dict, batch: int) -> dict:
     """metrics.json entries for every split but train."""
     return {
-        name: score(predict(model, (split, keep), meta, batch), split.labels[keep])
+        name: score(predict(model, (split, keep), meta, batch), split.labels[keep], meta["class_names"])
         for name, (split, keep) in splits.items()
         if name != "train"
     }

@@ -69,7 +69,9 @@ def methods_in(out: Path) -> list[Method]:
         for name in names:
             entry = entries.get(name)
             if entry and entry.get("cache_fingerprint") == meta["fingerprint"] and paths.scored(name).exists():
-                found[name] = Method(name, LABELS[name], Path(out), meta, entry, scored.load(paths.scored(name)))
+                weighted = (entry.get("class_weight") or {}).get("setting") == "balanced"
+                label = LABELS[name] + (", balanced class weights" if weighted else "")
+                found[name] = Method(name, label, Path(out), meta, entry, scored.load(paths.scored(name)))
     return [found[name] for name in METHODS if name in found]
 
 

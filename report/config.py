@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from workflow.cli import option
 from workflow.paths import Paths
 
+METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1"}  # name: in words
+
 
 @dataclass
 class ReportConfig:
@@ -16,6 +18,18 @@ class ReportConfig:
         "output folders whose methods join one report, e.g. one at 160 px and one at "
         "224 px (their scored splits must hold the same images); default: --out alone",
     )
+
+    metric: str = option(
+        "auto",
+        "what the verdict ranks and compares methods by: accuracy, balanced_accuracy (the mean per-class recall) or "
+        "macro_f1; auto: accuracy where the scored split's classes are within 1.5x of each other, else "
+        "balanced_accuracy",
+        choices=("auto", *METRICS),
+    )
+
+    def __post_init__(self):
+        if self.metric != "auto" and self.metric not in METRICS:
+            raise ValueError(f"metric must be auto or one of {', '.join(METRICS)}, got {self.metric!r}")
 
     @property
     def paths(self) -> Paths:

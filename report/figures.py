@@ -1,5 +1,6 @@
 """The report's two figures: accuracy with its interval against total seconds, and each method's
-confusion matrix (averaged over its runs)."""
+confusion matrix (each image's majority vote over the method's runs), as counts and as recall,
+legible from 2 to 40 classes."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
+from sklearn.metrics import confusion_matrix  # noqa: E402
 
 import cache  # noqa: E402
+from report import stats  # noqa: E402
 from report.verdict import Row  # noqa: E402
 
 
 def _save(figure, path: Path) -> None:
-    figure.tight_layout()
+    """Write a laid-out figure (each builder lays its own out: tight_layout draws every text once)."""
     with cache.atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)
@@ -46,44 +49,73 @@ def accuracy_against_cost(rows: list[Row], path: Path) -> None:
     axis.set_ylabel(f"accuracy on {rows[0].method.scored.split} (%), 95% interval")
     axis.grid(alpha=0.3, which="both")
     axis.legend(loc="best", fontsize=8)
+    figure.tight_layout()
     _save(figure, path)
 
 
-def mean_confusion(row: Row, n_classes: int) -> np.ndarray:
-    """(true, predicted) counts averaged over the method's runs."""
+def voted_confusion(row: Row, n_classes: int) -> np.ndarray:
+    """(true, predicted) integer counts of each image's majority vote over the method's runs."""
     s = row.method.scored
-    predicted = s.probabilities.argmax(axis=-1)
-    counts = np.zeros((n_classes, n_classes))
-    for run in predicted:
-        np.add.at(counts, (s.labels, run), 1)
-    return counts / len(predicted)
+    return confusion_matrix(s.labels, stats.voted(s.probabilities), labels=range(n_classes))
+
+
+def layout(n_classes: int) -> dict:
+    """Sizes that keep a K×K matrix legible: the panel grows with K; tick labels shrink past a dozen
+    classes (the predicted ones stand upright: a slanted label's box reaches over its neighbour's);
+    cells print their values only where non-zero past a dozen."""
+    many = n_classes > 12
+    return {
+        # inches: 0.3 (0.25 past a dozen) a class, so 40 classes fit a 1,200-pixel page at 100 dpi
+        "panel": 1.5 + 0.25 * n_classes if many else 2.0 + 0.3 * n_classes,
+        "ticks": 8 if many else 9,
+        "cells": 7 if many else 8,
+        "zeros": not many,
+        "columns": 1 if n_classes > 16 else 2,  # counts and recall side by side while two fit 1,300 px
+    }
+
+
+def confusion_figure(rows: list[Row], class_names: list[str]):
+    """Per method, its confusion matrix as integer counts (majority vote over runs) and as recall
+    (each row divided by its class's images, in percent)."""
+    n_classes = len(class_names)
+    sizes = layout(n_classes)
+    panels = [(row, view) for row in rows for view in ("counts", "recall")]
+    columns = sizes["columns"]
+    lines = -(-len(panels) // columns)
+    figure, axes = plt.subplots(
+        lines, columns, figsize=(sizes["panel"] * columns + 0.5, sizes["panel"] * lines + 0.5), squeeze=False
+    )
+    for axis in axes.flat[len(panels) :]:
+        axis.axis("off")
+    for axis, (row, view) in zip(axes.flat, panels, strict=False):
+        counts = voted_confusion(row, n_classes)
+        support = counts.sum(axis=1, keepdims=True)
+        shown = counts if view == "counts" else 100 * counts / np.maximum(support, 1)
+        axis.imshow(shown, cmap="Blues", vmin=0, vmax=100 if view == "recall" else max(1, shown.max()))
+        for (true, predicted), value in np.ndenumerate(shown):
+            if value or sizes["zeros"]:
+                axis.text(
+                    predicted,
+                    true,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=sizes["cells"],
+                    color="white" if value > shown.max() / 2 else "black",
+                    in_layout=False,  # inside its cell: the layout need not measure it
+                )
+        axis.set_xticks(range(n_classes), class_names, rotation=90, fontsize=sizes["ticks"])
+        axis.set_yticks(range(n_classes), class_names, fontsize=sizes["ticks"])
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        what = "images, majority vote over runs" if view == "counts" else "recall: % of each true class"
+        axis.set_title(f"{row.method.label}\n{what}", fontsize=9)
+    figure.tight_layout()
+    return figure
 
 
 def confusion_matrices(rows: list[Row], class_names: list[str], path: Path) -> None:
-    columns = min(len(rows), 3)
-    lines = -(-len(rows) // columns)
-    size = 2.2 + 0.45 * len(class_names)
-    figure, axes = plt.subplots(lines, columns, figsize=(size * columns, size * lines), squeeze=False)
-    for axis in axes.flat[len(rows) :]:
-        axis.axis("off")
-    for axis, row in zip(axes.flat, rows, strict=False):
-        counts = mean_confusion(row, len(class_names))
-        axis.imshow(counts, cmap="Blues")
-        for (true, predicted), value in np.ndenumerate(counts):
-            axis.text(
-                predicted,
-                true,
-                f"{value:.0f}" if row.runs == 1 else f"{value:.1f}",
-                ha="center",
-                va="center",
-                color="white" if value > counts.max() / 2 else "black",
-            )
-        axis.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
-        axis.set_yticks(range(len(class_names)), class_names)
-        axis.set_xlabel("predicted")
-        axis.set_ylabel("true")
-        axis.set_title(row.method.label, fontsize=9)
-    _save(figure, path)
+    _save(confusion_figure(rows, class_names), path)
 
 
 def fine_tuning_curves(entry: dict, path: Path) -> None:

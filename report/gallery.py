@@ -1,10 +1,12 @@
-"""Pictures of the mistakes: for each method the scored images it gets most wrong, and the
-images where the methods disagree. Users look here first; label errors show up here."""
+"""Pictures of the mistakes: for each method the scored images it gets most wrong, the images
+where the methods disagree, and for the best method its largest confusions and each class's
+surest mistakes. Users look here first; label errors show up here."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from report import stats
 from report.verdict import Row
 
 MOST_WRONG = 8
@@ -33,3 +35,57 @@ def disagreements(rows: list[Row], class_names: list[str]) -> list[tuple[str, st
     wrong = (predicted[:, differ] != first.labels[differ]).sum(axis=0)
     order = differ[np.argsort(-wrong, kind="stable")][:DISAGREEMENTS]
     return [(first.ids[i], class_names[first.labels[i]], [class_names[p] for p in predicted[:, i]]) for i in order]
+
+
+TOP_CONFUSIONS = 6
+PER_CONFUSION = 6
+PER_CLASS = 3
+
+
+def _voted_and_sureness(row: Row) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's majority vote over the runs, and the mean probability the runs gave that class."""
+    s = row.method.scored
+    predicted = stats.voted(s.probabilities)
+    return predicted, s.probabilities.mean(axis=0)[np.arange(len(predicted)), predicted]
+
+
+def top_confusions(row: Row, class_names: list[str]) -> list[dict]:
+    """The largest off-diagonal cells of the method's (voted) confusion matrix, each with its
+    images, surest first: "meningioma → glioma: 41 of 300"."""
+    s = row.method.scored
+    predicted, sureness = _voted_and_sureness(row)
+    n_classes = len(class_names)
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(counts, (s.labels, predicted), 1)
+    np.fill_diagonal(counts, 0)
+    cells = np.argsort(-counts, axis=None, kind="stable")[:TOP_CONFUSIONS]
+    found = []
+    for true, wrong in zip(*np.unravel_index(cells, counts.shape), strict=True):
+        if not counts[true, wrong]:
+            break
+        images = np.flatnonzero((s.labels == true) & (predicted == wrong))
+        images = images[np.argsort(-sureness[images], kind="stable")][:PER_CONFUSION]
+        found.append(
+            {
+                "true": class_names[true],
+                "predicted": class_names[wrong],
+                "count": int(counts[true, wrong]),
+                "of": int(np.sum(s.labels == true)),
+                "ids": [s.ids[i] for i in images],
+            }
+        )
+    return found
+
+
+def wrong_per_class(row: Row, class_names: list[str]) -> dict[str, list[dict]]:
+    """For each true class, its images the method gets most confidently wrong (voted over runs)."""
+    s = row.method.scored
+    predicted, sureness = _voted_and_sureness(row)
+    found = {}
+    for k, name in enumerate(class_names):
+        wrong = np.flatnonzero((s.labels == k) & (predicted != k))
+        wrong = wrong[np.argsort(-sureness[wrong], kind="stable")][:PER_CLASS]
+        found[name] = [
+            {"id": s.ids[i], "predicted": class_names[predicted[i]], "probability": float(sureness[i])} for i in wrong
+        ]
+    return found

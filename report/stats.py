@@ -9,13 +9,12 @@ majority vote over its runs (a tie goes to its first run).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.stats import binomtest
 
-BOOTSTRAP_SAMPLES = 4000
-CONFIDENCE = 0.95
+from classify.metrics import Interval, percentiles, resample_counts
+
+__all__ = ["Interval", "accuracy_interval", "correctness", "majority", "mcnemar_p", "paired_difference"]
 
 
 def correctness(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -29,47 +28,31 @@ def majority(correct: np.ndarray) -> np.ndarray:
     return np.where(share == 0.5, correct[0] > 0.5, share > 0.5)
 
 
-@dataclass
-class Interval:
-    estimate: float
-    low: float
-    high: float
-
-    def holds(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-    def negated(self) -> Interval:
-        """The same difference taken the other way round."""
-        return Interval(-self.estimate, -self.high, -self.low)
+def voted(probabilities: np.ndarray) -> np.ndarray:
+    """(runs, images, classes) → (images,) the class most runs predicted; a tie goes to the class
+    the earliest of the tied runs predicted."""
+    predicted = np.asarray(probabilities).argmax(axis=-1)
+    votes = np.eye(probabilities.shape[-1], dtype=int)[predicted].sum(axis=0)  # (images, classes)
+    images = np.arange(predicted.shape[1])
+    mine = votes[images, predicted]  # (runs, images): the votes of each run's choice
+    return predicted[(mine == votes.max(axis=1)).argmax(axis=0), images]
 
 
 def _resampled_means(per_image: np.ndarray, seed: int) -> np.ndarray:
-    """Means of `per_image` over BOOTSTRAP_SAMPLES resamples of the images, with replacement."""
-    rng = np.random.default_rng(seed)
-    count = len(per_image)
-    means = np.empty(BOOTSTRAP_SAMPLES)
-    for start in range(0, BOOTSTRAP_SAMPLES, 500):  # 500 resamples at a time bounds memory
-        rows = rng.integers(0, count, (min(500, BOOTSTRAP_SAMPLES - start), count))
-        means[start : start + len(rows)] = per_image[rows].mean(axis=1)
-    return means
-
-
-def _percentiles(estimate: float, samples: np.ndarray) -> Interval:
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return Interval(float(estimate), float(low), float(high))
+    """Means of `per_image` over the bootstrap resamples of the images (`metrics.resample_counts`)."""
+    return np.concatenate([counts @ per_image for counts in resample_counts(len(per_image), seed)]) / len(per_image)
 
 
 def accuracy_interval(correct: np.ndarray, seed: int = 0) -> Interval:
     """Accuracy (mean over runs) with a 95% percentile-bootstrap interval over images."""
     per_image = correct.mean(axis=0)
-    return _percentiles(per_image.mean(), _resampled_means(per_image, seed))
+    return percentiles(per_image.mean(), _resampled_means(per_image, seed))
 
 
 def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray, seed: int = 0) -> Interval:
     """Accuracy of A minus accuracy of B on the same images, with a paired 95% bootstrap interval."""
     per_image = correct_a.mean(axis=0) - correct_b.mean(axis=0)
-    return _percentiles(per_image.mean(), _resampled_means(per_image, seed))
+    return percentiles(per_image.mean(), _resampled_means(per_image, seed))
 
 
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:

@@ -1,8 +1,11 @@
-"""The numbers and the sentences of the verdict: each method's accuracy with its interval, its
-spread over runs, its paired difference from the best method, and what it cost.
+"""The numbers and the sentences of the verdict: each method's scores with their intervals, its
+spread over runs, its paired difference from the best method on the chosen metric, and what it
+cost.
 
 No winner is named where the paired interval holds zero: those methods are "within noise"; and
-one is named "more accurate" only where McNemar's test agrees (p < ALPHA).
+one is named the better only where McNemar's test on per-image correctness agrees (p < ALPHA).
+Where two methods differ on one class's recall beyond noise, a sentence says so, whatever the
+overall verdict.
 """
 
 from __future__ import annotations
@@ -11,67 +14,120 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classify.metrics import Interval, Scores, scores_of
 from report import stats
 from report.collect import USES_CACHE, Method
+from report.config import METRICS
 
 ALPHA = 0.05  # McNemar's level for naming a winner
+IMBALANCE = 1.5  # above this ratio of the scored split's largest class to its smallest, accuracy is not the default
+LEAKAGE_SHARE = 0.05  # above this share of scored images with a near-copy in train, the verdict uses the rest
 
 
 @dataclass
 class Row:
     method: Method
-    correct: np.ndarray  # (runs, images)
-    accuracy: stats.Interval
+    metric: str  # what the verdict ranks and compares by: a key of METRICS
+    scores: Scores  # on every scored image
+    leakage_free: Scores | None  # on the scored images without a near-copy in train, where an audit says which
+    judged: Scores  # what the verdict compares: leakage_free where leakage is over LEAKAGE_SHARE, else scores
+    correct: np.ndarray  # (runs, judged images): McNemar's per-image correctness
     run_accuracies: list[float]
-    versus_best: stats.Interval | None  # this minus the best, paired; None for the best itself
+    versus_best: Interval | None  # this minus the best on the metric, paired; None for the best itself
     mcnemar_p: float | None
 
     @property
     def runs(self) -> int:
         return len(self.run_accuracies)
 
+    @property
+    def accuracy(self) -> Interval:
+        return self.scores.interval("accuracy")
 
-def rows_of(methods: list[Method]) -> list[Row]:
-    """One row per method, the best (highest mean accuracy) first, then the table's order."""
-    correct = {id(m): stats.correctness(m.scored.probabilities, m.scored.labels) for m in methods}
-    accuracy = {id(m): stats.accuracy_interval(correct[id(m)]) for m in methods}
-    best = max(methods, key=lambda m: accuracy[id(m)].estimate)
+    @property
+    def value(self) -> Interval:
+        """The verdict's metric on the verdict's images."""
+        return self.judged.interval(self.metric)
+
+
+def default_metric(labels: np.ndarray, class_names: list[str]) -> tuple[str, str]:
+    """(metric, why): accuracy where the scored split's classes are within IMBALANCE× of each other,
+    else balanced accuracy, which weighs every class alike."""
+    counts = np.bincount(labels, minlength=len(class_names))
+    large, small = int(counts.argmax()), int(counts.argmin())
+    sizes = (
+        f"its largest class, {class_names[large]}, has {counts[large]} images and its smallest, "
+        f"{class_names[small]}, {counts[small]}"
+    )
+    if counts[small] > 0 and counts[large] <= IMBALANCE * counts[small]:
+        return "accuracy", f"accuracy, as the scored split's classes are within {IMBALANCE:g}× of each other ({sizes})"
+    return "balanced_accuracy", (
+        f"balanced accuracy (the mean of the per-class recalls), as the scored split's classes are not within "
+        f"{IMBALANCE:g}× of each other ({sizes}): accuracy would mostly measure the large classes"
+    )
+
+
+def rows_of(methods: list[Method], metric: str = "accuracy", clean: np.ndarray | None = None) -> list[Row]:
+    """One row per method, the best on `metric` first, then the table's order. `clean` marks the
+    scored images without a near-copy in train (None: no audit); where more than LEAKAGE_SHARE
+    have one, the verdict is judged on the clean images alone."""
+    labels = methods[0].scored.labels
+    n_classes = methods[0].scored.probabilities.shape[-1]
+    every = scores_of([m.scored.probabilities for m in methods], labels, n_classes)
+    kept = [None] * len(methods)
+    if clean is not None and clean.any():
+        kept = scores_of([m.scored.probabilities[:, clean] for m in methods], labels[clean], n_classes)
+    on_clean = leakage_judged(clean)
+    images = clean if on_clean else np.ones(len(labels), dtype=bool)
+    judged = kept if on_clean else every
+    correct = [stats.correctness(m.scored.probabilities[:, images], labels[images]) for m in methods]
+    best = max(range(len(methods)), key=lambda i: judged[i].estimate[metric])
     rows = []
-    for method in [best] + [m for m in methods if m is not best]:
-        mine = correct[id(method)]
-        is_best = method is best
+    for i in [best] + [i for i in range(len(methods)) if i != best]:
+        is_best = i == best
         rows.append(
             Row(
-                method,
-                mine,
-                accuracy[id(method)],
-                mine.mean(axis=1).tolist(),
-                None if is_best else stats.paired_difference(mine, correct[id(best)]),
-                None if is_best else stats.mcnemar_p(mine, correct[id(best)]),
+                methods[i],
+                metric,
+                every[i],
+                kept[i],
+                judged[i],
+                correct[i],
+                stats.correctness(methods[i].scored.probabilities, labels).mean(axis=1).tolist(),
+                None if is_best else judged[i].difference(judged[best], metric),
+                None if is_best else stats.mcnemar_p(correct[i], correct[best]),
             )
         )
     return rows
+
+
+def leakage_judged(clean: np.ndarray | None) -> bool:
+    """Whether the verdict is judged on the leakage-free images: more than LEAKAGE_SHARE of the
+    scored images have a near-copy in train, and some have none."""
+    return clean is not None and clean.any() and 1 - clean.mean() > LEAKAGE_SHARE
 
 
 def points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-def compare(a: Row, b: Row, delta: stats.Interval, p: float) -> str:
-    """One sentence on two methods, on the same images, given the paired difference a − b and
-    McNemar's p. A winner is named only where both tests agree: the interval excludes zero and p
-    is under ALPHA. Where only the interval does, the sentence says the edge is uncertain."""
+def compare(a: Row, b: Row, delta: Interval, p: float) -> str:
+    """One sentence on two methods, on the same images, given the paired difference a − b on the
+    metric and McNemar's p. A winner is named only where both tests agree: the interval excludes
+    zero and p is under ALPHA. Where only the interval does, the sentence says the edge is uncertain."""
     ahead, behind = (a, b) if delta.estimate >= 0 else (b, a)
     sign = 1 if ahead is a else -1
     low, high = sorted((sign * delta.low, sign * delta.high))
+    of = "" if a.metric == "accuracy" else f" of {METRICS[a.metric]}"
     numbers = (
-        f"Δ = {points(sign * delta.estimate)} points for {ahead.method.label}, 95% CI "
+        f"Δ = {points(sign * delta.estimate)} points{of} for {ahead.method.label}, 95% CI "
         f"[{points(low)}, {points(high)}], McNemar p = {p:.2g}"
     )
     if delta.holds(0.0):
         return f"{a.method.label} and {b.method.label} are within noise ({numbers})"
     if p < ALPHA:
-        return f"{ahead.method.label} is more accurate than {behind.method.label} ({numbers})"
+        better = "more accurate than" if a.metric == "accuracy" else f"better on {METRICS[a.metric]} than"
+        return f"{ahead.method.label} is {better} {behind.method.label} ({numbers})"
     return (
         f"{ahead.method.label} is ahead of {behind.method.label}, but McNemar's test does not confirm it: "
         f"a small, uncertain edge ({numbers})"
@@ -84,31 +140,63 @@ def cost_ratio(a: Method, b: Method) -> str:
     return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
 
 
+def tuning_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
+    """(fine-tuning, the best cached head of its folder) for each fine-tuned method."""
+    cached = [r for r in rows if r.method.name in USES_CACHE]
+    pairs = []
+    for tune in (r for r in rows if r.method.name == "finetune"):
+        mine = [r for r in cached if r.method.out == tune.method.out]
+        if mine:
+            pairs.append((tune, max(mine, key=lambda r: r.value.estimate)))
+    return pairs
+
+
+def compared_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
+    """Every pair the verdict speaks of: fine-tuning against its best head, then the best method
+    against each other one not said already."""
+    pairs = tuning_pairs(rows)
+    covered = {frozenset((id(a.method), id(b.method))) for a, b in pairs}
+    best = rows[0]
+    return pairs + [(best, row) for row in rows[1:] if frozenset((id(row.method), id(best.method))) not in covered]
+
+
 def sentences(rows: list[Row]) -> list[str]:
     """The verdict: is fine-tuning worth it over the best head on the cache, and at what cost;
     then every other method against the best; then any method that ran once."""
-    best = rows[0]
     said = []
-    tuned = [r for r in rows if r.method.name == "finetune"]
-    cached = [r for r in rows if r.method.name in USES_CACHE]
-    pairs = []  # (fine-tuning, the most accurate cached head of its folder)
-    for tune in tuned:
-        head = max(
-            (r for r in cached if r.method.out == tune.method.out), key=lambda r: r.accuracy.estimate, default=None
-        )
-        if head is None:
-            continue
-        pairs.append((tune, head))
-        cost = f"fine-tuning cost {cost_ratio(tune.method, head.method)} the training time of {head.method.label}"
-        delta = stats.paired_difference(tune.correct, head.correct)
-        said.append(f"{compare(tune, head, delta, stats.mcnemar_p(tune.correct, head.correct))}; {cost}.")
-    covered = {frozenset((id(tune.method), id(head.method))) for tune, head in pairs}  # said already
-    said += [
-        f"{compare(best, row, row.versus_best.negated(), row.mcnemar_p)}."  # computed once, in rows_of
-        for row in rows[1:]
-        if frozenset((id(row.method), id(best.method))) not in covered
-    ]
+    for a, b in compared_pairs(rows):
+        delta = a.judged.difference(b.judged, a.metric)
+        sentence = compare(a, b, delta, stats.mcnemar_p(a.correct, b.correct))
+        if a.method.name == "finetune" and b.method.name in USES_CACHE:
+            sentence += f"; fine-tuning cost {cost_ratio(a.method, b.method)} the training time of {b.method.label}"
+        said.append(sentence + ".")
     once = [row.method.label for row in rows if row.runs == 1]
     if once:
         said.append(f"Ran once, so its spread over seeds is unknown: {', '.join(once)}.")
+    return said
+
+
+def class_sentences(rows: list[Row], class_names: list[str]) -> list[str]:
+    """For every pair the verdict compares, the classes whose recall differs beyond noise (the paired
+    interval excludes zero), even where the overall verdict is "within noise": one sentence for
+    each method of the pair that finds more of some class, naming each such class."""
+    said = []
+    for a, b in compared_pairs(rows):
+        found = {id(a): [], id(b): []}
+        for k, name in enumerate(class_names):
+            delta = a.judged.difference(b.judged, "recall", k)
+            if not np.isfinite(delta.low) or delta.holds(0.0):
+                continue
+            ahead, behind = (a, b) if delta.estimate > 0 else (b, a)
+            sign = 1 if ahead is a else -1
+            low, high = sorted((sign * delta.low, sign * delta.high))
+            recalls = [100 * row.judged.estimate["recall"][k] for row in (ahead, behind)]
+            found[id(ahead)].append(
+                f"{name} (recall {recalls[0]:.1f}% against {recalls[1]:.1f}%, Δ = {points(sign * delta.estimate)} "
+                f"points, 95% CI [{points(low)}, {points(high)}])"
+            )
+        for ahead, behind in ((a, b), (b, a)):
+            if found[id(ahead)]:
+                classes = "; ".join(found[id(ahead)])
+                said.append(f"Per class, {ahead.method.label} finds more than {behind.method.label} of {classes}.")
     return said

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +20,20 @@ from report.config import ReportConfig
 from workflow.paths import Paths
 
 
-def method_record(row: verdict.Row, n_classes: int) -> dict:
+def method_record(row: verdict.Row, class_names: list[str]) -> dict:
     method, entry = row.method, row.method.entry
     versus = row.versus_best
-    return {
+    record = {
         "name": method.name,
         "label": method.label,
         "folder": str(method.out),
         "image_size": method.meta["image_size"],
         "runs": row.runs,
+        "class_weight": entry.get("class_weight"),
         "accuracy": vars(row.accuracy),
+        "balanced_accuracy": vars(row.scores.interval("balanced_accuracy")),
+        "macro_f1": vars(row.scores.interval("macro_f1")),
+        "per_class": row.scores.per_class(class_names),
         "run_accuracies": row.run_accuracies,
         "spread": float(np.std(row.run_accuracies)),
         "versus_best": None if versus is None else vars(versus) | {"mcnemar_p": row.mcnemar_p},
@@ -40,19 +45,29 @@ def method_record(row: verdict.Row, n_classes: int) -> dict:
             "total_seconds": method.total_seconds,
             "inference_ms_per_image": 1000 * method.scored.inference_seconds_per_image,
         },
-        "confusion": figures.mean_confusion(row, n_classes).tolist(),
+        "confusion": figures.voted_confusion(row, len(class_names)).tolist(),
     }
+    if row.leakage_free is not None:
+        clean = row.leakage_free
+        record["leakage_free"] = {"n_images": int(clean.estimate["support"].sum().round())} | {
+            name: vars(clean.interval(name)) for name in ("accuracy", "balanced_accuracy", "macro_f1")
+        }
+    return record
 
 
-def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
+def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: str, audit: Audit) -> dict:
     """Every number of the report: report.json, and what the Markdown and HTML show."""
     first = methods[0]
     class_names = first.meta["class_names"]
     folders = {str(m.out): m.meta for m in methods}
+    best = rows[0]
     return {
         "scored_split": first.scored.split,
         "images": len(first.scored.ids),
         "class_names": class_names,
+        "metric": rows[0].metric,
+        "metric_reason": metric_reason,
+        "confusion": "each image's majority vote over a method's runs (a tie: the earliest run's), in images",
         "folders": [
             {
                 "folder": out,
@@ -63,9 +78,13 @@ def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
             }
             for out, meta in folders.items()
         ],
-        "verdict": verdict.sentences(rows) + [audit_sentence(first)],
+        "verdict": [f"Ranked and compared by {metric_reason}. McNemar's test stays on per-image correctness."]
+        + verdict.sentences(rows)
+        + verdict.class_sentences(rows, class_names)
+        + small_classes(methods, class_names)
+        + [audit.note],
         "fine_tuning": fine_tuning_of(methods),
-        "methods": [method_record(row, len(class_names)) for row in rows],
+        "methods": [method_record(row, class_names) for row in rows],
         "most_wrong": {
             row.method.label: [
                 dict(zip(("id", "true", "predicted", "probability"), item, strict=True))
@@ -77,6 +96,8 @@ def content_of(methods: list[Method], rows: list[verdict.Row]) -> dict:
             {"id": item, "true": true, "predictions": dict(zip([r.method.label for r in rows], predicted, strict=True))}
             for item, true, predicted in gallery.disagreements(rows, class_names)
         ],
+        "top_confusions": {"method": best.method.label, "cells": gallery.top_confusions(best, class_names)},
+        "wrong_per_class": {"method": best.method.label, "classes": gallery.wrong_per_class(best, class_names)},
     }
 
 
@@ -114,35 +135,98 @@ def fine_tuning_lines(section: dict) -> list[str]:
     return lines
 
 
-def audit_sentence(method: Method) -> str:
-    """What `make audit` found about the scored split's leakage from train, if it audited this cache."""
+SMALL_CLASS = 5  # images: fewer in the choice rows or the scored split, and a class's numbers carry little weight
+
+
+def small_classes(methods: list[Method], class_names: list[str]) -> list[str]:
+    """One line naming the classes with fewer than SMALL_CLASS images where they are scored or chosen on."""
+    first = methods[0].scored
+    places = {
+        first.split: dict(zip(class_names, np.bincount(first.labels, minlength=len(class_names)).tolist(), strict=True))
+    }
+    for method in methods:  # the heads record their choice rows' classes; heads of one folder share them
+        choose = method.entry["protocol"]["choose"].split(" ")[0]
+        places.setdefault(f"the choice rows ({choose})", method.entry.get("class_counts", {}).get("choose", {}))
+    said = []
+    for place, counts in places.items():
+        few = {name: n for name, n in counts.items() if n < SMALL_CLASS}
+        if len(few) == len(class_names) > 1:
+            said.append(f"every class in {place} ({min(few.values())} to {max(few.values())} images)")
+        elif few:
+            said.append(f"in {place}, " + ", ".join(f"{name} ({n})" for name, n in few.items()))
+    if not said:
+        return []
+    return [f"Fewer than {SMALL_CLASS} images: {'; '.join(said)}. Their per-class numbers carry little weight."]
+
+
+@dataclass
+class Audit:
+    """What the report takes from `make audit` of the same cache."""
+
+    note: str  # the verdict's last sentence
+    clean: np.ndarray | None  # the scored images without a near-copy in train; None without an audit that says
+
+
+def audit_of(method: Method) -> Audit:
+    """What `make audit` found about the scored split's leakage from train, if it audited this cache;
+    an audit of another cache (the cache changed since) is ignored, and the note says so."""
     path, split = Paths(method.out).audit_json, method.scored.split
-    summary = json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return Audit(
+            f"No audit of this cache: `make audit` finds {split} images that have a near-duplicate in train.", None
+        )
+    summary = json.loads(path.read_text())
     if summary.get("cache_fingerprint") != method.meta["fingerprint"]:
-        return f"No audit of this cache: `make audit` finds {split} images that have a near-duplicate in train."
+        return Audit(f"Ignored {path}: it was made on another cache than this one; run `make audit` again.", None)
     leaked, similarity = summary["leaked_from_train"].get(split, 0), summary["settings"]["similarity"]
+    leaked_ids = summary.get("leaked_ids", {}).get(split)
+    clean = None if leaked_ids is None else ~np.isin(np.asarray(method.scored.ids), leaked_ids)
     labels, pairs = summary["counts"]["label"], summary["counts"]["duplicate"]
     found = f"Audit: {labels} possible label error{'s' * (labels != 1)} and {pairs} near-duplicate "
     found += f"pair{'s' * (pairs != 1)} within splits are listed in audit.html"
     if not leaked:
-        return f"{found}; no {split} image has a near-duplicate in train (cosine ≥ {similarity:g})."
-    return (
-        f"{found}. {leaked} of the {len(method.scored.ids)} {split} images have a near-duplicate in train "
-        f"(cosine ≥ {similarity:g}): every accuracy above may be inflated by them."
+        return Audit(f"{found}; no {split} image has a near-duplicate in train (cosine ≥ {similarity:g}).", clean)
+    found += (
+        f". {leaked} of the {len(method.scored.ids)} {split} images have a near-duplicate in train "
+        f"(cosine ≥ {similarity:g})"
     )
+    if clean is not None and not clean.any():
+        return Audit(f"{found}: every one of them, so no leakage-free score can be given.", None)
+    if verdict.leakage_judged(clean):
+        share = f"{100 * (1 - clean.mean()):.1f}%"
+        return Audit(
+            f"{found}: {share} of them, over {100 * verdict.LEAKAGE_SHARE:g}%, so the verdict above is judged on "
+            f"the {int(clean.sum())} without one (leakage-free); the table also gives the scores on every image.",
+            clean,
+        )
+    if clean is None:
+        return Audit(f"{found}: every accuracy above may be inflated by them.", clean)
+    return Audit(f"{found}: at most {100 * verdict.LEAKAGE_SHARE:g}%, so the verdict uses every image.", clean)
 
 
 def percent(interval: dict) -> str:
     return f"{100 * interval['estimate']:.2f}% [{100 * interval['low']:.2f}, {100 * interval['high']:.2f}]"
 
 
+def short(interval: dict) -> str:
+    """A per-class interval, compactly (a class missing from some resamples may have none)."""
+    if interval["estimate"] != interval["estimate"]:  # NaN: no images of the class
+        return "–"
+    return f"{100 * interval['estimate']:.1f} [{100 * interval['low']:.1f}, {100 * interval['high']:.1f}]"
+
+
 def table(content: dict) -> tuple[list[str], list[list[str]]]:
     """The methods table, as a header and rows of cells (Markdown and HTML render it alike)."""
+    metric = verdict.METRICS[content["metric"]]
+    leakage = any("leakage_free" in m for m in content["methods"])
     header = [
         "method",
         f"accuracy on {content['scored_split']}, 95% CI",
+        "balanced accuracy, 95% CI",
+        "macro-F1, 95% CI",
+        *(["leakage-free images: accuracy, balanced accuracy"] if leakage else []),
         "runs: mean ± sd (min–max)",
-        "Δ vs best, 95% CI",
+        f"Δ {metric} vs best, 95% CI",
         "McNemar p",
         "extraction s (one-off)",
         "training s per run",
@@ -165,11 +249,23 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
             if versus is None
             else (f"{100 * versus['estimate']:+.2f} [{100 * versus['low']:+.2f}, {100 * versus['high']:+.2f}]")
         )
+        clean = m.get("leakage_free")
         cost = m["cost"]
         rows.append(
             [
                 m["label"],
                 percent(m["accuracy"]),
+                percent(m["balanced_accuracy"]),
+                percent(m["macro_f1"]),
+                *(
+                    [
+                        f"{clean['n_images']}: {percent(clean['accuracy'])}, {percent(clean['balanced_accuracy'])}"
+                        if clean
+                        else "–"
+                    ]
+                    if leakage
+                    else []
+                ),
                 spread,
                 delta,
                 "–" if versus is None else f"{versus['mcnemar_p']:.2g}",
@@ -181,6 +277,23 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def class_table(method: dict) -> tuple[list[str], list[list[str]]]:
+    """One method's per-class numbers: images, then precision, recall and F1 in % with 95% CIs."""
+    header = ["class", "images", "precision, 95% CI", "recall, 95% CI", "F1, 95% CI"]
+    rows = [
+        [name, str(numbers["support"])] + [short(numbers[key]) for key in ("precision", "recall", "f1")]
+        for name, numbers in method["per_class"].items()
+    ]
+    return header, rows
+
+
+def confusion_lines(content: dict) -> list[str]:
+    return [
+        f"{cell['true']} → {cell['predicted']}: {cell['count']} of {cell['of']}"
+        for cell in content["top_confusions"]["cells"]
+    ]
+
+
 def protocol_lines(content: dict) -> list[str]:
     return [
         f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}."
@@ -188,8 +301,11 @@ def protocol_lines(content: dict) -> list[str]:
     ]
 
 
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_tuning: Path | None = None) -> str:
-    header, rows = table(content)
     lines = [
         "# Transfer learning report",
         "",
@@ -202,13 +318,37 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_
         for f in content["folders"]
     ]
     lines += ["", "## Verdict", ""] + [f"- {sentence}" for sentence in content["verdict"]]
-    lines += ["", "## Methods", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "## Methods", ""] + _markdown_table(*table(content))
     lines += ["", "Which rows each choice saw:", ""] + [f"- {line}" for line in protocol_lines(content)]
-    lines += ["", f"![accuracy against cost]({figure.name})", "", f"![confusion matrices]({confusion.name})", ""]
+    lines += ["", "## Per class", "", "Precision, recall and F1 in %, with 95% bootstrap intervals over images.", ""]
+    for method in content["methods"]:
+        lines += [f"### {method['label']}", ""] + _markdown_table(*class_table(method)) + [""]
+    lines += [f"![accuracy against cost]({figure.name})", ""]
+    lines += [
+        f"Confusion matrices: {content['confusion']}; and as recall.",
+        "",
+        f"![confusion matrices]({confusion.name})",
+    ]
+    lines.append("")
     if content["fine_tuning"]:
         lines += ["## Fine-tuning's recipe", ""] + [f"- {line}" for line in fine_tuning_lines(content["fine_tuning"])]
         lines += ["", f"![fine-tuning's search and learning curve]({fine_tuning.name})", ""]
+    confusions = content["top_confusions"]
+    lines += ["", f"## Top confusions of {confusions['method']}", ""]
+    for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
+        lines += [f"### {line}", ""] + [f"![{item}]({thumbnail_path(item)}) `{item}`  " for item in cell["ids"]] + [""]
+    if not confusions["cells"]:
+        lines += ["(no mistakes)", ""]
+    wrong = content["wrong_per_class"]
+    lines += [f"## Most confidently wrong, per class ({wrong['method']})", ""]
+    for name, items in wrong["classes"].items():
+        lines += [f"### {name}", ""]
+        lines += [
+            f"![{item['id']}]({thumbnail_path(item['id'])}) `{item['id']}`: predicted {item['predicted']} "
+            f"({item['probability']:.3f})  "
+            for item in items
+        ] or ["(none wrong)"]
+        lines.append("")
     lines += ["## Most wrong, per method", ""]
     for label, items in content["most_wrong"].items():
         lines += [f"### {label}", ""]
@@ -233,20 +373,28 @@ table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;paddin
 td:first-child,th:first-child{text-align:left}.verdict li{margin:.4em 0}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.tile{width:150px;font-size:12px;overflow-wrap:anywhere}
 .tile img{max-width:140px;display:block}.tile code{word-break:break-all}
-.wrong{color:#b00}"""
+.wrong{color:#b00}.figure{overflow-x:auto}.figure img{max-width:none}"""
 
 
-def _tile(item: dict, jpeg: bytes, caption: str) -> str:
+def _tile(item: str, jpeg: bytes, caption: str) -> str:
     return (
-        f'<div class="tile"><img src="{data_uri(jpeg)}" alt="{html.escape(item["id"])}">'
-        f"<code>{html.escape(item['id'])}</code><br>{caption}</div>"
+        f'<div class="tile"><img src="{data_uri(jpeg)}" alt="{html.escape(item)}">'
+        f"<code>{html.escape(item)}</code><br>{caption}</div>"
+    )
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    e = html.escape
+    return (
+        ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+        + ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+        + ["</table>"]
     )
 
 
 def html_page(
     content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes], fine_tuning: bytes | None = None
 ) -> str:
-    header, rows = table(content)
     e = html.escape
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>Transfer learning report</title>"
@@ -260,27 +408,48 @@ def html_page(
         for f in content["folders"]
     ]
     parts += ["</ul><h2>Verdict</h2><ul class='verdict'>"] + [f"<li>{e(s)}</li>" for s in content["verdict"]]
-    parts += ["</ul><h2>Methods</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
-    parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
-    parts += ["</table><p>Which rows each choice saw:</p><ul>"] + [
-        f"<li>{e(line)}</li>" for line in protocol_lines(content)
-    ]
+    parts += ["</ul><h2>Methods</h2>"] + _html_table(*table(content))
+    parts += ["<p>Which rows each choice saw:</p><ul>"] + [f"<li>{e(line)}</li>" for line in protocol_lines(content)]
+    parts += ["</ul><h2>Per class</h2><p>Precision, recall and F1 in %, with 95% bootstrap intervals over images.</p>"]
+    for index, method in enumerate(content["methods"]):  # the best open, the others a click away
+        parts += [f"<details{' open' if index == 0 else ''}><summary><b>{e(method['label'])}</b></summary>"]
+        parts += _html_table(*class_table(method)) + ["</details>"]
     parts += [
-        "</ul>",
-        f"<img alt='accuracy against cost' src='{data_uri(figure, 'png')}'>",
-        f"<img alt='confusion matrices' src='{data_uri(confusion, 'png')}'>",
+        f"<p><img alt='accuracy against cost' src='{data_uri(figure, 'png')}'></p>",
+        f"<p>Confusion matrices: {e(content['confusion'])}; and as recall.</p>",
+        f"<div class='figure'><img alt='confusion matrices' src='{data_uri(confusion, 'png')}'></div>",
     ]
     if content["fine_tuning"]:
         parts += ["<h2>Fine-tuning's recipe</h2><ul>"] + [
             f"<li>{e(x)}</li>" for x in fine_tuning_lines(content["fine_tuning"])
         ]
         parts += [f"</ul><img alt='fine-tuning search and curve' src='{data_uri(fine_tuning, 'png')}'>"]
+    confusions = content["top_confusions"]
+    parts += [f"<h2>Top confusions of {e(confusions['method'])}</h2>"]
+    for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
+        parts += [f"<h3>{e(line)}</h3><div class='grid'>"]
+        parts += [_tile(item, jpegs[item], "") for item in cell["ids"]] + ["</div>"]
+    if not confusions["cells"]:
+        parts += ["<p>(no mistakes)</p>"]
+    wrong = content["wrong_per_class"]
+    parts += [f"<h2>Most confidently wrong, per class ({e(wrong['method'])})</h2>"]
+    for name, items in wrong["classes"].items():
+        parts += [f"<h3>{e(name)}</h3><div class='grid'>"]
+        parts += [
+            _tile(
+                item["id"],
+                jpegs[item["id"]],
+                f"<span class='wrong'>predicted {e(item['predicted'])} ({item['probability']:.3f})</span>",
+            )
+            for item in items
+        ]
+        parts += ["</div>" if items else "<p>(none wrong)</p></div>"]
     parts += ["<h2>Most wrong, per method</h2>"]
     for label, items in content["most_wrong"].items():
         parts += [f"<h3>{e(label)}</h3><div class='grid'>"]
         parts += [
             _tile(
-                item,
+                item["id"],
                 jpegs[item["id"]],
                 f"true {e(item['true'])}, <span class='wrong'>predicted "
                 f"{e(item['predicted'])} ({item['probability']:.3f})</span>",
@@ -291,7 +460,7 @@ def html_page(
     parts += ["<h2>Where the methods disagree</h2><div class='grid'>"]
     parts += [
         _tile(
-            item,
+            item["id"],
             jpegs[item["id"]],
             f"true {e(item['true'])}<br>"
             + "<br>".join(
@@ -305,20 +474,32 @@ def html_page(
     return "\n".join(parts)
 
 
+def shown_ids(content: dict) -> set[str]:
+    """Every image a page pictures."""
+    shown = {item["id"] for items in content["most_wrong"].values() for item in items}
+    shown |= {item["id"] for item in content["disagreements"]}
+    shown |= {item for cell in content["top_confusions"]["cells"] for item in cell["ids"]}
+    return shown | {item["id"] for items in content["wrong_per_class"]["classes"].values() for item in items}
+
+
 def write_report(config: ReportConfig, progress: bool = False) -> Path:
     """Write report.md, report.html, report.json and the figures into the output folder; report.md's path."""
     paths = config.paths
     methods = collect([Path(out) for out in (config.runs or [config.out])])
-    rows = verdict.rows_of(methods)
-    content = content_of(methods, rows)
-    class_names = content["class_names"]
+    class_names = methods[0].meta["class_names"]
+    if config.metric != "auto":
+        metric, reason = config.metric, f"{verdict.METRICS[config.metric]}, as METRIC sets"
+    else:
+        metric, reason = verdict.default_metric(methods[0].scored.labels, class_names)
+    audit = audit_of(methods[0])
+    rows = verdict.rows_of(methods, metric, audit.clean)
+    content = content_of(methods, rows, reason, audit)
     figures.accuracy_against_cost(rows, paths.report_figure)
     figures.confusion_matrices(rows, class_names, paths.report_confusion)
     if content["fine_tuning"]:
         figures.fine_tuning_curves(content["fine_tuning"], paths.report_fine_tuning)
 
-    shown = {item["id"] for items in content["most_wrong"].values() for item in items}
-    shown |= {item["id"] for item in content["disagreements"]}
+    shown = shown_ids(content)
     thumbnails = Thumbnails(methods[0].meta, methods[0].out)
     jpegs = {item: thumbnails.jpeg(item) for item in sorted(shown)}
     names = {item: f"{index:04d}.jpg" for index, item in enumerate(sorted(shown))}

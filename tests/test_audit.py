@@ -159,7 +159,16 @@ def test_make_audit_writes_the_table_the_counts_and_galleries_of_every_finding(p
     assert protocol.read_ids(str(Paths(tmp_path).audit_leakage_csv)) == set(LEAKED.values())  # a choice of its own
     summary = json.loads(Paths(tmp_path).audit_json.read_text())
     assert summary["leaked_from_train"] == {"validation": 2}
+    assert summary["leaked_ids"] == {"validation": sorted(LEAKED)}  # what the report scores without
     assert summary["cache_fingerprint"] == cache.info(path)["fingerprint"]
+    # each flipped image's given class is its true class + 1: the (given, suggested) pairs to look at
+    flipped = sorted(((int(i.split("/")[1]) + 1) % 3, int(i.split("/")[1])) for i in FLIPPED)
+    pairs = summary["label_pairs"]
+    assert sum(p["count"] for p in pairs) == summary["counts"]["label"]
+    assert [p["count"] for p in pairs] == sorted((p["count"] for p in pairs), reverse=True)
+    found = sorted((int(p["given"]), int(p["suggested"])) for p in pairs for _ in range(p["count"]))
+    assert found == flipped
+    assert "| given | suggested | issues |" in Paths(tmp_path).audit_md.read_text()
     page = Paths(tmp_path).audit_html.read_text()
     assert all(item in page for item in table["id"]) and page.count("data:image/jpeg;base64,") >= len(table)
     assert all(item in Paths(tmp_path).audit_md.read_text() for item in table["id"])
@@ -220,3 +229,5 @@ def test_the_report_compares_heads_with_and_without_the_audits_findings_and_quot
     )  # on the same scored images, with the report's intervals and paired test
     audit_line = content["verdict"][-1]
     assert "2 of the 120 validation images have a near-duplicate in train" in audit_line
+    assert "at most 5%, so the verdict uses every image" in audit_line  # 1.7%: scored again all the same
+    assert all(m["leakage_free"]["n_images"] == 118 for m in content["methods"])

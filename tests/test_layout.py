@@ -61,6 +61,9 @@ MAKE_VARIABLES = {
     "MEMORY_GB": (HeadConfig, "memory_gb"),
     "SEARCH_ROWS": (HeadConfig, "search_rows"),
     "SIMILARITY": (AuditConfig, "similarity"),
+    "CLASS_WEIGHT": (HeadConfig, "class_weight"),
+    "METRIC": (ReportConfig, "metric"),
+    "TOP_K": (PredictConfig, "top_k"),
 }
 
 
@@ -204,6 +207,11 @@ def test_make_variables_become_their_flags():
         "--epochs": "3",
         "--exclude": "audit.csv",
     }
+    (line,) = make_dry_run("report", "METRIC=macro_f1")
+    assert dict(flags_of(line)) == {"--out": "artifacts", "--metric": "macro_f1"}
+    for target in ("heads", "finetune", "baseline"):
+        lines = make_dry_run(target, "CLASS_WEIGHT=balanced")
+        assert ("--class-weight", "balanced") in flags_of(lines[-1]), target
     (line,) = make_dry_run("audit", "SIMILARITY=0.9")
     assert dict(flags_of(line)) == {"--out": "artifacts", "--similarity": "0.9"}
     (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5", "FT_RECIPE=tutorial")

@@ -23,7 +23,7 @@ laid out by stage:
 
 The four stage folders (heads, finetune, baseline, export) are symbolic links to their current
 version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.atomic.staged`).
-    <out>/predictions.csv           make predict
+    <out>/predictions.csv           make predict (predictions_probabilities.csv: > 20 classes)
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
           report.json               report_confusion.png, report_fine_tuning.png) and report_thumbnails/
     <out>/audit.csv, audit.json,    make audit: label issues, duplicates, outliers (what EXCLUDE
@@ -196,6 +196,11 @@ class Paths:
     @property
     def predictions(self) -> Path:
         return self.out / "predictions.csv"
+
+    @property
+    def prediction_probabilities(self) -> Path:
+        """make predict with more than 20 classes: each image's probability of every class, apart."""
+        return self.out / "predictions_probabilities.csv"
 
     @property
     def audit_csv(self) -> Path:
