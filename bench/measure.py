@@ -269,7 +269,7 @@ def assembly_rows(rows: int) -> list[tuple]:
     """Shards to cache: `rows` synthetic rows × 1280 float32 in shards of 1,024, through the same
     assembly `make features` runs (checksums included), in MB/s of features written."""
     from cache.shards import Shard, ShardStore
-    from extract import extraction
+    from extract import extraction, shard_work
     from extract.sources import Source
 
     rng = np.random.default_rng(0)
@@ -279,8 +279,8 @@ def assembly_rows(rows: int) -> list[tuple]:
     with tempfile.TemporaryDirectory() as folder:
         store = ShardStore(Path(folder, "parts"), "bench")
         block = rng.random((config.shard_size, 1, backbone.FEATURE_DIM), dtype=np.float32)
-        for index in extraction.all_shards(split, config.shard_size):
-            count = len(extraction.shard_range(split, index, config.shard_size))
+        for index in shard_work.all_shards(split, config.shard_size):
+            count = len(shard_work.shard_range(split, index, config.shard_size))
             store.write("train", index, Shard(np.arange(count) + index * config.shard_size, block[:count], [], 0.0))
         attrs = {"fingerprint": "bench", "class_names": ["a"], "versions": {}}
         started = time.perf_counter()

@@ -11,7 +11,7 @@ import pytest
 
 import cache
 from cache.shards import ShardStore
-from extract import build, extraction
+from extract import build, shard_work
 from extract.sources import folder_source
 from tests.conftest import TINY, small_shards, write_class_folders
 from workflow.paths import Paths
@@ -87,7 +87,7 @@ def test_a_worker_killed_mid_run_loses_nothing(data, single, tmp_path, random_we
 def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     data, single, tmp_path, random_weights, engine_dir, monkeypatch
 ):
-    from extract import backbone, engines, identity
+    from extract import backbone, cluster, engines, identity
 
     # what a run killed whole leaves: some finished shards of train, in the store of this cache
     one_process = small_shards(data, tmp_path, random_weights, engine_dir)
@@ -95,17 +95,17 @@ def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     model = backbone.build_backbone(one_process.weights, TINY)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
     train = folder_source(data).splits[0]
-    for index, shard in extraction.extract_shards(train, [0, 1, 3], engine, one_process):
+    for index, shard in shard_work.extract_shards(train, [0, 1, 3], engine, one_process):
         store.write("train", index, shard)
 
     submitted = {}
-    real = extraction.missing_shards
+    real = shard_work.missing_shards
 
     def recorded(split, shards, shard_size):
         submitted[split.name] = real(split, shards, shard_size)
         return submitted[split.name]
 
-    monkeypatch.setattr(extraction, "missing_shards", recorded)
+    monkeypatch.setattr(cluster, "missing_shards", recorded)
     summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
     assert summary.status == "resumed"
     assert submitted["train"] == [2, *range(4, 11)]  # 81 train inputs in shards of 8: 0, 1 and 3 were done
@@ -143,6 +143,7 @@ def test_local_gpu_gives_each_visible_gpu_a_worker_of_its_own(data, tmp_path, ra
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with cluster.local_cluster("local-gpu") as local, Client(local) as client:
+        assert cluster.start_workers(local, client) is None
         assert sorted(client.run(os.getenv, "CUDA_VISIBLE_DEVICES").values()) == ["0", "1"]
         assert all(worker["resources"] == {"engine": 1} for worker in client.scheduler_info()["workers"].values())
     one = build.run(small_shards(data, tmp_path / "one", random_weights, engine_dir, engine="keras"), progress=False)
