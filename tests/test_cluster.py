@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -48,39 +49,129 @@ def test_a_two_worker_cluster_builds_the_single_process_cache(data, single, tmp_
     same_cache(summary.path, single)
 
 
-def test_a_worker_killed_mid_run_loses_nothing(data, single, tmp_path, random_weights, engine_dir, monkeypatch):
+def kill_a_worker_once(monkeypatch, wait_for) -> list[int]:
+    """SIGKILL one worker of the run's cluster once `wait_for(client)` returns, in a thread started
+    as soon as the run has its client (its workers started); the pids killed."""
     from extract import cluster
 
     killed = []
     real_client_for = cluster.client_for
 
-    def kill_one_worker_after_the_first_shard(client):
+    def kill(client):
+        wait_for(client)
+        pid = sorted(client.run(os.getpid).values())[0]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    @contextmanager
+    def client_for(config):
+        with real_client_for(config) as (client, note):
+            threading.Thread(target=kill, args=(client,), daemon=True).start()
+            yield client, note
+
+    monkeypatch.setattr(cluster, "client_for", client_for)
+    return killed
+
+
+def test_a_worker_killed_as_the_tasks_are_submitted_loses_nothing(
+    data, single, tmp_path, random_weights, engine_dir, monkeypatch
+):
+    """The moment the split used to be scattered to every worker: now each task carries its own inputs."""
+    killed = kill_a_worker_once(monkeypatch, lambda client: None)
+    summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    assert killed
+    same_cache(summary.path, single)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(data, single, tmp_path, random_weights, engine_dir, monkeypatch):
+    def after_the_first_shard(client):
         parts = Paths(tmp_path).parts / "train"
         deadline = time.monotonic() + 120
         while not list(parts.glob("shard-*.npz")) and time.monotonic() < deadline:
             time.sleep(0.01)
-        pids = client.run(os.getpid)
-        pid = sorted(pids.values())[0]
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
 
-    def client_for(config):
-        context = real_client_for(config)
-
-        class Watched:
-            def __enter__(self):
-                client = context.__enter__()
-                threading.Thread(target=kill_one_worker_after_the_first_shard, args=(client,), daemon=True).start()
-                return client
-
-            def __exit__(self, *exc):
-                return context.__exit__(*exc)
-
-        return Watched()
-
-    monkeypatch.setattr(cluster, "client_for", client_for)
+    killed = kill_a_worker_once(monkeypatch, after_the_first_shard)
     summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
     assert killed
+    same_cache(summary.path, single)
+
+
+def test_a_worker_killed_while_the_cluster_starts_leaves_it_running_on_the_other(
+    data, single, tmp_path, random_weights, engine_dir
+):
+    """The first worker process is killed as soon as it exists, before it reaches the scheduler:
+    its nanny fails to start, and the run goes on with one worker and says so."""
+    import psutil
+
+    me, before = psutil.Process(), {child.pid for child in psutil.Process().children(recursive=True)}
+    killed, stop = [], threading.Event()
+
+    def kill_the_first_worker():
+        while not stop.is_set():
+            for child in me.children(recursive=True):
+                try:
+                    if child.pid not in before and "spawn_main" in " ".join(child.cmdline()):
+                        child.kill()
+                        killed.append(child.pid)
+                        return
+                except psutil.NoSuchProcess:
+                    continue
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=kill_the_first_worker, daemon=True)
+    watcher.start()
+    try:
+        summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    finally:
+        stop.set()
+    assert killed
+    assert summary.status in ("built", "built (1 of 2 workers failed to start; ran on 1)"), summary.status
+    same_cache(summary.path, single)
+
+
+FAILING_SHARD = """
+import errno
+from extract import cluster
+
+
+def failing(real):
+    def extract_carried(inputs, index, engine, config):
+        if inputs.name == "train" and index == 3:
+            raise OSError(errno.EIO, "Input/output error", inputs.paths[0])
+        return real(inputs, index, engine, config)
+
+    extract_carried.failing = True
+    return extract_carried
+
+
+if not hasattr(cluster.extract_carried, "failing"):  # Dask may run a preload twice
+    cluster.extract_carried = failing(cluster.extract_carried)
+"""
+
+
+def test_a_shard_that_fails_every_try_stops_the_run_in_one_line_and_the_next_run_resumes(
+    data, single, tmp_path, random_weights, engine_dir
+):
+    from dask.distributed import LocalCluster
+
+    from extract import cluster
+
+    preload = tmp_path / "failing_shard.py"  # run by the worker as it starts: shard 3 of train always fails
+    preload.write_text(FAILING_SHARD)
+    options = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0", "resources": {"engine": 1}}
+    with LocalCluster(n_workers=1, threads_per_worker=1, preload=[str(preload)], **options) as failing:
+        config = small_shards(data, tmp_path, random_weights, engine_dir, scheduler=failing.scheduler_address)
+        with pytest.raises(cluster.ClusterError) as stopped:
+            build.run(config, progress=False)
+    assert str(stopped.value) == (
+        "shard 3 of train failed every try, last error: OSError: [Errno 5] Input/output error: "
+        f"{folder_source(data).splits[0].paths[24]!r}; run again to resume after it"  # shard 3's first file
+    )
+    written = sorted(path.name for path in (Paths(tmp_path).parts / "train").glob("shard-*.npz"))
+    assert "shard-000003.npz" not in written and len(written) >= 1
+
+    summary = build.run(small_shards(data, tmp_path, random_weights, engine_dir, cluster="local:2"), progress=False)
+    assert summary.status == "resumed"
     same_cache(summary.path, single)
 
 
