@@ -157,60 +157,52 @@ def client_for(config: ExtractConfig):
                 )
             yield client, None
         return
-    with local_cluster(config.cluster) as cluster, Client(cluster) as client:
-        yield client, start_workers(cluster, client)
+    with local_cluster() as cluster, Client(cluster) as client:
+        yield client, start_workers(cluster, client, worker_specs(config.cluster))
 
 
-def start_workers(cluster, client) -> str | None:
-    """Start the workers of a `local_cluster` and wait for them; carry on with those that started
-    (a worker killed while it starts fails its nanny); a note saying so, or None if all did."""
-    wanted = len(cluster.worker_spec)
+def local_cluster():
+    """A scheduler on this machine, on loopback, with no worker yet (`start_workers` adds them:
+    a worker given at start-up that fails to start fails the whole cluster)."""
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
+
+
+def worker_specs(cluster: str) -> dict[str, dict]:
+    """The workers of `local:N` (N worker processes sharing the cores) or `local-gpu` (one worker
+    process per visible GPU, which sees only its own: CUDA_VISIBLE_DEVICES, as dask-cuda's
+    LocalCUDACluster starts them), as Dask's SpecCluster names them."""
+    from dask.distributed import Nanny
+
+    if cluster == "local-gpu":
+        env = {f"gpu-{gpu}": {"CUDA_VISIBLE_DEVICES": gpu} for gpu in visible_gpus()}
+    else:
+        env = {f"worker-{i}": {} for i in range(int(cluster.removeprefix("local:")))}
+    cores = max(1, (os.cpu_count() or 1) // len(env))
+    options = {"nthreads": cores, "resources": {"engine": 1}, "host": "127.0.0.1"}
+    return {name: {"cls": Nanny, "options": options | {"env": variables}} for name, variables in env.items()}
+
+
+def start_workers(cluster, client, specs: dict[str, dict]) -> str | None:
+    """Start the workers `specs` names on a `local_cluster` and wait for them; carry on with those
+    that started (a worker killed while it starts fails its nanny); a note saying so, or None."""
     # a worker that fails to start raises inside Dask's own start-up task, which logs it with a
     # traceback: the note says it in one line instead
     logging.getLogger("distributed.deploy.spec").setLevel(logging.CRITICAL)
-    cluster.scale(wanted)
+    cluster.worker_spec.update(specs)
+    cluster.scale(len(specs))
     deadline = time.monotonic() + START_SECONDS
-    while _workers(client) < wanted and time.monotonic() < deadline:
+    while _workers(client) < len(specs) and time.monotonic() < deadline:
         if cluster.workers and all(worker.status.name in ("running", "failed") for worker in cluster.workers.values()):
             break  # every nanny has started its worker or given up
         time.sleep(0.2)
     running = _workers(client)
-    if running == wanted:
+    if running == len(specs):
         return None
     if running == 0:
-        raise ClusterError(f"none of the {wanted} workers of the local cluster started within {START_SECONDS} s")
-    return f"{wanted - running} of {wanted} workers failed to start; ran on {running}"
-
-
-def local_cluster(cluster: str):
-    """The scheduler of `local:N` (N worker processes sharing the cores) or `local-gpu` (one worker
-    process per visible GPU, which sees only its own: CUDA_VISIBLE_DEVICES, as dask-cuda's
-    LocalCUDACluster starts them), on loopback, with its workers specified; `start_workers`
-    starts them."""
-    from dask.distributed import LocalCluster, Nanny, Scheduler, SpecCluster
-
-    loopback = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
-    if cluster != "local-gpu":
-        workers = int(cluster.removeprefix("local:"))
-        cores = max(1, (os.cpu_count() or 1) // workers)
-        local = LocalCluster(n_workers=0, threads_per_worker=cores, processes=True, resources={"engine": 1}, **loopback)
-        for _ in range(workers):
-            local.worker_spec.update(local.new_worker_spec())
-        return local
-    gpus = visible_gpus()
-    cores = max(1, (os.cpu_count() or 1) // len(gpus))
-    local = SpecCluster(workers={}, scheduler={"cls": Scheduler, "options": loopback})
-    for gpu in gpus:
-        local.worker_spec[f"gpu-{gpu}"] = {
-            "cls": Nanny,
-            "options": {
-                "nthreads": cores,
-                "resources": {"engine": 1},
-                "env": {"CUDA_VISIBLE_DEVICES": gpu},
-                "host": "127.0.0.1",
-            },
-        }
-    return local
+        raise ClusterError(f"none of the {len(specs)} workers of the local cluster started within {START_SECONDS} s")
+    return f"{len(specs) - running} of {len(specs)} workers failed to start; ran on {running}"
 
 
 def visible_gpus() -> list[str]:

@@ -233,8 +233,8 @@ def test_local_gpu_gives_each_visible_gpu_a_worker_of_its_own(data, tmp_path, ra
     from extract import cluster
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    with cluster.local_cluster("local-gpu") as local, Client(local) as client:
-        assert cluster.start_workers(local, client) is None
+    with cluster.local_cluster() as local, Client(local) as client:
+        assert cluster.start_workers(local, client, cluster.worker_specs("local-gpu")) is None
         assert sorted(client.run(os.getenv, "CUDA_VISIBLE_DEVICES").values()) == ["0", "1"]
         assert all(worker["resources"] == {"engine": 1} for worker in client.scheduler_info()["workers"].values())
     one = build.run(small_shards(data, tmp_path / "one", random_weights, engine_dir, engine="keras"), progress=False)
