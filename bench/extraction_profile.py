@@ -26,11 +26,15 @@ import numpy as np
 
 
 def linked_folder(photos: Path, target: Path, count: int) -> Path:
-    """`count` links to the JPEGs of `photos`' train/<class>/ folders, cycled, in two classes."""
-    files = sorted(photos.glob("train/*/*.jpg")) + sorted(photos.glob("validation/*/*.jpg"))
+    """`count` links to the JPEGs of `photos`' class folders, cycled with their classes taking
+    turns; one in ten in validation/, of every class."""
+    by_class = {}
+    for path in sorted(photos.glob("*/*/*.jpg")):
+        by_class.setdefault(path.parent.name, []).append(path)
+    files = [path for group in zip(*by_class.values()) for path in group]
     for i in range(count):
         source = files[i % len(files)]
-        split = "validation" if i % 10 == 0 else "train"
+        split = "validation" if i % 10 in (0, 5) else "train"
         folder = target / split / source.parent.name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{i:06d}-{source.name}").symlink_to(source)

@@ -102,6 +102,31 @@ def end_to_end(
     return sum(s.images for s in summary.splits) / work, wall
 
 
+def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[int, int], repeats: int) -> list[tuple]:
+    """What a large dataset sees: the images/s between two forced builds of `counts` images (links
+    to the photos, cycled), so that start-up cancels; against the bare TFLite forward pass timed
+    in the same run, between the builds."""
+    from bench.extraction_profile import linked_folder
+
+    size, (small, large) = 160, counts
+    with tempfile.TemporaryDirectory() as folder:
+        walls, bare = {}, []
+        for count in (small, large):
+            data = linked_folder(photos, Path(folder, f"data{count}"), count)
+            walls[count] = end_to_end(data, weights, size, "tflite", engine_dir, None, Path(folder, "out"))[1]
+            bare.append(bare_forward(weights, size, engine_dir, repeats)["tflite"])
+    rate, forward = (large - small) / (walls[large] - walls[small]), statistics.mean(bare)
+    return [
+        (
+            f"extraction, marginal rate {small:,} → {large:,} images",
+            size,
+            f"{rate:.0f} img/s",
+            f"{forward / rate:.2f} × the time of its bare forward ({forward:.0f} img/s, same run); "
+            f"forced builds, wall {walls[small]:.1f} s and {walls[large]:.1f} s",
+        )
+    ]
+
+
 def workflow_vs_tutorial(
     data: Path, weights: str, engine_dir: Path, out: Path, epochs: int, limit: int | None, repeats: int
 ) -> list[tuple]:
@@ -558,6 +583,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
                 )
             rate = decode_only(data, size, 256 if quick else 3000, repeats)
             rows.append(("read + decode + resize alone", size, f"{rate:.0f} img/s", "extraction's tf.data pipeline"))
+        rows += marginal_rows(data, weights, engine_dir, (64, 192) if quick else (1000, 5000), repeats)
         rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, repeats)
         rows += start_up_rows(data, weights, out, limit, repeats)
         rate, count = predict_rate(data, out, engine_dir)
