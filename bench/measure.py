@@ -103,6 +103,31 @@ def end_to_end(
     return sum(s.images for s in summary.splits) / work, wall
 
 
+def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[int, int], repeats: int) -> list[tuple]:
+    """What a large dataset sees: the images/s between two forced builds of `counts` images (links
+    to the photos, cycled), so that start-up cancels; against the bare TFLite forward pass timed
+    in the same run, between the builds."""
+    from bench.extraction_profile import linked_folder
+
+    size, (small, large) = 160, counts
+    with tempfile.TemporaryDirectory() as folder:
+        walls, bare = {}, []
+        for count in (small, large):
+            data = linked_folder(photos, Path(folder, f"data{count}"), count)
+            walls[count] = end_to_end(data, weights, size, "tflite", engine_dir, None, Path(folder, "out"))[1]
+            bare.append(bare_forward(weights, size, engine_dir, repeats)["tflite"])
+    rate, forward = (large - small) / (walls[large] - walls[small]), statistics.mean(bare)
+    return [
+        (
+            f"extraction, marginal rate {small:,} → {large:,} images",
+            size,
+            f"{rate:.0f} img/s",
+            f"{forward / rate:.2f} × the time of its bare forward ({forward:.0f} img/s, same run); "
+            f"forced builds, wall {walls[small]:.1f} s and {walls[large]:.1f} s",
+        )
+    ]
+
+
 def workflow_vs_tutorial(
     data: Path, weights: str, engine_dir: Path, out: Path, epochs: int, limit: int | None, repeats: int
 ) -> list[tuple]:
@@ -270,7 +295,7 @@ def assembly_rows(rows: int) -> list[tuple]:
     """Shards to cache: `rows` synthetic rows × 1280 float32 in shards of 1,024, through the same
     assembly `make features` runs (checksums included), in MB/s of features written."""
     from cache.shards import Shard, ShardStore
-    from extract import extraction
+    from extract import extraction, shard_work
     from extract.sources import Source
 
     rng = np.random.default_rng(0)
@@ -280,8 +305,8 @@ def assembly_rows(rows: int) -> list[tuple]:
     with tempfile.TemporaryDirectory() as folder:
         store = ShardStore(Path(folder, "parts"), "bench")
         block = rng.random((config.shard_size, 1, backbone.FEATURE_DIM), dtype=np.float32)
-        for index in extraction.all_shards(split, config.shard_size):
-            count = len(extraction.shard_range(split, index, config.shard_size))
+        for index in shard_work.all_shards(split, config.shard_size):
+            count = len(shard_work.shard_range(split, index, config.shard_size))
             store.write("train", index, Shard(np.arange(count) + index * config.shard_size, block[:count], [], 0.0))
         attrs = {"fingerprint": "bench", "class_names": ["a"], "versions": {}}
         started = time.perf_counter()
@@ -560,6 +585,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             rows += finetune_speed.rows(weights, size, quick)
             rate = decode_only(data, size, 256 if quick else 3000, repeats)
             rows.append(("read + decode + resize alone", size, f"{rate:.0f} img/s", "extraction's tf.data pipeline"))
+        rows += marginal_rows(data, weights, engine_dir, (64, 192) if quick else (1000, 5000), repeats)
         rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, repeats)
         rows += start_up_rows(data, weights, out, limit, repeats)
         rate, count = predict_rate(data, out, engine_dir)

@@ -407,7 +407,7 @@ def test_heads_on_a_cache_whose_data_changed_since_say_so(tmp_path, random_weigh
 def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     tmp_path, random_weights, engine_dir, monkeypatch
 ):
-    from extract import extraction
+    from extract import shard_work
 
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 12)
@@ -423,14 +423,14 @@ def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     colour_image(1, 700).save(data / "train" / "b" / "b.3.jpg")  # changed
     (data / "train" / "b" / "b.5.jpg").unlink()  # removed
     extracted = []
-    real_batches = extraction.batches
+    real_batches = shard_work.batches
 
     def counting_batches(split, *args, **kwargs):
         for positions, batch in real_batches(split, *args, **kwargs):
             extracted.extend(split.ids[i] for i in positions)
             yield positions, batch
 
-    monkeypatch.setattr(extraction, "batches", counting_batches)
+    monkeypatch.setattr(shard_work, "batches", counting_batches)
     summary = build.run(updated, progress=False)
     monkeypatch.undo()
 

@@ -91,6 +91,61 @@ def test_imports_run_one_way():
     assert upward == []
 
 
+def module_name(path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path, known: set[str]):
+    """The project modules `path` imports, at any depth of its code (function-level imports too):
+    `from extract import cluster` imports extract.cluster."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        yield from (name for name in names if name in known)
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each cycle of the import graph once, as the modules around it (a depth-first search)."""
+    cycles, done = [], set()
+
+    def visit(module, trail):
+        if module in trail:
+            cycle = trail[trail.index(module) :]
+            first = cycle.index(min(cycle))
+            cycles.append(cycle[first:] + cycle[:first])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, trail + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    return sorted({tuple(cycle) for cycle in cycles})
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    """Inside a package too, at any depth: a function-level import counts."""
+    paths = {module_name(path): path for path in project_modules()}
+    packages = {name for name in paths if "." not in name}
+    graph = {
+        name: {imported for imported in imported_modules(path, set(paths)) if imported not in packages}
+        for name, path in paths.items()
+    }
+    assert import_cycles(graph) == []
+
+
+def test_the_cycle_check_would_catch_one():
+    assert import_cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": {"a.x"}}) == [("a.x", "a.y", "a.z")]
+    assert import_cycles({"a.x": {"a.y"}, "a.y": set()}) == []
+
+
 ARTIFACT_NAMES = re.compile(
     r"features\.h5|metrics\.json|predictions\.csv|report\.(md|png)|model\.(keras|tflite)"
     r"|logreg\.joblib|dense\.keras|history\.(csv|json)|learning_curve|best\.weights|\.parts"
