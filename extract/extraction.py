@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 import cache
 from cache.shards import Shard, ShardStore
-from extract import backbone, engines, identity, images, native_log
+from extract import backbone, calibration, engines, identity, images, native_log
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
 from extract.pipeline import batches, elements, why_skipped
@@ -58,6 +58,7 @@ def extract(
     model = backbone.build_backbone(config.weights, config.image_size)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
+    int8 = calibration.of_source(source, config.calibration, config.image_size) if config.precision == "int8" else None
     attrs = {
         "model": identity.MODEL_NAME,
         # absolute, so later stages find the file from any working directory
@@ -67,6 +68,8 @@ def extract(
         "preprocessing": identity.PREPROCESSING,
         "engine": engine_name,
         "dtype": config.dtype,
+        "precision": config.precision,
+        "calibration": int8.digest if int8 else "",
         "views": config.views,
         "view_policy": config.view_policy,
         "dataset": source.description,
@@ -96,8 +99,10 @@ def extract(
         cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
     else:
         engine = engines.make_engine(
-            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path
+            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path, calibration=int8
         )
+        if int8:  # checked, not assumed: before the cache is written, which records it
+            attrs["precision_check"] = calibration.check(engine, model, weights_hash, source, config)
         for split in work:
             _extract_split(split, engine, store, config, progress)
     assemble(paths.cache, attrs, source, work, store, reuse, config)
