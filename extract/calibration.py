@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -95,7 +96,6 @@ class Calibration:
     engine may still have to be made, the images."""
 
     digest: str
-    count: int
     split: Split | None = None  # the calibration images; None: the engine file must already exist
     image_size: int = 0
 
@@ -108,9 +108,26 @@ class Calibration:
 
 def of_source(source: Source, count: int, image_size: int) -> Calibration:
     """The calibration of `count` images of the source's train split."""
-    train = next(split for split in source.splits if split.name == "train")
+    return of_split(next(split for split in source.splits if split.name == "train"), count, image_size)
+
+
+def of_split(train: Split, count: int, image_size: int) -> Calibration:
     positions = calibration_positions(train, count)
-    return Calibration(digest(train, positions, count), count, subset(train, positions), image_size)
+    return Calibration(digest(train, positions, count), subset(train, positions), image_size)
+
+
+def cached_split(cache_path, name: str) -> Split:
+    """A split of a cache built from a folder, as a source split again: its files, by the cache's ids."""
+    import cache
+    from extract.sources import DataError
+
+    meta = cache.info(cache_path)
+    folder = Path(meta["dataset"])
+    if meta["dataset"].startswith("tfds:") or not folder.is_dir():
+        raise DataError(f"calibration reads the image files: the cache's data {meta['dataset']} is not a folder here")
+    ids = cache.ids(cache_path, name)
+    content = cache.contents(cache_path, name)[0]
+    return Split(name, ids, cache.labels(cache_path, name), paths=[str(folder / i) for i in ids], content=content)
 
 
 def agreement(float_engine, int8_engine, split: Split, image_size: int, batch: int) -> dict:

@@ -38,10 +38,11 @@ class ExtractConfig:
         "float32",
         "arithmetic of the TFLite engine: int8 (about twice as fast on a CPU) is calibrated on CALIBRATION train "
         "images and checked against float32 on the choice rows",
-        choices=("float32", "int8"),
+        choices=identity.PRECISIONS,
     )
     calibration: int = option(
-        200, "int8: train images it is calibrated on (a stable sample by hash, every class in it)"
+        identity.CALIBRATION_IMAGES,
+        "int8: train images it is calibrated on (a stable sample by hash, every class in it)",
     )
     views: int = option(
         1,

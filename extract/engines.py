@@ -23,7 +23,6 @@ from cache import atomic_path
 from workflow.errors import WorkflowError
 
 ENGINES = ("auto", "keras", "tflite")
-PRECISIONS = ("float32", "int8")
 
 
 class EngineError(WorkflowError):

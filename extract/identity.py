@@ -32,6 +32,8 @@ def digest(value) -> str:
 FEATURE_KEYS = ("model", "weights_sha256", "image_size", "preprocessing", "engine", "dtype", "views", "view_policy")
 
 
+PRECISIONS = ("float32", "int8")  # the TFLite engine's arithmetic
+CALIBRATION_IMAGES = 200  # PRECISION=int8 calibrates on this many train images by default (BENCHMARKS.md)
 # int8 adds its calibration (precision and sample): absent, float32, and older caches keep their keys.
 PRECISION_KEYS = ("precision", "calibration")
 
