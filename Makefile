@@ -14,6 +14,8 @@ BATCH        ?=
 LIMIT        ?=
 ENGINE       ?=
 DTYPE        ?=
+PRECISION    ?=
+CALIBRATION  ?=
 VIEWS        ?=
 CLUSTER      ?=
 SCHEDULER    ?=
@@ -87,7 +89,7 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
-	$(call opt,--scheduler,$(SCHEDULER))
+	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION))
 # SEEDS, DEV_FRACTION and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--class-weight,$(CLASS_WEIGHT))
@@ -104,8 +106,8 @@ BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS))
 REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS)))) $(call opt,--metric,$(METRIC))
 AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
 PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
-	$(call flag,--tta,$(TTA))
-EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS))
+	$(call flag,--tta,$(TTA)) $(call opt,--precision,$(PRECISION))
+EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--precision,$(PRECISION))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
 	$(call flag,--verbose,$(VERBOSE))
 

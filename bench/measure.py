@@ -533,6 +533,8 @@ def keras_device() -> str:
 
 def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
     """Every row of the table: (measure, px, result, note)."""
+    from bench.precision import int8_rows  # which times with this module's median_rate
+
     quick, data, weights = config.quick, Path(config.data), config.weights
     repeats = 2 if quick else 5
     limit = 64 if quick else None
@@ -604,6 +606,9 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
         rows += cluster_rows(data, weights, engine_dir, limit, out)
         rows += assembly_rows(20_000 if quick else 200_000)
         rows += planted_rows(data, weights, engine_dir, *((6, 4, 10) if quick else (60, 20, 1)))
+        rows += int8_rows(
+            data, weights, engine_dir, out, (160,) if quick else (160, 224), limit, *((20, 1) if quick else (200, 3))
+        )
     # quick: 0.01 GB keeps 2,000 rows in memory and streams 8,000
     rows += scale_rows((2000, 8000), 0.01) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)
     for n in (2000,) if quick else (2000, 25000):

@@ -46,7 +46,7 @@ FORMAT_VERSION = 5
 VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
-JSON_ATTRS = {"class_names", "versions", "extract_config", "warnings"}  # stored as JSON text
+JSON_ATTRS = {"class_names", "versions", "extract_config", "warnings", "precision_check"}  # stored as JSON text
 _TEXT = h5py.string_dtype("utf-8")
 # Ids are file names, which need not be valid UTF-8: stored as their bytes, read back with
 # os.fsdecode (undecodable bytes become surrogate escapes, PEP 383), so every name round-trips.

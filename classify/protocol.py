@@ -15,7 +15,6 @@ This is the discipline of linear-probe versus fine-tuning studies (Kornblith et 
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,8 +22,8 @@ import numpy as np
 
 import cache
 from classify.part import Part
+from extract.calibration import hash_order
 from extract.identity import digest
-from extract.sources import name_bytes
 from workflow.errors import WorkflowError
 
 Data = TypeVar("Data", Part, cache.SplitData)
@@ -60,7 +59,7 @@ def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[st
     for label in np.unique(labels):
         members = [ids[i] for i in np.flatnonzero(labels == label)]
         count = min(len(members) - 1, max(1, round(fraction * len(members))))
-        chosen.update(sorted(members, key=lambda item: hashlib.sha256(name_bytes(item)).digest())[:count])
+        chosen.update(members[i] for i in hash_order(members)[:count])
     return frozenset(chosen)
 
 

@@ -31,6 +31,8 @@ RECORDED = (
     "weights_sha256",
     "views",
     "view_policy",
+    "precision",
+    "calibration",
 )
 
 
@@ -76,7 +78,7 @@ def _shown(value) -> str:
 
 def record_of(cache_info: dict, extra: dict | None = None) -> dict:
     """What a saved model records of the cache it was trained on (views: 1 for a cache made in Python)."""
-    defaults = {"views": 1, "view_policy": "flip"}
+    defaults = {"views": 1, "view_policy": "flip", "precision": "float32", "calibration": ""}
     return {key: cache_info.get(key, defaults.get(key)) for key in RECORDED} | (extra or {})
 
 

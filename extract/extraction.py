@@ -20,7 +20,7 @@ import tensorflow as tf
 
 import cache
 from cache.shards import ShardStore
-from extract import backbone, engines, identity, images, local, native_log
+from extract import backbone, calibration, engines, identity, images, local, native_log
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
 from extract.pipeline import elements
@@ -56,6 +56,7 @@ def extract(
     model = backbone.build_backbone(config.weights, config.image_size)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
+    int8 = calibration.of_source(source, config.calibration, config.image_size) if config.precision == "int8" else None
     attrs = {
         "model": identity.MODEL_NAME,
         # absolute, so later stages find the file from any working directory
@@ -65,6 +66,8 @@ def extract(
         "preprocessing": identity.PREPROCESSING,
         "engine": engine_name,
         "dtype": config.dtype,
+        "precision": config.precision,
+        "calibration": int8.digest if int8 else "",
         "views": config.views,
         "view_policy": config.view_policy,
         "dataset": source.description,
@@ -95,8 +98,10 @@ def extract(
         note = cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
     else:
         engine = engines.make_engine(
-            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path
+            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path, calibration=int8
         )
+        if int8:  # checked, not assumed: before the cache is written, which records it
+            attrs["precision_check"] = calibration.check(engine, model, weights_hash, source, config)
         local.extract_splits(work, engine, store, config, progress)
     assemble(paths.cache, attrs, source, work, store, reuse, config)
     store.remove()

@@ -40,6 +40,7 @@ def method_record(row: verdict.Row, class_names: list[str]) -> dict:
         "protocol": entry["protocol"],
         "choices": entry["choices"],
         "cost": {
+            "precision": method.precision,
             "extraction_seconds": method.extraction_seconds,
             "train_seconds_per_run": float(np.mean(method.scored.train_seconds)),
             "total_seconds": method.total_seconds,
@@ -228,7 +229,7 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
         "runs: mean ± sd (min–max)",
         f"Δ {metric} vs best, 95% CI",
         "McNemar p",
-        "extraction s (one-off)",
+        "extraction s (one-off), precision",
         "training s per run",
         "inference ms/image",
     ]
@@ -269,7 +270,7 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
                 spread,
                 delta,
                 "–" if versus is None else f"{versus['mcnemar_p']:.2g}",
-                f"{cost['extraction_seconds']:.1f}" if cost["extraction_seconds"] else "–",
+                f"{cost['extraction_seconds']:.1f}, {cost['precision']}" if cost["extraction_seconds"] else "–",
                 f"{cost['train_seconds_per_run']:.1f}",
                 f"{cost['inference_ms_per_image']:.2f}",
             ]

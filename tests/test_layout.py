@@ -40,6 +40,8 @@ MAKE_VARIABLES = {
     "LIMIT": (ExtractConfig, "limit"),
     "ENGINE": (ExtractConfig, "engine"),
     "DTYPE": (ExtractConfig, "dtype"),
+    "PRECISION": (ExtractConfig, "precision"),
+    "CALIBRATION": (ExtractConfig, "calibration"),
     "VIEWS": (ExtractConfig, "views"),
     "CLUSTER": (ExtractConfig, "cluster"),
     "SCHEDULER": (ExtractConfig, "scheduler"),

@@ -16,7 +16,8 @@ laid out by stage:
                                     learning_curve.png (make finetune)
     <out>/baseline/                 metrics.json, tutorial.scored.npz: the tutorial's recipe,
                                     timed (make report BASELINE=1)
-    <out>/export/                   model.keras and model.tflite (make export)
+    <out>/export/                   model.keras and model.tflite (make export); with PRECISION=int8
+                                    model.int8.tflite and export.json (its agreement with model.tflite)
     <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv, start.json,
                                     best.weights.h5, settings.json, result.npz), kept to resume
     <out>/runs/search-<seed>/       fine-tuning's recipe search (search.json), kept to reuse
@@ -192,6 +193,16 @@ class Paths:
     @property
     def export_tflite(self) -> Path:
         return self.stage("export") / "model.tflite"
+
+    @property
+    def export_int8(self) -> Path:
+        """The fused model in full integer, float input and output (make export PRECISION=int8)."""
+        return self.stage("export") / "model.int8.tflite"
+
+    @property
+    def export_record(self) -> Path:
+        """What make export fused (the head's record) and, for int8, its agreement with the float export."""
+        return self.stage("export") / "export.json"
 
     @property
     def predictions(self) -> Path:
