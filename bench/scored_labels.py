@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -64,7 +65,7 @@ def main() -> None:
     find = current_find
     if args.find:
         spec = importlib.util.spec_from_file_location("other_find", args.find)
-        find = importlib.util.module_from_spec(spec)
+        find = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
         spec.loader.exec_module(find)
     with tempfile.TemporaryDirectory() as folder:
         moved = planted_copy(args.data, Path(folder, "data"), args.flips)

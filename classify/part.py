@@ -2,9 +2,9 @@
 that a head trains and scores on a cache larger than memory.
 
 A block is a few dozen spans of `cache.store.ROWS_PER_CHUNK` (256) rows, each read whole from its HDF5 chunk.
-Shuffled, the spans come in random order and the rows of a block are mixed, so every batch of
-a streaming head draws from dozens of places in the split, though the cache lists each class's
-images together.
+Shuffled, the spans come in random order and the rows of a block are mixed. The cache stores a
+split's rows in a pseudo-random order (`extract.sources.in_row_order`), so every block is a
+random sample of the split: a streaming head sees every class in its share throughout an epoch.
 """
 
 from __future__ import annotations
