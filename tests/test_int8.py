@@ -119,7 +119,7 @@ def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path,
     validation = str(tmp_path / "data" / "validation")
 
     # what the head saw: the cache's int8 features, not float32's
-    predict(PredictConfig(images=[validation], out=str(out), batch=4), progress=False)
+    predict(PredictConfig(images=[validation], out=str(out), batch=4, engine_dir=str(engine_dir)), progress=False)
     model, _ = saved.load(out, "logreg")
     expected = probabilities("logreg", model, cache.load(Paths(out).cache, "validation")[0]).max(axis=1)
     scores = [float(row["score"]) for row in csv.DictReader(open(out / "predictions.csv", newline=""))]
