@@ -16,9 +16,10 @@ from extract.config import ExtractConfig
 from extract.sources import open_source
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
-# int8 export against float export, the 1,000 shared validation photos at 160 px: 99.5% the same
-# class when measured (BENCHMARKS.md, issue 25); the floor leaves room for another converter.
-SAME_CLASS_FLOOR = 0.98
+# int8 export against float export: the same class on all 200 choice rows when measured (logistic
+# regression, 160 px; BENCHMARKS.md, issue 25), and the cached heads' accuracy moved by 0.6 points
+# at most on the 1,000 validation photos: 97% leaves room for that and another converter.
+SAME_CLASS_FLOOR = 0.97
 
 
 def int8_config(out, engine_dir, count):

@@ -1,18 +1,26 @@
 """PRECISION=int8: calibration on the user's own train images, the engine it makes, and the check
 against float32 (generated images and random weights; the real photos in test_e2e_int8.py)."""
 
+import csv
 import hashlib
+import json
 
 import numpy as np
 import pytest
 from conftest import TINY, generated_cache, small_shards, write_class_folders
 
 import cache
+from classify import fuse, saved
+from classify import train as heads_train
+from classify.config import ExportConfig, HeadConfig, PredictConfig
+from classify.prediction import predict
 from classify.protocol import dev_ids
+from classify.train import probabilities
 from extract import backbone, build, calibration, engines
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
 from extract.sources import open_source
+from workflow.paths import Paths
 
 
 def test_the_calibration_sample_is_stable_stratified_and_clear_of_the_dev_rows(tmp_path):
@@ -99,3 +107,30 @@ def test_int8_with_the_keras_engine_is_refused_in_one_line(tmp_path, capsys):
     assert error.startswith("python -m extract: error: PRECISION=int8") and "ENGINE=keras stays float32" in error
     with pytest.raises(engines.EngineError):  # ENGINE=auto that resolves to Keras (a GPU) is refused there
         engines.make_engine("keras", None, "", TINY, 1, tmp_path, calibration=object())
+
+
+def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path, random_weights, engine_dir):
+    write_class_folders(tmp_path / "data" / "train", ["a", "b"], 16)
+    write_class_folders(tmp_path / "data" / "validation", ["a", "b"], 6, seed=1)
+    out = tmp_path / "out"
+    config = small_shards(tmp_path / "data", out, random_weights, engine_dir, precision="int8", calibration=8)
+    build.run(config, progress=False)
+    heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, seeds=1))
+    validation = str(tmp_path / "data" / "validation")
+
+    # what the head saw: the cache's int8 features, not float32's
+    predict(PredictConfig(images=[validation], out=str(out), batch=4, engine_dir=str(engine_dir)), progress=False)
+    model, _ = saved.load(out, "logreg")
+    expected = probabilities("logreg", model, cache.load(Paths(out).cache, "validation")[0]).max(axis=1)
+    scores = [float(row["score"]) for row in csv.DictReader(open(out / "predictions.csv", newline=""))]
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+
+    written = fuse.export(ExportConfig(out=str(out), head="logreg", precision="int8"))
+    assert [p.name for p in written] == ["model.keras", "model.tflite", "export.json", "model.int8.tflite"]
+    agreement = json.loads(Paths(out).export_record.read_text())["agreement"]
+    assert agreement["rows"] > 0 and 0 <= agreement["same_class"] <= 1 and agreement["calibration_images"] == 8
+    predict(PredictConfig(images=[validation], out=str(out), batch=4, precision="int8"), progress=False)
+    rows = list(csv.DictReader(open(out / "predictions.csv", newline="")))
+    assert len(rows) == 12 and all(row["label"] in ("a", "b") for row in rows)
+    with pytest.raises(cache.CacheError, match="is of the logreg model"):
+        predict(PredictConfig(images=[validation], out=str(out), head="dense", precision="int8"), progress=False)

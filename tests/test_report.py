@@ -206,6 +206,7 @@ def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, ca
         assert m["accuracy"]["low"] <= accuracy <= m["accuracy"]["high"]
         assert m["runs"] == len(stored.seeds) and m["protocol"]["choose"].startswith("dev")
         assert m["cost"]["train_seconds_per_run"] > 0 and m["cost"]["inference_ms_per_image"] > 0
+        assert m["cost"]["precision"] == "float32"  # the cache's engine; end-to-end methods run Keras in float32
     assert content["methods"][0]["versus_best"] is None
     assert all(0 <= m["versus_best"]["mcnemar_p"] <= 1 for m in content["methods"][1:])
     assert any("Ran once" in s and "fine-tuned" in s for s in content["verdict"])
