@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,9 @@ def linked_folder(photos: Path, target: Path, count: int) -> Path:
     """`count` links to the JPEGs of `photos`' class folders, cycled with their classes taking
     turns; one in ten in validation/, of every class."""
     by_class = {}
-    for path in sorted(photos.glob("*/*/*.jpg")):
+    for path in sorted(photos.resolve().glob("*/*/*.jpg")):
         by_class.setdefault(path.parent.name, []).append(path)
-    files = [path for group in zip(*by_class.values()) for path in group]
+    files = [path for group in zip(*by_class.values(), strict=False) for path in group]  # the smallest class sets it
     for i in range(count):
         source = files[i % len(files)]
         split = "validation" if i % 10 in (0, 5) else "train"
@@ -60,34 +61,34 @@ class Timed:
         setattr(module, name, timed)
 
 
-def one_build(root: Path, data: Path, out: Path, weights: str, size: int, engine_dir: Path) -> dict[str, float]:
-    """Seconds of each part of one forced build, on the code at `root` (today's layout or 034e096's)."""
+def instrumented(root: Path) -> tuple[Timed, Callable]:
+    """The parts of the code at `root` (today's layout or 034e096's) wrapped once in timers, and
+    its function that builds a cache from a config's settings."""
     timed = Timed()
-    started = time.perf_counter()
     if (root / "extract" / "runner.py").exists():  # 034e096
         from extract import config, runner
 
         timed.wrap(runner, "open_source", "listing")
         timed.wrap(runner, "_extract_split", "shard loop")
         timed.wrap(runner, "_assemble", "assembly")
-        settings = config.ExtractConfig(
-            data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
-            engine_dir=str(engine_dir), force=True,
-        )  # fmt: skip
-        runner.run(settings, progress=False)
-    else:
-        from extract import build, config, extraction, local
+        return timed, lambda **settings: runner.run(config.ExtractConfig(**settings), progress=False)
+    from extract import build, config, extraction, local
 
-        timed.wrap(build, "folder_source", "listing")
-        timed.wrap(local, "extract_splits", "shard loop")
-        timed.wrap(extraction, "assemble", "assembly")
-        settings = config.ExtractConfig(
-            data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
-            engine_dir=str(engine_dir), force=True,
-        )  # fmt: skip
-        build.run(settings, progress=False)
-    timed.seconds["whole run"] = time.perf_counter() - started
-    return timed.seconds
+    timed.wrap(build, "folder_source", "listing")
+    timed.wrap(local, "extract_splits", "shard loop")
+    timed.wrap(extraction, "assemble", "assembly")
+    return timed, lambda **settings: build.run(config.ExtractConfig(**settings), progress=False)
+
+
+def one_build(timed: Timed, run: Callable, data: Path, out: Path, weights: str, size: int, engine_dir: Path) -> dict:
+    """Seconds of each part of one forced build."""
+    timed.seconds = {}
+    started = time.perf_counter()
+    run(
+        data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
+        engine_dir=str(engine_dir), force=True,
+    )  # fmt: skip
+    return timed.seconds | {"whole run": time.perf_counter() - started}
 
 
 def bare_forward(weights: str, size: int, engine_dir: Path, images: int, batch: int = 32) -> float:
@@ -123,13 +124,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         engine_dir = folder / "engines"
-        one_build(
-            root, linked_folder(Path(args.photos), folder / "warm", 64), folder / "o0", weights, args.size, engine_dir
-        )
+        timed, run = instrumented(root)
+        warm = linked_folder(Path(args.photos), folder / "warm", 64)
+        one_build(timed, run, warm, folder / "o0", weights, args.size, engine_dir)
         parts = {}
         for count in (small, large):
             data = linked_folder(Path(args.photos), folder / f"data{count}", count)
-            parts[count] = one_build(root, data, folder / f"out{count}", weights, args.size, engine_dir)
+            parts[count] = one_build(timed, run, data, folder / f"out{count}", weights, args.size, engine_dir)
         bare = bare_forward(weights, args.size, engine_dir, 1024)
     marginal = {name: (parts[large][name] - parts[small][name]) / (large - small) * 1e3 for name in parts[large]}
     result = {
