@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 
 
-def linked_folder(photos: Path, target: Path, count: int) -> Path:
+def linked_folder(photos: Path, target: Path, count: int, damaged_every: int = 0) -> Path:
     """`count` links to the JPEGs of `photos`' class folders, cycled with their classes taking
-    turns; one in ten in validation/, of every class."""
+    turns; one in ten in validation/, of every class. With `damaged_every`, that one in so many
+    is instead a copy cut short, which decodes with libjpeg's "premature end of data segment"
+    warning (as some of PetImages' photos do)."""
     by_class = {}
     for path in sorted(photos.resolve().glob("*/*/*.jpg")):
         by_class.setdefault(path.parent.name, []).append(path)
@@ -38,7 +40,11 @@ def linked_folder(photos: Path, target: Path, count: int) -> Path:
         split = "validation" if i % 10 in (0, 5) else "train"
         folder = target / split / source.parent.name
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i:06d}-{source.name}").symlink_to(source)
+        if damaged_every and i % damaged_every == damaged_every - 1:
+            whole = source.read_bytes()
+            (folder / f"{i:06d}-{source.name}").write_bytes(whole[: len(whole) // 2] + whole[-2:])
+        else:
+            (folder / f"{i:06d}-{source.name}").symlink_to(source)
     return target
 
 
@@ -114,6 +120,7 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--counts", default="1000,5000", help="the two folder sizes")
+    parser.add_argument("--damaged-every", type=int, default=0, help="one photo in so many decodes with a warning")
     parser.add_argument("--out", help="write the result here as JSON")
     args = parser.parse_args()
     root = Path(args.root).resolve()
@@ -129,13 +136,14 @@ def main() -> None:
         one_build(timed, run, warm, folder / "o0", weights, args.size, engine_dir)
         parts = {}
         for count in (small, large):
-            data = linked_folder(Path(args.photos), folder / f"data{count}", count)
+            data = linked_folder(Path(args.photos), folder / f"data{count}", count, args.damaged_every)
             parts[count] = one_build(timed, run, data, folder / f"out{count}", weights, args.size, engine_dir)
         bare = bare_forward(weights, args.size, engine_dir, 1024)
     marginal = {name: (parts[large][name] - parts[small][name]) / (large - small) * 1e3 for name in parts[large]}
     result = {
         "root": str(root),
         "size": args.size,
+        "damaged every": args.damaged_every,
         "ms per image, marginal": marginal,
         "bare forward ms per image": bare * 1e3,
         "marginal images/s": 1e3 / marginal["whole run"],
