@@ -40,8 +40,8 @@ def extract_shards(split: Split, indices: list[int], engine, config: ExtractConf
 
     libjpeg's warnings name no file, and the pipeline decodes in parallel and ahead; so the log
     is read after every batch, and new warnings mark as suspects the inputs that may have been
-    decoded since the last read: after the last batch, up to `lookahead` (the cores, and three
-    batches) beyond this one. Assembly decodes the suspects alone, one at a time, to find the
+    decoded since the last read: after the last batch, up to `lookahead` beyond this one (twice
+    the cores). Assembly decodes the suspects alone, one at a time, to find the
     files, instead of every file of a shard that warned."""
     for run in consecutive(indices):
         yield from _one_pipeline(split, run, engine, config)
@@ -51,7 +51,9 @@ def _one_pipeline(split: Split, run: list[int], engine, config: ExtractConfig) -
     """The consecutive shards `run`, through one input pipeline."""
     size = config.shard_size
     overlap = engines.runs_on_gpu(engine.name)
-    lookahead = (os.cpu_count() or 1) + 3 * config.batch  # parallel decodes, the batch forming, prefetched batches
+    # what the pipeline may have decoded beyond the batch in hand: its parallel decodes (twice, for
+    # margin) and, where it prefetches, two batches
+    lookahead = 2 * (os.cpu_count() or 1) + (2 * config.batch if overlap else 0)
     start, stop = run[0] * size, shard_range(split, run[-1], size).stop
     current, checked, suspects = run[0], start - 1, []
     kept: list[tuple[np.ndarray, np.ndarray]] = []
