@@ -49,7 +49,7 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
     times. When a shard has failed every time, or no worker has been left for NO_WORKER_SECONDS,
     the run stops with a ClusterError naming the shard and its last error; the shards written
     stay, and the next run submits only the others."""
-    from dask.distributed import wait
+    from dask.distributed import CancelledError, wait
 
     if any(split.paths is None for split in splits):
         raise ClusterError("a cluster reads image files from shared storage: use DATA=<folder>, not TFDS")
@@ -77,6 +77,8 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
                 done = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 done = set()
+            except CancelledError:  # the client lost its connection to the scheduler, and with it these futures
+                done = {future for future in pending if future.cancelled()}
             for future in done:
                 number = pending.pop(future)
                 split, index = tasks[number]
