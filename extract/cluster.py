@@ -97,7 +97,7 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
                 raise ClusterError(_stopped(split, index, f"no worker left for {NO_WORKER_SECONDS} s"))
     notes = [started] if started else []
     if lost:
-        notes.append(f"{lost} shard{'s' if lost > 1 else ''} run again after a lost worker")
+        notes.append(f"{lost} shard{'s' if lost > 1 else ''} submitted again after a lost worker or connection")
     return "; ".join(notes) or None
 
 
