@@ -166,9 +166,10 @@ def client_for(config: ExtractConfig):
 def local_cluster():
     """A scheduler on this machine, on loopback, with no worker yet (`start_workers` adds them:
     a worker given at start-up that fails to start fails the whole cluster)."""
-    from dask.distributed import LocalCluster
+    from dask.distributed import Scheduler, SpecCluster
 
-    return LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
+    loopback = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    return SpecCluster(workers={}, scheduler={"cls": Scheduler, "options": loopback})
 
 
 def worker_specs(cluster: str) -> dict[str, dict]:
