@@ -20,24 +20,31 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 
-def linked_folder(photos: Path, target: Path, count: int) -> Path:
+def linked_folder(photos: Path, target: Path, count: int, damaged_every: int = 0) -> Path:
     """`count` links to the JPEGs of `photos`' class folders, cycled with their classes taking
-    turns; one in ten in validation/, of every class."""
+    turns; one in ten in validation/, of every class. With `damaged_every`, that one in so many
+    is instead a copy cut short, which decodes with libjpeg's "premature end of data segment"
+    warning (as some of PetImages' photos do)."""
     by_class = {}
-    for path in sorted(photos.glob("*/*/*.jpg")):
+    for path in sorted(photos.resolve().glob("*/*/*.jpg")):
         by_class.setdefault(path.parent.name, []).append(path)
-    files = [path for group in zip(*by_class.values()) for path in group]
+    files = [path for group in zip(*by_class.values(), strict=False) for path in group]  # the smallest class sets it
     for i in range(count):
         source = files[i % len(files)]
         split = "validation" if i % 10 in (0, 5) else "train"
         folder = target / split / source.parent.name
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i:06d}-{source.name}").symlink_to(source)
+        if damaged_every and i % damaged_every == damaged_every - 1:
+            whole = source.read_bytes()
+            (folder / f"{i:06d}-{source.name}").write_bytes(whole[: len(whole) // 2] + whole[-2:])
+        else:
+            (folder / f"{i:06d}-{source.name}").symlink_to(source)
     return target
 
 
@@ -60,34 +67,34 @@ class Timed:
         setattr(module, name, timed)
 
 
-def one_build(root: Path, data: Path, out: Path, weights: str, size: int, engine_dir: Path) -> dict[str, float]:
-    """Seconds of each part of one forced build, on the code at `root` (today's layout or 034e096's)."""
+def instrumented(root: Path) -> tuple[Timed, Callable]:
+    """The parts of the code at `root` (today's layout or 034e096's) wrapped once in timers, and
+    its function that builds a cache from a config's settings."""
     timed = Timed()
-    started = time.perf_counter()
     if (root / "extract" / "runner.py").exists():  # 034e096
         from extract import config, runner
 
         timed.wrap(runner, "open_source", "listing")
         timed.wrap(runner, "_extract_split", "shard loop")
         timed.wrap(runner, "_assemble", "assembly")
-        settings = config.ExtractConfig(
-            data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
-            engine_dir=str(engine_dir), force=True,
-        )  # fmt: skip
-        runner.run(settings, progress=False)
-    else:
-        from extract import build, config, extraction, local
+        return timed, lambda **settings: runner.run(config.ExtractConfig(**settings), progress=False)
+    from extract import build, config, extraction, local
 
-        timed.wrap(build, "folder_source", "listing")
-        timed.wrap(local, "extract_splits", "shard loop")
-        timed.wrap(extraction, "assemble", "assembly")
-        settings = config.ExtractConfig(
-            data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
-            engine_dir=str(engine_dir), force=True,
-        )  # fmt: skip
-        build.run(settings, progress=False)
-    timed.seconds["whole run"] = time.perf_counter() - started
-    return timed.seconds
+    timed.wrap(build, "folder_source", "listing")
+    timed.wrap(local, "extract_splits", "shard loop")
+    timed.wrap(extraction, "assemble", "assembly")
+    return timed, lambda **settings: build.run(config.ExtractConfig(**settings), progress=False)
+
+
+def one_build(timed: Timed, run: Callable, data: Path, out: Path, weights: str, size: int, engine_dir: Path) -> dict:
+    """Seconds of each part of one forced build."""
+    timed.seconds = {}
+    started = time.perf_counter()
+    run(
+        data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
+        engine_dir=str(engine_dir), force=True,
+    )  # fmt: skip
+    return timed.seconds | {"whole run": time.perf_counter() - started}
 
 
 def bare_forward(weights: str, size: int, engine_dir: Path, images: int, batch: int = 32) -> float:
@@ -113,6 +120,7 @@ def main() -> None:
     )
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--counts", default="1000,5000", help="the two folder sizes")
+    parser.add_argument("--damaged-every", type=int, default=0, help="one photo in so many decodes with a warning")
     parser.add_argument("--out", help="write the result here as JSON")
     args = parser.parse_args()
     root = Path(args.root).resolve()
@@ -123,18 +131,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         engine_dir = folder / "engines"
-        one_build(
-            root, linked_folder(Path(args.photos), folder / "warm", 64), folder / "o0", weights, args.size, engine_dir
-        )
+        timed, run = instrumented(root)
+        warm = linked_folder(Path(args.photos), folder / "warm", 64)
+        one_build(timed, run, warm, folder / "o0", weights, args.size, engine_dir)
         parts = {}
         for count in (small, large):
-            data = linked_folder(Path(args.photos), folder / f"data{count}", count)
-            parts[count] = one_build(root, data, folder / f"out{count}", weights, args.size, engine_dir)
+            data = linked_folder(Path(args.photos), folder / f"data{count}", count, args.damaged_every)
+            parts[count] = one_build(timed, run, data, folder / f"out{count}", weights, args.size, engine_dir)
         bare = bare_forward(weights, args.size, engine_dir, 1024)
     marginal = {name: (parts[large][name] - parts[small][name]) / (large - small) * 1e3 for name in parts[large]}
     result = {
         "root": str(root),
         "size": args.size,
+        "damaged every": args.damaged_every,
         "ms per image, marginal": marginal,
         "bare forward ms per image": bare * 1e3,
         "marginal images/s": 1e3 / marginal["whole run"],

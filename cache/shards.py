@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from cache.atomic import atomic_path, write_text
+
+FORMAT = 2  # 2: suspects instead of a warned flag; another format's shards are not read
 
 
 @dataclass
@@ -26,7 +28,8 @@ class Shard:
     features: np.ndarray  # (n, views, D): each image, then its augmented views
     skipped_reasons: list[str]  # of the shard's other positions, ascending
     seconds: float
-    warned: bool = False  # libjpeg printed a warning while its files were decoded
+    # positions whose decoding may have printed a libjpeg warning (it names no file)
+    suspects: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 class ShardStore:
@@ -37,11 +40,12 @@ class ShardStore:
         if fingerprint is None:
             return
         manifest = self.directory / "manifest.json"
-        if manifest.exists() and json.loads(manifest.read_text()).get("fingerprint") != fingerprint:
+        mine = {"fingerprint": fingerprint, "format": FORMAT}
+        if manifest.exists() and json.loads(manifest.read_text()) != mine:
             shutil.rmtree(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         if not manifest.exists():
-            write_text(manifest, json.dumps({"fingerprint": fingerprint}))
+            write_text(manifest, json.dumps(mine))
 
     def _path(self, split: str, index: int) -> Path:
         return self.directory / split / f"shard-{index:06d}.npz"
@@ -61,7 +65,7 @@ class ShardStore:
                 features=shard.features,
                 skipped_reasons=np.asarray(shard.skipped_reasons, dtype=str),
                 seconds=np.float64(shard.seconds),
-                warned=np.bool_(shard.warned),
+                suspects=np.asarray(shard.suspects, dtype=np.int64),
             )
 
     def read(self, split: str, index: int) -> Shard:
@@ -71,7 +75,7 @@ class ShardStore:
                 features=data["features"],
                 skipped_reasons=data["skipped_reasons"].tolist(),
                 seconds=float(data["seconds"]),
-                warned=bool(data["warned"]),
+                suspects=data["suspects"],
             )
 
     def has(self, split: str, index: int) -> bool:

@@ -49,7 +49,7 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
     times. When a shard has failed every time, or no worker has been left for NO_WORKER_SECONDS,
     the run stops with a ClusterError naming the shard and its last error; the shards written
     stay, and the next run submits only the others."""
-    from dask.distributed import wait
+    from dask.distributed import CancelledError, wait
 
     if any(split.paths is None for split in splits):
         raise ClusterError("a cluster reads image files from shared storage: use DATA=<folder>, not TFDS")
@@ -77,6 +77,8 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
                 done = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 done = set()
+            except CancelledError:  # the client lost its connection to the scheduler, and with it these futures
+                done = {future for future in pending if future.cancelled()}
             for future in done:
                 number = pending.pop(future)
                 split, index = tasks[number]
@@ -95,7 +97,7 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
                 raise ClusterError(_stopped(split, index, f"no worker left for {NO_WORKER_SECONDS} s"))
     notes = [started] if started else []
     if lost:
-        notes.append(f"{lost} shard{'s' if lost > 1 else ''} run again after a lost worker")
+        notes.append(f"{lost} shard{'s' if lost > 1 else ''} submitted again after a lost worker or connection")
     return "; ".join(notes) or None
 
 
@@ -164,9 +166,10 @@ def client_for(config: ExtractConfig):
 def local_cluster():
     """A scheduler on this machine, on loopback, with no worker yet (`start_workers` adds them:
     a worker given at start-up that fails to start fails the whole cluster)."""
-    from dask.distributed import LocalCluster
+    from dask.distributed import Scheduler, SpecCluster
 
-    return LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
+    loopback = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    return SpecCluster(workers={}, scheduler={"cls": Scheduler, "options": loopback})
 
 
 def worker_specs(cluster: str) -> dict[str, dict]:

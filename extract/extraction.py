@@ -25,7 +25,7 @@ from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
 from extract.pipeline import elements
 from extract.reuse import Outcome, Reuse
-from extract.shard_work import all_shards, missing_shards, shard_range
+from extract.shard_work import all_shards, consecutive, missing_shards, shard_range
 from extract.sources import Source, Split, open_source
 
 ASSEMBLY_ROWS = 4096
@@ -157,27 +157,29 @@ def _fresh_outcomes(split: Split, store: ShardStore, shard_size: int):
         rows = dict(zip(shard.positions.tolist(), shard.features, strict=True))
         reasons = iter(shard.skipped_reasons)  # of the other positions, ascending
         inputs = shard_range(split, index, shard_size)
-        warnings = _decode_warnings(split, inputs) if shard.warned else {}
+        warnings = _decode_warnings(split, shard.suspects)
         for i in inputs:
             yield Outcome(rows[i], None, warnings.get(i)) if i in rows else Outcome(None, next(reasons), None)
 
 
-def _decode_warnings(split: Split, inputs: range) -> dict[int, str]:
-    """{position: libjpeg's warning} for the JPEGs among `inputs` of `split` that decode with one,
-    found by decoding one file at a time (extraction decodes in parallel: its warnings name no file)."""
+def _decode_warnings(split: Split, suspects: np.ndarray) -> dict[int, str]:
+    """{position: libjpeg's warning} for the JPEGs among `suspects` (positions) of `split` that decode
+    with one, found by decoding one file at a time (extraction decodes in parallel: its warnings
+    name no file)."""
     found = {}
     with native_log.captured() as log:
-        for position, encoded in elements(split, inputs.start, inputs.stop).as_numpy_iterator():
-            if not encoded.startswith(b"\xff\xd8"):
-                continue  # not a JPEG
-            try:
-                images.decode(tf.constant(encoded))
-                decoded = True
-            except tf.errors.OpError:
-                decoded = False  # undecodable: skipped, with its reason
-            warnings = log.libjpeg_warnings()  # read either way: the next file's start afresh
-            if decoded and warnings:
-                found[int(position)] = warnings[0]
+        for run in consecutive(suspects.tolist()):
+            for position, encoded in elements(split, run[0], run[-1] + 1).as_numpy_iterator():
+                if not encoded.startswith(b"\xff\xd8"):
+                    continue  # not a JPEG
+                try:
+                    images.decode(tf.constant(encoded))
+                    decoded = True
+                except tf.errors.OpError:
+                    decoded = False  # undecodable: skipped, with its reason
+                warnings = log.libjpeg_warnings()  # read either way: the next file's start afresh
+                if decoded and warnings:
+                    found[int(position)] = warnings[0]
     return found
 
 

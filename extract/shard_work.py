@@ -8,6 +8,7 @@ the shards one process writes; `extract.extraction` orchestrates and assembles.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -35,38 +36,58 @@ def shard_range(split: Split, index: int, shard_size: int) -> range:
 
 def extract_shards(split: Split, indices: list[int], engine, config: ExtractConfig) -> Iterator[tuple[int, Shard]]:
     """(index, shard) for the shards `indices` of a split, in order, each as soon as it is done.
-    Consecutive shards share one input pipeline, which decodes ahead across their boundary; so a
-    libjpeg warning that shows while a shard finishes marks it and the next one (which file's is
-    found at assembly)."""
+    Consecutive shards share one input pipeline, which decodes ahead across their boundary.
+
+    libjpeg's warnings name no file, and the pipeline decodes in parallel and ahead; so the log
+    is read after every batch, and new warnings mark as suspects the inputs that may have been
+    decoded since the last read: after the last batch, up to `lookahead` beyond this one (twice
+    the cores). Assembly decodes the suspects alone, one at a time, to find the
+    files, instead of every file of a shard that warned."""
+    for run in consecutive(indices):
+        yield from _one_pipeline(split, run, engine, config)
+
+
+def _one_pipeline(split: Split, run: list[int], engine, config: ExtractConfig) -> Iterator[tuple[int, Shard]]:
+    """The consecutive shards `run`, through one input pipeline."""
     size = config.shard_size
     overlap = engines.runs_on_gpu(engine.name)
-    for run in _consecutive(indices):
-        current, carried = run[0], False
-        kept: list[tuple[np.ndarray, np.ndarray]] = []
-        started = time.perf_counter()
+    # what the pipeline may have decoded beyond the batch in hand: its parallel decodes (twice, for
+    # margin) and, where it prefetches, two batches
+    lookahead = 2 * (os.cpu_count() or 1) + (2 * config.batch if overlap else 0)
+    start, stop = run[0] * size, shard_range(split, run[-1], size).stop
+    current, checked, suspects = run[0], start - 1, []
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    started = time.perf_counter()
 
-        def finished() -> Shard:
-            nonlocal current, carried, kept, started
-            warned = bool(log.libjpeg_warnings())
-            shard = _shard(split, current, kept, config, time.perf_counter() - started, warned or carried)
-            current, carried, kept, started = current + 1, warned, [], time.perf_counter()
-            return shard
+    def look(last: int) -> None:
+        """Mark the inputs decoded since the last look if libjpeg warned meanwhile."""
+        nonlocal checked
+        if log.libjpeg_warnings():
+            suspects.append(range(checked + 1, min(last + lookahead, stop - 1) + 1))
+        checked = last
 
-        with native_log.captured() as log:
-            start, stop = run[0] * size, shard_range(split, run[-1], size).stop
-            inputs = batches(
-                split, start, config.image_size, config.batch, overlap, config.views, config.view_policy, stop
-            )
-            for positions, batch in inputs:
-                features = _features(engine, batch, config.batch, config.views)
-                while len(positions) and positions[-1] >= shard_range(split, current, size).stop:
-                    inside = positions < shard_range(split, current, size).stop
-                    kept.append((positions[inside], features[inside]))
-                    positions, features = positions[~inside], features[~inside]
-                    yield current, finished()
-                kept.append((positions, features))
-            while current <= run[-1]:
+    def finished() -> Shard:
+        nonlocal current, kept, started
+        inside = shard_range(split, current, size)
+        mine = sorted({i for window in suspects for i in window if i in inside})
+        shard = _shard(split, current, kept, config, time.perf_counter() - started, mine)
+        current, kept, started = current + 1, [], time.perf_counter()
+        return shard
+
+    with native_log.captured() as log:
+        inputs = batches(split, start, config.image_size, config.batch, overlap, config.views, config.view_policy, stop)
+        for positions, batch in inputs:
+            look(int(positions[-1]))
+            features = _features(engine, batch, config.batch, config.views)
+            while len(positions) and positions[-1] >= shard_range(split, current, size).stop:
+                inside = positions < shard_range(split, current, size).stop
+                kept.append((positions[inside], features[inside]))
+                positions, features = positions[~inside], features[~inside]
                 yield current, finished()
+            kept.append((positions, features))
+        look(stop - 1)
+        while current <= run[-1]:
+            yield current, finished()
 
 
 def inputs_of(split: Split, index: int, shard_size: int) -> Split:
@@ -78,10 +99,11 @@ def inputs_of(split: Split, index: int, shard_size: int) -> Split:
 def extract_carried(inputs: Split, index: int, engine, config: ExtractConfig) -> Shard:
     """Shard `index` from `inputs_of` it: the one shard of `inputs`, at its positions in the split."""
     ((_, shard),) = extract_shards(inputs, [0], engine, replace(config, shard_size=max(1, len(inputs))))
-    return replace(shard, positions=shard.positions + index * config.shard_size)
+    offset = index * config.shard_size
+    return replace(shard, positions=shard.positions + offset, suspects=shard.suspects + offset)
 
 
-def _consecutive(indices: list[int]) -> list[list[int]]:
+def consecutive(indices: list[int]) -> list[list[int]]:
     runs: list[list[int]] = []
     for index in indices:
         if runs and runs[-1][-1] == index - 1:
@@ -91,7 +113,7 @@ def _consecutive(indices: list[int]) -> list[list[int]]:
     return runs
 
 
-def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds: float, warned: bool) -> Shard:
+def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds: float, suspects: list) -> Shard:
     """A shard from the (positions, features) its inputs gave; the inputs that gave none were skipped."""
     positions = np.concatenate([np.zeros(0, np.int64)] + [p for p, _ in kept])
     features = np.concatenate([np.zeros((0, config.views, identity.FEATURE_DIM))] + [f for _, f in kept])
@@ -101,7 +123,7 @@ def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds:
         features=features.astype(config.dtype),
         skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
         seconds=seconds,
-        warned=warned,
+        suspects=np.asarray(suspects, np.int64),
     )
 
 

@@ -364,6 +364,30 @@ def test_touch_re_extracts_nothing_and_verify_catches_an_edit_that_kept_size_and
     assert config.paths.cache.stat().st_mtime_ns != stamp
 
 
+def test_only_the_inputs_decoded_near_a_libjpeg_warning_are_decoded_again_to_find_it(
+    tmp_path, random_weights, engine_dir
+):
+    """Its file is found among a few suspects, not by decoding the whole shard again."""
+    from extract import backbone, engines, shard_work
+    from extract.sources import folder_source
+
+    data = tmp_path / "data"
+    write_class_folders(data / "train", ["a", "b"], 60)
+    write_class_folders(data / "validation", ["a", "b"], 2, seed=1)
+    victim = data / "train" / "a" / "a.5.jpg"
+    colour_image(0, 7, size=(160, 120)).save(victim)
+    whole = victim.read_bytes()
+    victim.write_bytes(whole[: len(whole) // 2] + whole[-2:])  # decodes, with "premature end of data segment"
+    train = folder_source(data).splits[0]
+    config = small_shards(data, tmp_path, random_weights, engine_dir, shard_size=1024)
+    model = backbone.build_backbone(config.weights, TINY)
+    engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
+    ((_, shard),) = shard_work.extract_shards(train, [0], engine, config)
+    position = train.ids.index("train/a/a.5.jpg")
+    assert position in shard.suspects.tolist()
+    assert len(shard.suspects) <= 2 * (os.cpu_count() or 1) + 2 * config.batch < len(train) / 4, len(shard.suspects)
+
+
 def test_a_jpeg_decoded_despite_damaged_data_is_kept_and_named(tmp_path, random_weights, engine_dir, capsys):
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 6)
