@@ -26,7 +26,9 @@ from audit.config import AuditConfig
 from bench import finetune_speed
 from bench.config import BenchConfig
 from bench.peak import measured
+from bench.precision import int8_rows
 from bench.scale import scale_rows
+from bench.timing import median_rate
 from classify import heads
 from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
@@ -51,16 +53,6 @@ ENTRY_POINTS = (
     "audit",
     "bench",
 )
-
-
-def median_rate(step, items: int, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return items / statistics.median(times)
 
 
 def bare_forward(weights: str, size: int, engine_dir: Path, repeats: int, batch: int = 32) -> dict[str, float]:
@@ -535,7 +527,6 @@ def keras_device() -> str:
 
 def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
     """Every row of the table: (measure, px, result, note)."""
-    from bench.precision import int8_rows  # which times with this module's median_rate
 
     quick, data, weights = config.quick, Path(config.data), config.weights
     repeats = 2 if quick else 5

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from bench.measure import median_rate
+from bench.timing import median_rate
 from classify import train as heads_train
 from classify.config import HeadConfig
 from extract import backbone, build, calibration, engines
