@@ -126,6 +126,24 @@ def test_a_class_that_differs_beyond_noise_gets_its_sentence_though_the_verdict_
     assert "Δ = +16.0 points of balanced accuracy for A" in said
 
 
+def test_classes_with_fewer_than_five_images_are_named_in_one_line():
+    names = ["common", "other", "rare"]
+    labels = np.repeat([0, 1, 2], [50, 50, 3])
+    heads = [method(name, labels, np.eye(3)[labels][None], names) for name in ("logreg", "dense")]
+    for head in heads:  # heads of one folder share their choice rows: said once
+        head.entry = {
+            "protocol": {"choose": "validation"},
+            "class_counts": {"choose": {"common": 30, "other": 30, "rare": 4}},
+        }
+    assert report_writer.small_classes(heads, names) == [
+        "Fewer than 5 images: in test, rare (3); in the choice rows (validation), rare (4). "
+        "Their per-class numbers carry little weight."
+    ]
+    enough = method("A", np.repeat([0, 1, 2], 5), np.eye(3)[np.repeat([0, 1, 2], 5)][None], names)
+    enough.entry = {"protocol": {"choose": "validation"}}  # the tutorial records no class counts
+    assert report_writer.small_classes([enough], names) == []
+
+
 # --- the confusion matrices at K classes ----------------------------------------------------
 
 
