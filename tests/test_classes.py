@@ -67,18 +67,17 @@ def test_per_class_numbers_are_scikit_learns_with_intervals_around_them():
     assert np.argmax(widths) == 0
 
 
-def test_several_runs_pool_their_predictions_and_share_the_accuracys_resamples():
+def test_several_runs_pool_their_predictions_and_images_are_resampled_with_replacement():
     labels, probabilities = predictions(3, 600, 0.8, seed=1, runs=3)
     (pooled,) = scores_of([probabilities], labels, 3)
     recall = [np.mean([np.mean(p.argmax(-1)[labels == k] == k) for p in probabilities]) for k in range(3)]
     np.testing.assert_allclose(pooled.estimate["recall"], recall)  # the mean over runs
-    from report import stats
-
-    correct = stats.correctness(probabilities, labels)
-    accuracy = stats.accuracy_interval(correct)  # the same resamples give the same interval
-    assert (accuracy.low, accuracy.high) == pytest.approx(
-        (pooled.interval("accuracy").low, pooled.interval("accuracy").high)
-    )
+    # the percentile bootstrap over images: resample i draws images rng.integers(0, n, n)
+    rng = np.random.default_rng(0)
+    per_image = (probabilities.argmax(-1) == labels).mean(axis=0)
+    means = [per_image[rng.integers(0, 600, (500, 600))].mean(axis=1) for _ in range(8)]
+    low, high = np.percentile(np.concatenate(means), [2.5, 97.5])
+    assert (pooled.interval("accuracy").low, pooled.interval("accuracy").high) == pytest.approx((low, high))
 
 
 def test_the_default_metric_switches_at_one_and_a_half_times():
