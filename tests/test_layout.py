@@ -212,8 +212,9 @@ def test_make_variables_become_their_flags():
     assert dict(flags_of(line)) == {"--out": "artifacts", "--similarity": "0.9"}
     (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5")
     assert dict(flags_of(line)) == {"--out": "artifacts", "--weights": "w.h5", "--epochs": "2", "--fine-tune-at": "120"}
-    (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense")
+    (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense", "TOP_K=3")
     assert "-m classify.predict photos " in line and ("--head", "dense") in flags_of(line)
+    assert ("--top-k", "3") in flags_of(line)
 
 
 def test_gpu_variable_picks_the_cuda_requirements():
