@@ -268,6 +268,7 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     assert fit_calls == [pytest.approx({0: expected[0], 1: expected[1]})] * 2
     for entry in (tuned["finetune"], baseline["tutorial"]):
         assert entry["class_weight"]["weights"] == pytest.approx({"a": expected[0], "b": expected[1]})
+        assert set(entry["validation"]["per_class"]) == {"a", "b"}  # per-class numbers in its metrics.json
 
 
 # --- leakage-free scores ----------------------------------------------------------------------
