@@ -14,6 +14,8 @@ BATCH        ?=
 LIMIT        ?=
 ENGINE       ?=
 DTYPE        ?=
+PRECISION    ?=
+CALIBRATION  ?=
 VIEWS        ?=
 CLUSTER      ?=
 SCHEDULER    ?=
@@ -32,6 +34,10 @@ SIMILARITY   ?=
 EPOCHS       ?=
 FT_EPOCHS    ?=
 FINE_TUNE_AT ?=
+FT_RECIPE    ?=
+FT_RATES     ?=
+FT_DEPTHS    ?=
+FT_SEARCH_STEPS ?=
 HEAD         ?=
 IMAGES       ?=
 BASELINE     ?=
@@ -46,21 +52,28 @@ TOP_K        ?=
 # GPU=1 installs tensorflow[and-cuda] instead of tensorflow-cpu; on by default where an NVIDIA driver is loaded.
 GPU          ?= $(if $(wildcard /proc/driver/nvidia/version),1)
 
+# Boolean variables: 1, yes or true is on; 0, no, false or unset is off; anything else stops make
+# at once with one line (checked for every target, so a typo never silently means on or off).
+BOOLEANS := TTA FORCE VERIFY BASELINE QUICK VERBOSE GPU
+on = $(filter 1 yes true,$(strip $(1)))
+$(foreach name,$(BOOLEANS),$(if $(filter-out 0 1 no yes false true,$(strip $($(name))))$(word 2,$($(name))),\
+	$(error $(name)=$($(name)) is not a boolean: use 1, yes or true for on, 0, no or false for off)))
+
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
-VARIANT  := $(if $(filter 1 yes true,$(GPU)),gpu,cpu)
+VARIANT  := $(if $(call on,$(GPU)),gpu,cpu)
 REQUIREMENTS := $(if $(filter gpu,$(VARIANT)),requirements-gpu.txt,requirements.txt)
 
 # $(call opt,--flag,$(VALUE)): the flag and its value, or nothing when the value is empty.
 opt  = $(if $(strip $(2)),$(1) $(2))
-# $(call flag,--flag,$(VALUE)): the bare flag when the value is set.
+# $(call flag,--flag,$(VALUE)): the bare flag when the boolean value is on.
 comma := ,
 space := $(subst ,, )
-flag = $(if $(strip $(2)),$(1))
+flag = $(if $(call on,$(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
-.PHONY: all venv features heads finetune baseline report audit predict export bench lint test clean
+.PHONY: all venv features heads finetune baseline report audit predict export bench lint test test-fast clean
 
 all: features heads finetune report
 
@@ -76,7 +89,7 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
-	$(call opt,--scheduler,$(SCHEDULER))
+	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION))
 # SEEDS, DEV_FRACTION and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--class-weight,$(CLASS_WEIGHT))
@@ -85,14 +98,16 @@ HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call
 	$(call opt,--search-rows,$(SEARCH_ROWS))
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
 	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \
-	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS)
+	$(call opt,--seeds,$(or $(FT_SEEDS),$(SEEDS))) $(RUNS_FLAGS) $(call opt,--recipe,$(FT_RECIPE)) \
+	$(call opt,--search-rates,$(FT_RATES)) $(call opt,--search-depths,$(FT_DEPTHS)) \
+	$(call opt,--search-steps,$(FT_SEARCH_STEPS))
 BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
 REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS)))) $(call opt,--metric,$(METRIC))
 AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
 PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
-	$(call flag,--tta,$(TTA)) $(call opt,--top-k,$(TOP_K))
-EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS))
+	$(call flag,--tta,$(TTA)) $(call opt,--precision,$(PRECISION)) $(call opt,--top-k,$(TOP_K))
+EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--precision,$(PRECISION))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
 	$(call flag,--verbose,$(VERBOSE))
 
@@ -108,7 +123,7 @@ finetune: venv
 baseline: venv
 	$(PY) -m finetune.baseline $(strip $(COMMON) $(BASELINE_FLAGS))
 
-report: venv $(if $(BASELINE),baseline)
+report: venv $(if $(call on,$(BASELINE)),baseline)
 	$(PY) -m report $(strip $(COMMON) $(REPORT_FLAGS))
 
 audit: venv
@@ -130,6 +145,10 @@ lint: venv
 
 test: lint
 	$(PY) -m pytest
+
+# The edit-test loop: the unit tier, without the end-to-end runs on ../shared or real clusters.
+test-fast: venv
+	$(PY) -m pytest -m "not e2e and not slow" -q
 
 clean:
 	rm -rf $(OUT)

@@ -5,15 +5,20 @@ the columns of audit.csv, most suspicious first.
     from audit import find
     find.label_issues("artifacts/features.h5")
 
-- **Label issues**: out-of-fold probabilities from logistic regression (every split pooled, each
-  image predicted by a model that never saw it or any of its views; with views, trained on all of
-  them and averaged over an image's), ranked by cleanlab's confident learning
-  (`find_label_issues`, ordered by self-confidence: the probability of the given label).
+- **Label issues**: probabilities from logistic regression, each image predicted by a model that
+  never saw it or any of its views (with views, trained on all of them and averaged over an
+  image's): train's out of fold over train alone, every other split's from the model fitted on
+  train; ranked within each split by cleanlab's confident learning (`find_label_issues`, ordered
+  by self-confidence: the probability of the given label).
 - **Duplicates and leakage**: exact nearest neighbours by cosine similarity of the features,
   computed block by block (scikit-learn's brute-force search, `working_memory` bounded), so
   memory never holds the N×N matrix.
-- **Outliers**: an image's mean cosine similarity to the nearest images of its own class; the
-  least similar part of each split is flagged.
+- **Outliers**: an image's mean cosine similarity to the nearest images of its own class in its
+  own split; the least similar part of each split is flagged.
+
+What `make heads EXCLUDE=audit.csv` drops from train is thus decided by train alone: no label of
+the scored split chooses a training row. Leakage (a train near-copy of another split's image) is
+written apart, to audit_leakage.csv: excluding those rows is its own choice.
 """
 
 from __future__ import annotations
@@ -94,24 +99,50 @@ def out_of_fold(
 
 
 def label_issues(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+    """Each split's images whose given label is unlikely, ranked within their split. Train's come
+    from out-of-fold probabilities over train alone, so no other split's labels decide which
+    train images are listed (and dropped by `EXCLUDE`); every other split's come from the model
+    fitted on all of train, which never saw them."""
     data = data or pooled(cache_path)
-    count, views, dim = data.views.shape
-    # every view trains; an image's views are held out together, and its probability is their mean
-    every = out_of_fold(
-        data.views.reshape(-1, dim), np.repeat(data.labels, views), np.repeat(np.arange(count), views), config
-    )
-    probabilities = every.reshape(count, views, -1).mean(axis=1)
-    found = cleanlab.filter.find_label_issues(
-        data.labels, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1
-    )
-    given = probabilities[np.arange(len(data.labels)), data.labels]
-    return _frame(
-        data,
-        found,
-        "label",
-        1.0 - given[found],
-        suggested=[data.class_names[k] for k in probabilities[found].argmax(axis=1)],
-    )
+    train = np.flatnonzero(data.splits == "train")
+    if not len(train):
+        raise AuditError("the cache has no train split to audit labels against")
+    probabilities = np.zeros((len(data.ids), len(data.class_names)))
+    probabilities[train] = _image_means(data, train, out_of_fold(*_every_view(data, train), config))
+    others = np.flatnonzero(data.splits != "train")
+    if len(others):
+        features, labels, _ = _every_view(data, train)
+        with linear.fold_threads():
+            model = linear.logreg_pipeline(config.c, config.seed).fit(features, labels)
+        probabilities[others] = _image_means(data, others, model.predict_proba(_every_view(data, others)[0]), model)
+    frames = []
+    for split in dict.fromkeys(data.splits):
+        rows = np.flatnonzero(data.splits == split)
+        found = rows[
+            cleanlab.filter.find_label_issues(
+                data.labels[rows], probabilities[rows], return_indices_ranked_by="self_confidence", n_jobs=1
+            )
+        ]
+        given = probabilities[found, data.labels[found]]
+        suggested = [data.class_names[k] for k in probabilities[found].argmax(axis=1)]
+        frames.append(_frame(data, found, "label", 1.0 - given, suggested=suggested))
+    return pd.concat(frames, ignore_index=True).sort_values("score", ascending=False, kind="stable")
+
+
+def _every_view(data: Pooled, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labels, image) of every view of the images at `rows`: one row per view."""
+    views, dim = data.views.shape[1:]
+    return data.views[rows].reshape(-1, dim), np.repeat(data.labels[rows], views), np.repeat(rows, views)
+
+
+def _image_means(data: Pooled, rows: np.ndarray, per_view: np.ndarray, model=None) -> np.ndarray:
+    """(len(rows), classes): each image's probabilities, the mean over its views, in every class's
+    column (a `model` names the columns it has; out-of-fold ones cover train's classes in order)."""
+    views = data.views.shape[1]
+    columns = model.classes_ if model is not None else np.unique(data.labels[data.splits == "train"])
+    out = np.zeros((len(rows), len(data.class_names)))
+    out[:, columns] = per_view.reshape(len(rows), views, -1).mean(axis=1)
+    return out
 
 
 def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
@@ -139,20 +170,21 @@ def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | N
 def outliers(
     cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None, listed: frozenset[str] = frozenset()
 ) -> pd.DataFrame:
-    """The images least like their `config.neighbours` nearest of their own class (in every split),
+    """The images least like their `config.neighbours` nearest of their own class in their own split,
     the `config.outlier_fraction` most isolated of each split; score 1 - mean cosine similarity.
     Ids `listed` already (as label issues: a mislabelled image is far from its given class too)
     are passed over."""
     data = data or pooled(cache_path)
     isolation = np.zeros(len(data.ids))
-    for label in np.unique(data.labels):
-        members = np.flatnonzero(data.labels == label)
-        if len(members) < 2:
-            continue
-        search = NearestNeighbors(n_neighbors=min(config.neighbours + 1, len(members)), metric="cosine")
-        with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-            distances, _ = search.fit(data.features[members]).kneighbors(data.features[members])
-        isolation[members] = distances[:, 1:].mean(axis=1)  # the first is the image itself
+    for split in dict.fromkeys(data.splits):  # within its own split: no other split's labels count
+        for label in np.unique(data.labels):
+            members = np.flatnonzero((data.labels == label) & (data.splits == split))
+            if len(members) < 2:
+                continue
+            search = NearestNeighbors(n_neighbors=min(config.neighbours + 1, len(members)), metric="cosine")
+            with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
+                distances, _ = search.fit(data.features[members]).kneighbors(data.features[members])
+            isolation[members] = distances[:, 1:].mean(axis=1)  # the first is the image itself
     flagged = []
     for split in dict.fromkeys(data.splits):
         rows = np.flatnonzero(data.splits == split)

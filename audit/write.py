@@ -1,4 +1,5 @@
-"""`make audit`: every finding into audit.csv, the counts into audit.json (which the report
+"""`make audit`: every finding into audit.csv but leakage, which goes to audit_leakage.csv (what
+`EXCLUDE=audit.csv` drops is label cleaning alone), the counts into audit.json (which the report
 quotes), and galleries of thumbnails into audit.md and a self-contained audit.html."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ TITLES = {
     "duplicate": "Near-duplicates within a split",
     "outlier": "Outliers: far from the images of their own class",
 }
+CSV = {issue: "audit_leakage.csv" if issue == "leakage" else "audit.csv" for issue in find.ISSUES}
 SCORES = {
     "label": "1 - the out-of-fold probability of the given label",
     "leakage": "cosine similarity of the features",
@@ -53,7 +55,9 @@ def write_audit(config: AuditConfig, progress: bool = False) -> Audit:
     for item, jpeg in jpegs.items():
         (paths.audit_thumbnails / names[item]).write_bytes(jpeg)
 
-    cache.write_text(paths.audit_csv, findings.to_csv(index=False))
+    leakage = findings["issue"] == "leakage"  # kept apart: not in what EXCLUDE=audit.csv drops
+    cache.write_text(paths.audit_csv, findings[~leakage].to_csv(index=False))
+    cache.write_text(paths.audit_leakage_csv, findings[leakage].to_csv(index=False))
     cache.write_text(paths.audit_json, json.dumps(summary, indent=2))
     relative = paths.audit_thumbnails.relative_to(paths.out).as_posix()
     cache.write_text(paths.audit_md, markdown(summary, shown, lambda item: f"{relative}/{names[item]}"))
@@ -103,7 +107,8 @@ def markdown(summary: dict, shown: dict[str, pd.DataFrame], thumbnail_path) -> s
         "# Dataset audit",
         "",
         f"`{summary['dataset']}`: {', '.join(f'{n} {split}' for split, n in summary['images'].items())} images. "
-        "Every finding is in audit.csv; `make heads EXCLUDE=audit.csv` trains without them.",
+        "Every finding but leakage is in audit.csv; `make heads EXCLUDE=audit.csv` trains without them. "
+        "Leakage is in audit_leakage.csv: `EXCLUDE=audit_leakage.csv` removes those train copies instead.",
         "",
     ]
     if summary["label_pairs"]:
@@ -118,7 +123,7 @@ def markdown(summary: dict, shown: dict[str, pd.DataFrame], thumbnail_path) -> s
             )
             lines.append(f"- {pictures} `{row.id}` ({row.split}): {_caption(row)}")
         if total > len(rows):
-            lines.append(f"- … and {total - len(rows)} more in audit.csv")
+            lines.append(f"- … and {total - len(rows)} more in {CSV[issue]}")
         lines.append("")
     return "\n".join(lines)
 
@@ -134,8 +139,9 @@ def html_page(summary: dict, shown: dict[str, pd.DataFrame], jpegs: dict[str, by
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Dataset audit</title>"
         f"<style>{STYLE}</style></head><body><h1>Dataset audit</h1>",
-        f"<p><code>{e(summary['dataset'])}</code>: {images} images. Every finding is in audit.csv; "
-        "<code>make heads EXCLUDE=audit.csv</code> trains without them.</p>",
+        f"<p><code>{e(summary['dataset'])}</code>: {images} images. Every finding but leakage is in audit.csv; "
+        "<code>make heads EXCLUDE=audit.csv</code> trains without them. Leakage is in audit_leakage.csv: "
+        "<code>EXCLUDE=audit_leakage.csv</code> removes those train copies instead.</p>",
     ]
     if summary["label_pairs"]:
         parts += ["<h2>Label issues by given and suggested class</h2><table border='1' cellpadding='4'>"]
@@ -154,6 +160,6 @@ def html_page(summary: dict, shown: dict[str, pd.DataFrame], jpegs: dict[str, by
                 + "".join(f"<img src='{data_uri(jpegs[item])}' alt='{e(item)}'>" for item in pictures)
                 + f"<br><code>{e(row.id)}</code> ({e(row.split)})<br>{e(_caption(row))}</div>"
             )
-        parts.append("</div>" + (f"<p>… and {total - len(rows)} more in audit.csv</p>" if total > len(rows) else ""))
+        parts.append("</div>" + (f"<p>… and {total - len(rows)} more in {CSV[issue]}</p>" if total > len(rows) else ""))
     parts.append("</body></html>")
     return "\n".join(parts)

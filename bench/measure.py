@@ -23,6 +23,7 @@ import numpy as np
 import cache
 from audit import find as audit_find
 from audit.config import AuditConfig
+from bench import finetune_speed
 from bench.config import BenchConfig
 from bench.peak import measured
 from bench.scale import scale_rows
@@ -100,6 +101,31 @@ def end_to_end(
     wall = time.perf_counter() - started
     work = sum(s.seconds for s in summary.splits)
     return sum(s.images for s in summary.splits) / work, wall
+
+
+def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[int, int], repeats: int) -> list[tuple]:
+    """What a large dataset sees: the images/s between two forced builds of `counts` images (links
+    to the photos, cycled), so that start-up cancels; against the bare TFLite forward pass timed
+    in the same run, between the builds."""
+    from bench.extraction_profile import linked_folder
+
+    size, (small, large) = 160, counts
+    with tempfile.TemporaryDirectory() as folder:
+        walls, bare = {}, []
+        for count in (small, large):
+            data = linked_folder(photos, Path(folder, f"data{count}"), count)
+            walls[count] = end_to_end(data, weights, size, "tflite", engine_dir, None, Path(folder, "out"))[1]
+            bare.append(bare_forward(weights, size, engine_dir, repeats)["tflite"])
+    rate, forward = (large - small) / (walls[large] - walls[small]), statistics.mean(bare)
+    return [
+        (
+            f"extraction, marginal rate {small:,} → {large:,} images",
+            size,
+            f"{rate:.0f} img/s",
+            f"{forward / rate:.2f} × the time of its bare forward ({forward:.0f} img/s, same run); "
+            f"forced builds, wall {walls[small]:.1f} s and {walls[large]:.1f} s",
+        )
+    ]
 
 
 def workflow_vs_tutorial(
@@ -269,7 +295,7 @@ def assembly_rows(rows: int) -> list[tuple]:
     """Shards to cache: `rows` synthetic rows × 1280 float32 in shards of 1,024, through the same
     assembly `make features` runs (checksums included), in MB/s of features written."""
     from cache.shards import Shard, ShardStore
-    from extract import extraction
+    from extract import extraction, shard_work
     from extract.sources import Source
 
     rng = np.random.default_rng(0)
@@ -279,8 +305,8 @@ def assembly_rows(rows: int) -> list[tuple]:
     with tempfile.TemporaryDirectory() as folder:
         store = ShardStore(Path(folder, "parts"), "bench")
         block = rng.random((config.shard_size, 1, backbone.FEATURE_DIM), dtype=np.float32)
-        for index in extraction.all_shards(split, config.shard_size):
-            count = len(extraction.shard_range(split, index, config.shard_size))
+        for index in shard_work.all_shards(split, config.shard_size):
+            count = len(shard_work.shard_range(split, index, config.shard_size))
             store.write("train", index, Shard(np.arange(count) + index * config.shard_size, block[:count], [], 0.0))
         attrs = {"fingerprint": "bench", "class_names": ["a"], "versions": {}}
         started = time.perf_counter()
@@ -357,7 +383,7 @@ def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, 
 def planted_rows(data: Path, weights: str, engine_dir: Path, flips: int, leaks: int, every: int = 1) -> list[tuple]:
     """`make audit` on a copy of the photos (every `every`-th) with `flips` train photos moved to
     the other class folder and `leaks` validation photos copied into train, half re-encoded at
-    JPEG quality 70, half resized to 60%: recall of the flips in the first 100 label issues, and
+    JPEG quality 70, half resized to 60%: recall of the flips in the first 100 train label issues, and
     how many copies are reported as leakage."""
     from PIL import Image
 
@@ -385,7 +411,7 @@ def planted_rows(data: Path, weights: str, engine_dir: Path, flips: int, leaks: 
         out = Path(root, "out")
         build.run(ExtractConfig(data=str(copy), weights=weights, out=str(out), engine_dir=str(engine_dir)), False)
         found = audit_find.audit(Paths(out).cache, AuditConfig(out=str(out)))
-    labels = list(found[found["issue"] == "label"]["id"][:100])
+    labels = list(found[(found["issue"] == "label") & (found["split"] == "train")]["id"][:100])
     leakage = found[found["issue"] == "leakage"]
     caught = set(zip(leakage["id"], leakage["paired_id"], strict=True)) & set(copies.items())
     return [
@@ -507,6 +533,8 @@ def keras_device() -> str:
 
 def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
     """Every row of the table: (measure, px, result, note)."""
+    from bench.precision import int8_rows  # which times with this module's median_rate
+
     quick, data, weights = config.quick, Path(config.data), config.weights
     repeats = 2 if quick else 5
     limit = 64 if quick else None
@@ -556,8 +584,10 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
                         f"median of {len(runs)}",
                     )
                 )
+            rows += finetune_speed.rows(weights, size, quick)
             rate = decode_only(data, size, 256 if quick else 3000, repeats)
             rows.append(("read + decode + resize alone", size, f"{rate:.0f} img/s", "extraction's tf.data pipeline"))
+        rows += marginal_rows(data, weights, engine_dir, (64, 192) if quick else (1000, 5000), repeats)
         rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, repeats)
         rows += start_up_rows(data, weights, out, limit, repeats)
         rate, count = predict_rate(data, out, engine_dir)
@@ -576,6 +606,9 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
         rows += cluster_rows(data, weights, engine_dir, limit, out)
         rows += assembly_rows(20_000 if quick else 200_000)
         rows += planted_rows(data, weights, engine_dir, *((6, 4, 10) if quick else (60, 20, 1)))
+        rows += int8_rows(
+            data, weights, engine_dir, out, (160,) if quick else (160, 224), limit, *((20, 1) if quick else (200, 3))
+        )
     # quick: 0.01 GB keeps 2,000 rows in memory and streams 8,000
     rows += scale_rows((2000, 8000), 0.01) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)
     for n in (2000,) if quick else (2000, 25000):

@@ -25,8 +25,8 @@ WRITE_ROWS = 50_000  # rows generated and written at a time
 
 
 def synthetic_cache(path: Path, rows: int, seed: int = 0) -> Path:
-    """Two overlapping classes of ReLU'd Gaussian features, as pooled features are; each class's
-    rows together, as a listing of class folders stores them."""
+    """Two overlapping classes of ReLU'd Gaussian features, as pooled features are; the rows in a
+    random order, as extraction stores a folder's (`extract.sources.in_row_order`)."""
     rng = np.random.default_rng(seed)
     means = rng.normal(0, 1, (2, FEATURE_DIM)).astype(np.float32) * 0.08
     attrs = {"fingerprint": f"scale-{rows}", "dataset": "synthetic", "class_names": ["a", "b"], "versions": {}}
@@ -34,7 +34,7 @@ def synthetic_cache(path: Path, rows: int, seed: int = 0) -> Path:
     for split, count in (("train", rows), ("validation", SCORED), ("test", SCORED)):
         writer.add_split(split)
         for start in range(0, count, WRITE_ROWS):
-            labels = (np.arange(start, min(count, start + WRITE_ROWS)) >= count // 2).astype(np.int64)
+            labels = rng.integers(0, 2, min(count, start + WRITE_ROWS) - start)
             noise = rng.standard_normal((len(labels), FEATURE_DIM), dtype=np.float32)
             features = np.maximum(noise + means[labels], 0)
             writer.append(split, features, labels, [f"{split}/{i}" for i in range(start, start + len(labels))], [], [])

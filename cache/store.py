@@ -1,12 +1,13 @@
 """The HDF5 feature cache: the one file every later stage reads.
 
-Layout (format version 4):
+Layout (format version 5):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, weights, weights_sha256, image_size, preprocessing, engine,
                            dtype, views, view_policy, dataset, dataset_fingerprint,
                            versions (JSON), extract_config (JSON)
-    /<split>/features      (N, D) float32 or float16, chunked: each image as it is
+    /<split>/features      (N, D) float32 or float16, chunked: each image as it is; rows in the
+                           source's order (`extract.sources.in_row_order`: pseudo-random)
     /<split>/views         (N, views-1, D), only where views > 1: its augmented views
     /<split>/labels        (N,) int64
     /<split>/ids           (N,) file names as bytes: relative path or TFDS id (not always UTF-8)
@@ -39,12 +40,13 @@ import numpy as np
 
 from workflow.errors import WorkflowError
 
-# 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks); 3: content hashes; 4: views
-FORMAT_VERSION = 4
+# 2: checksums (a sha256 of every dataset; fletcher32 on numeric chunks); 3: content hashes; 4: views;
+# 5: a folder's rows in a pseudo-random order by hash of id (any block of rows mixes the classes)
+FORMAT_VERSION = 5
 VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
-JSON_ATTRS = {"class_names", "versions", "extract_config", "warnings"}  # stored as JSON text
+JSON_ATTRS = {"class_names", "versions", "extract_config", "warnings", "precision_check"}  # stored as JSON text
 _TEXT = h5py.string_dtype("utf-8")
 # Ids are file names, which need not be valid UTF-8: stored as their bytes, read back with
 # os.fsdecode (undecodable bytes become surrogate escapes, PEP 383), so every name round-trips.

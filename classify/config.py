@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from extract.identity import PRECISIONS
 from workflow.cli import option
 from workflow.paths import MODEL_FILES, Paths
 
@@ -67,7 +68,8 @@ class HeadConfig:
         "(logistic regression: L-BFGS over full passes, C chosen on SEARCH_ROWS images). 0: always stream",
     )
     search_rows: int = option(
-        20000, "logistic regression on streamed rows: how many images, drawn at random, its C is cross-validated on"
+        20000,
+        "logistic regression on streamed rows: how many images (random, stratified) its C is cross-validated on",
     )
     scheduler: str | None = option(
         None, "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)"
@@ -112,10 +114,18 @@ class PredictConfig:
         "test-time augmentation: the mean probability over each image's views, made as the cache's were "
         "(its VIEWS and policy; needs VIEWS of 2 or more)",
     )
+    precision: str = option(
+        "float32",
+        "int8: run the fused full-integer export of HEAD (make export PRECISION=int8), what a device runs; "
+        "float32: the trained model on the cache's own engine",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self):
         if self.head not in MODELS:
             raise ValueError(f"head must be one of {MODELS}, got {self.head!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.batch < 1 or self.top_k < 1:
             raise ValueError("batch and top k must be positive")
 
@@ -133,10 +143,18 @@ class ExportConfig:
     out: str = option("artifacts", "folder of the trained models; writes <out>/export/")
     head: str = option("logreg", "which trained model to fuse with the backbone", choices=MODELS)
     weights: str | None = option(None, WEIGHTS_HELP)
+    precision: str = option(
+        "float32",
+        "int8: also write model.int8.tflite, full integer with float input and output, calibrated as PRECISION=int8 "
+        "extraction is (on the cache's train images), and its agreement with model.tflite in export.json",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self):
         if self.head not in MODELS:
             raise ValueError(f"head must be one of {MODELS}, got {self.head!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     @property
     def paths(self) -> Paths:

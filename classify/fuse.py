@@ -7,6 +7,8 @@ preprocessed image to (N, K) class probabilities.
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
 import keras
@@ -16,8 +18,10 @@ import cache
 from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
-from extract import engines
+from extract import calibration, engines
 from extract.backbone import matching_backbone
+from extract.calibration import cached_split
+from extract.identity import CALIBRATION_IMAGES
 
 
 def folded_logreg(pipeline) -> tuple[np.ndarray, np.ndarray]:
@@ -59,12 +63,58 @@ def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras
 
 
 @holding_lock("make export")
-def export(config: ExportConfig, progress: bool = False) -> tuple[Path, Path]:
-    """Write the fused model as .keras and .tflite, replacing export/ as one set; their paths."""
+def export(config: ExportConfig, progress: bool = False) -> list[Path]:
+    """Write the fused model as .keras and .tflite (and, for int8, model.int8.tflite with its
+    agreement in export.json), replacing export/ as one set; their paths."""
     fused = fused_model(config.out, config.head, config.weights)
+    record = saved.load_record(config.out, config.head) | {"head": config.head, "export_precision": config.precision}
+    float_bytes = engines.to_tflite(fused)
+    written = [config.paths.export_keras, config.paths.export_tflite, config.paths.export_record]
+    if config.precision == "int8":
+        int8_bytes, record["agreement"] = int8_export(config, fused, float_bytes)
+        written.append(config.paths.export_int8)
     with cache.staged(config.paths, "export") as paths:
         with cache.atomic_path(paths.export_keras) as tmp:
             fused.save(tmp)
         with cache.atomic_path(paths.export_tflite) as tmp:
-            tmp.write_bytes(engines.to_tflite(fused))
-    return config.paths.export_keras, config.paths.export_tflite
+            tmp.write_bytes(float_bytes)
+        if config.precision == "int8":
+            with cache.atomic_path(paths.export_int8) as tmp:
+                tmp.write_bytes(int8_bytes)
+        cache.write_text(paths.export_record, json.dumps(record, indent=2))
+    return written
+
+
+def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) -> tuple[bytes, dict]:
+    """The fused model in full integer, calibrated on the cache's train images as `PRECISION=int8`
+    extraction is, and its agreement with the float export on the cache's choice rows: the share
+    of images given the same class, the largest probability difference, and each one's accuracy."""
+    cache_path = config.paths.cache
+    meta = cache.info(cache_path)
+    count = meta["extract_config"].get("calibration", CALIBRATION_IMAGES)
+    size = fused.input_shape[1]
+    int8_bytes = engines.to_tflite(fused, calibration.of_split(cached_split(cache_path, "train"), count, size).samples)
+    choose = "validation" if "test" in meta["splits"] else "train"
+    rows = cached_split(cache_path, choose)
+    rows = calibration.subset(rows, calibration.check_positions(rows))
+    with tempfile.TemporaryDirectory() as folder:
+        models = []
+        for name, content in (("float", float_bytes), ("int8", int8_bytes)):
+            (Path(folder) / name).write_bytes(content)
+            models.append(engines.TFLiteEngine(Path(folder) / name, 32))
+        probs = {name: [] for name in ("float", "int8")}
+        labels = []
+        for positions, batch in calibration.images(rows, size):
+            for name, model in zip(probs, models, strict=True):
+                probs[name].append(model(batch))
+            labels.append(rows.labels[positions])
+    a, b, y = np.concatenate(probs["float"]), np.concatenate(probs["int8"]), np.concatenate(labels)
+    return int8_bytes, {
+        "rows": len(y),
+        "split": choose,
+        "calibration_images": count,
+        "same_class": float(np.mean(a.argmax(1) == b.argmax(1))),
+        "max_probability_difference": float(np.abs(a - b).max()),
+        "accuracy_float32": float(np.mean(a.argmax(1) == y)),
+        "accuracy_int8": float(np.mean(b.argmax(1) == y)),
+    }

@@ -63,17 +63,21 @@ def loss_and_accuracy(n_classes: int) -> tuple[keras.losses.Loss, keras.metrics.
     return keras.losses.SparseCategoricalCrossentropy(), keras.metrics.SparseCategoricalAccuracy(name="accuracy")
 
 
-def compile_dense(model: keras.Model, n_classes: int, learning_rate: float, steps_per_execution: int = 1) -> None:
-    """RMSprop and the loss that matches the head's output; shared with fine-tuning.
+def compile_dense(
+    model: keras.Model, n_classes: int, learning_rate, steps_per_execution: int = 1, jit_compile="auto"
+) -> None:
+    """RMSprop (at a rate or a schedule) and the loss that matches the head's output; shared with fine-tuning.
 
     `steps_per_execution` runs several batches per call into the backend: the same updates,
-    less Python overhead per step, which dominates a head on 1280-d features."""
+    less Python overhead per step, which dominates a head on 1280-d features. `jit_compile`:
+    Keras's "auto" is XLA on an accelerator only."""
     loss, accuracy = loss_and_accuracy(n_classes)
     model.compile(
         optimizer=keras.optimizers.RMSprop(learning_rate),
         loss=loss,
         metrics=[accuracy],
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
 
 
@@ -253,9 +257,10 @@ def train_logreg_streamed(
     config: HeadConfig, fit: Part, class_weight: dict[int, float] | None = None
 ) -> tuple[Pipeline, dict]:
     """Logistic regression on fit rows larger than memory: C chosen as `train_logreg` chooses it, on
-    `config.search_rows` of the images drawn at random; then the same objective minimised over
+    `config.search_rows` of the images drawn at random, stratified (every class, at least a fold's
+    worth each: the start model covers every class); then the same objective minimised over
     every row, out of core (`linear.streamed_logreg`), starting from the sample's model."""
-    sample = fit.sample(config.search_rows, config.seed).load()
+    sample = fit.sample(config.search_rows, config.seed, least=config.folds).load()
     start, record = train_logreg(config, *every_view(sample), class_weight)
     started = time.perf_counter()
     model, passes = streamed_logreg(fit, record["best_C"], start, config.seed, class_weight)

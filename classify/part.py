@@ -17,6 +17,7 @@ import numpy as np
 
 import cache
 from cache.store import ROWS_PER_CHUNK
+from extract.sources import quotas
 
 SPAN = ROWS_PER_CHUNK
 BLOCK_BYTES = 64 * 2**20  # float32 features of one block, every view: the memory a stream holds
@@ -45,12 +46,17 @@ class Part:
         """The rows where the boolean `keep` (one per row of this part) is set."""
         return Part(self.cache_path, self.split, self.positions[keep], self.labels[keep], self.views, self.dim)
 
-    def sample(self, count: int, seed: int) -> Part:
-        """At most `count` of its images, drawn at random without replacement."""
+    def sample(self, count: int, seed: int, least: int = 1) -> Part:
+        """About `count` of its images drawn at random without replacement, stratified: every class
+        in its share, and at least `least` images of each (all of a class that has fewer). So a
+        cross-validation on the sample has every class in every fold, however rare."""
         if count >= len(self):
             return self
+        rng = np.random.default_rng(seed)
+        classes, sizes = np.unique(self.labels, return_counts=True)
         keep = np.zeros(len(self), dtype=bool)
-        keep[np.random.default_rng(seed).choice(len(self), count, replace=False)] = True
+        for label, quota in zip(classes, quotas(count, sizes, least), strict=True):
+            keep[rng.choice(np.flatnonzero(self.labels == label), quota, replace=False)] = True
         return self.subset(keep)
 
     @property

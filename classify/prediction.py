@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,8 +20,9 @@ import cache
 from classify import heads, saved
 from classify.config import PredictConfig
 from classify.train import probabilities
-from extract import engines, images, pipeline
+from extract import calibration, engines, images, pipeline
 from extract.backbone import matching_backbone
+from extract.hashes import ContentHashes
 from extract.sources import DataError, Split
 
 
@@ -46,6 +48,8 @@ def image_files(inputs: list[str]) -> list[Path]:
 
 def classifier(config: PredictConfig):
     """(record, function from a batch of model inputs to class probabilities)."""
+    if config.precision == "int8":
+        return exported_int8(config)
     model, record = saved.load(config.out, config.head)
     if record["preprocessing"] != images.PREPROCESSING:
         raise cache.CacheError(
@@ -54,10 +58,33 @@ def classifier(config: PredictConfig):
     if config.head == "finetune":
         return record, lambda batch: heads.probabilities_of_outputs(model.predict_on_batch(batch))
     base = matching_backbone(record, config.weights, f"the {config.head} head")
+    # a head trained on int8 features sees int8 features: the engine the cache was extracted with
+    int8 = calibration.Calibration(record["calibration"]) if record.get("precision") == "int8" else None
     engine = engines.make_engine(
-        record["engine"], base, record["weights_sha256"], record["image_size"], config.batch, config.engine_path
+        record["engine"],
+        base,
+        record["weights_sha256"],
+        record["image_size"],
+        config.batch,
+        config.engine_path,
+        calibration=int8,
     )
     return record, lambda batch: probabilities(config.head, model, engine(batch))
+
+
+def exported_int8(config: PredictConfig):
+    """(record, classify) of the fused int8 export (`make export PRECISION=int8`): what a device runs."""
+    path, record_path = config.paths.export_int8, config.paths.export_record
+    if not path.exists() or not record_path.exists():
+        raise cache.CacheError(f"no int8 export in {config.out}: run `make export PRECISION=int8` first")
+    record = json.loads(record_path.read_text())
+    if record["head"] != config.head:
+        raise cache.CacheError(
+            f"the int8 export in {config.out} is of the {record['head']} model, not {config.head}: "
+            f"pass HEAD={record['head']}, or run `make export PRECISION=int8 HEAD={config.head}`"
+        )
+    engine = engines.TFLiteEngine(path, config.batch)
+    return record, engine
 
 
 def mean_over_views(classify, batch: np.ndarray, batch_size: int) -> np.ndarray:
@@ -83,7 +110,10 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
             "built with VIEWS=2 or more (make features VIEWS=2)"
         )
     class_names = record["class_names"]
-    split = Split("predict", [str(f) for f in files], np.zeros(len(files), np.int64), paths=[str(f) for f in files])
+    paths = [str(f) for f in files]
+    # content hashes seed the views, as extraction's do: a cached image gets the views the cache has
+    content = list(map(ContentHashes().of, paths)) if views > 1 else None
+    split = Split("predict", paths, np.zeros(len(files), np.int64), paths=paths, content=content)
     size = record["image_size"]
     top = min(config.top_k, len(class_names))
     ranked = [f"{column}_{rank}" for rank in range(2, top + 1) for column in ("label", "score")]
@@ -116,7 +146,8 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
                 counts[""] += 1
             done = upto
 
-        overlap = engines.runs_on_gpu("keras" if config.head == "finetune" else record["engine"])
+        on_cpu = config.precision == "int8"  # the int8 export: a TFLite file
+        overlap = not on_cpu and engines.runs_on_gpu("keras" if config.head == "finetune" else record["engine"])
         inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, record.get("view_policy", "flip"))
         for positions, batch in inputs:
             for position, probs in zip(positions, mean_over_views(classify, batch, config.batch), strict=True):

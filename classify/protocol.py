@@ -15,7 +15,6 @@ This is the discipline of linear-probe versus fine-tuning studies (Kornblith et 
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,7 +22,8 @@ import numpy as np
 
 import cache
 from classify.part import Part
-from extract.sources import name_bytes
+from extract.calibration import hash_order
+from extract.identity import digest
 from workflow.errors import WorkflowError
 
 Data = TypeVar("Data", Part, cache.SplitData)
@@ -46,13 +46,20 @@ class Protocol:
         }
 
 
+def recorded(protocol: Protocol, excluded: frozenset[str] = frozenset()) -> dict:
+    """What decides a model's fit and choice rows beyond the cache, as a saved head records it:
+    `saved.check_protocol` compares it before fine-tuning starts from the head. `excluded`: the
+    train ids left out. A dict, so that a later setting (class weights) is one more key."""
+    return {"choose": protocol.choose, "dev_fraction": protocol.dev_fraction, "excluded_ids": digest(sorted(excluded))}
+
+
 def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[str]:
     """Per class, the `fraction` of ids with the lowest sha256 (at least one where the class has two)."""
     chosen = set()
     for label in np.unique(labels):
         members = [ids[i] for i in np.flatnonzero(labels == label)]
         count = min(len(members) - 1, max(1, round(fraction * len(members))))
-        chosen.update(sorted(members, key=lambda item: hashlib.sha256(name_bytes(item)).digest())[:count])
+        chosen.update(members[i] for i in hash_order(members)[:count])
     return frozenset(chosen)
 
 

@@ -16,6 +16,7 @@ import keras
 
 import cache
 from extract.identity import file_sha256
+from workflow.errors import WorkflowError
 from workflow.paths import MAKE_TARGET, Paths
 
 # What a later stage needs to turn a new image into the features the model was trained on.
@@ -30,6 +31,8 @@ RECORDED = (
     "weights_sha256",
     "views",
     "view_policy",
+    "precision",
+    "calibration",
 )
 
 
@@ -37,9 +40,45 @@ class HeadMismatchError(cache.CacheError):
     """A saved model does not belong to this cache, or is missing."""
 
 
+class ProtocolMismatchError(WorkflowError):
+    """A saved head was fitted and chosen on other rows than a stage that starts from it would use."""
+
+
+PROTOCOL_NAMES = {  # each key of `classify.protocol.recorded`, as a sentence names it
+    "choose": "choice rows",
+    "dev_fraction": "dev fraction (DEV_FRACTION)",
+    "excluded_ids": "excluded train ids (EXCLUDE)",
+}
+
+
+def check_protocol(record: dict, current: dict, name: str = "dense") -> None:
+    """Refuse, in one line naming the difference, a saved head whose protocol (its record's
+    `protocol`, from `classify.protocol.recorded`) is not `current`: a stage starting from it would
+    choose on rows it was fitted on, or fit on rows it left out."""
+    saved_protocol = record.get("protocol")
+    if saved_protocol is None:
+        raise ProtocolMismatchError(
+            f"the saved {name} head does not record the protocol it was trained under: run `{MAKE_TARGET[name]}` again"
+        )
+    differences = [
+        f"{PROTOCOL_NAMES.get(key, key)} {_shown(saved_protocol.get(key))}, not {_shown(current.get(key))}"
+        for key in sorted(set(saved_protocol) | set(current))
+        if saved_protocol.get(key) != current.get(key)
+    ]
+    if differences:
+        raise ProtocolMismatchError(
+            f"the saved {name} head was trained with {'; '.join(differences)} as here: "
+            f"run `{MAKE_TARGET[name]}` with the same settings first"
+        )
+
+
+def _shown(value) -> str:
+    return value[:12] if isinstance(value, str) and len(value) > 12 else f"{value}"
+
+
 def record_of(cache_info: dict, extra: dict | None = None) -> dict:
     """What a saved model records of the cache it was trained on (views: 1 for a cache made in Python)."""
-    defaults = {"views": 1, "view_policy": "flip"}
+    defaults = {"views": 1, "view_policy": "flip", "precision": "float32", "calibration": ""}
     return {key: cache_info.get(key, defaults.get(key)) for key in RECORDED} | (extra or {})
 
 

@@ -17,7 +17,7 @@ from classify import heads, plots, saved, scored
 from classify.config import HeadConfig
 from classify.metrics import score
 from classify.part import Part, blocks_of, every_view
-from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids
+from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
 from classify.weights import class_weights, record
 from extract.build import data_change
 from workflow.paths import Paths
@@ -51,13 +51,14 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
         rows = replace(rows, choose=rows.choose.load())
     trained = [head for name in config.heads for head in train_head(name, config, meta, protocol, rows)]
     change = data_change(config.paths)
-    excluded = len(exclude.intersection(cache.ids(cache_path, "train"))) if exclude else 0
+    excluded = exclude.intersection(cache.ids(cache_path, "train")) if exclude else frozenset()
     for head in trained:
         head.entry["data_changed"] = change  # trained on features of data that is no longer there
-        head.entry["excluded"] = {"file": config.exclude, "train_rows": excluded}
+        head.entry["excluded"] = {"file": config.exclude, "train_rows": len(excluded)}
+    record = {"config": asdict(config), "protocol": recorded(protocol, excluded)}
     with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:
-            save_head(head, config, meta, protocol, paths)
+            save_head(head, record, meta, protocol, paths)
         return write_metrics(paths.heads_metrics, {head.name: head.entry for head in trained})
 
 
@@ -191,14 +192,14 @@ def evaluate(
     return Trained(name, best, every_run, entry)
 
 
-def save_head(head: Trained, config: HeadConfig, meta: dict, protocol: Protocol, paths: Paths) -> None:
-    """The saved model and its record, every run's scores, and the Dense head's curve (a `_tta`
-    entry: its scores alone, the model being its head's)."""
+def save_head(head: Trained, record: dict, meta: dict, protocol: Protocol, paths: Paths) -> None:
+    """The saved model and its record (`record`: the settings and the protocol it was trained
+    under), every run's scores, and the Dense head's curve (a `_tta` entry: its scores alone, the
+    model being its head's)."""
     scored.save(paths.scored(head.name), head.scored)
     if head.name.endswith("_tta"):
         return
-    record = saved.record_of(meta, {"head": head.name, "config": asdict(config)})
-    saved.save(head.best.model, paths, head.name, record)
+    saved.save(head.best.model, paths, head.name, saved.record_of(meta, {"head": head.name} | record))
     if head.best.history is not None:
         cache.write_text(paths.dense_history, json.dumps(head.best.history))
         plots.learning_curves(
@@ -215,7 +216,7 @@ def choices(name: str, config: HeadConfig, protocol: Protocol, record: dict) -> 
     if name == "logreg" and record["streamed"]:
         return (
             f"C from {config.cs} by {config.folds}-fold cross-validation on {record['search_images']} fit images "
-            f"drawn at random, then fitted on every fit row streamed from the cache; {run}"
+            f"drawn at random (stratified), then fitted on every fit row streamed from the cache; {run}"
         )
     if name == "logreg":
         return f"C from {config.cs} by {config.folds}-fold cross-validation on the fit rows; {run}"

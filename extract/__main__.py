@@ -24,6 +24,8 @@ def show(config: ExtractConfig, summary) -> None:
             print(f"kept {item}, though its data is damaged: {warning}")
         if len(s.warnings) > SHOWN:
             print(f"... and {len(s.warnings) - SHOWN} more in {s.split} (cache.info(path)['splits'])")
+    for line in summary.precision_lines():
+        print(line)
 
 
 main = cli.command(

@@ -47,7 +47,7 @@ def random_view(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 def views(image: tf.Tensor, image_seed: tf.Tensor, count: int, policy: str) -> tf.Tensor:
     """(count, H, W, 3): the image itself, then count - 1 views of it; view k of an image is the
-    same wherever and whenever it is computed (`image_seed`: `seed_of` its id)."""
+    same wherever and whenever it is computed (`image_seed`: `seed_of` its content hash or id)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown view policy {policy!r}; choose from {POLICIES}")
     made = [image]
@@ -59,7 +59,8 @@ def views(image: tf.Tensor, image_seed: tf.Tensor, count: int, policy: str) -> t
     return tf.stack(made)
 
 
-def seed_of(image_id: str) -> int:
-    """A stable 63-bit seed from an image's id (its bytes, so any file name works)."""
-    digest = hashlib.sha256(image_id.encode("utf-8", "surrogateescape")).digest()
+def seed_of(key: str) -> int:
+    """A stable 63-bit seed from an image's key: its file's content hash, or its id where there is
+    none (its bytes, so any file name works)."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "big") >> 1

@@ -37,6 +37,14 @@ class Summary:
     path: Path
     status: str  # "built", "resumed", "up to date", "updated" and what was reused, "rebuilt" and why
     splits: list[SplitSummary] = field(default_factory=list)
+    precision: str = "float32"
+    precision_check: dict | None = None  # int8: its agreement with float32 on the choice rows (extract.calibration)
+
+    def precision_lines(self) -> list[str]:
+        """int8's agreement with float32, and a warning where it costs accuracy; nothing for float32."""
+        from extract.calibration import describe
+
+        return describe(self.precision_check) if self.precision_check else []
 
 
 def run(config: ExtractConfig, progress: bool = True) -> Summary:
@@ -136,4 +144,6 @@ def summary_of(path: Path, status: str) -> Summary:
             )
             for name, s in meta["splits"].items()
         ],
+        meta.get("precision", "float32"),
+        meta.get("precision_check"),
     )

@@ -1,17 +1,15 @@
-"""The extraction work: source → decode pipeline → engine → shards → HDF5 cache.
+"""Extraction, orchestrated: source → shards (by the local or the Dask runner) → HDF5 cache.
 
 `extract.build` calls it only when the cache is not up to date by its quick key; this module
 loads TensorFlow and the model. Where the previous cache has the same features key, only the
 files whose content it has not seen go through the model (`extract.reuse`), and the rest of
-its rows are copied over in the new listing's order.
+its rows are copied over in the new listing's row order (`sources.in_row_order`).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -19,15 +17,15 @@ import h5py
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 import cache
-from cache.shards import Shard, ShardStore
-from extract import backbone, engines, identity, images, native_log
+from cache.shards import ShardStore
+from extract import backbone, calibration, engines, identity, images, local, native_log
 from extract.config import ExtractConfig
 from extract.hashes import ContentHashes
-from extract.pipeline import batches, elements, why_skipped
+from extract.pipeline import elements
 from extract.reuse import Outcome, Reuse
+from extract.shard_work import all_shards, missing_shards, shard_range
 from extract.sources import Source, Split, open_source
 
 ASSEMBLY_ROWS = 4096
@@ -58,6 +56,7 @@ def extract(
     model = backbone.build_backbone(config.weights, config.image_size)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
+    int8 = calibration.of_source(source, config.calibration, config.image_size) if config.precision == "int8" else None
     attrs = {
         "model": identity.MODEL_NAME,
         # absolute, so later stages find the file from any working directory
@@ -67,6 +66,8 @@ def extract(
         "preprocessing": identity.PREPROCESSING,
         "engine": engine_name,
         "dtype": config.dtype,
+        "precision": config.precision,
+        "calibration": int8.digest if int8 else "",
         "views": config.views,
         "view_policy": config.view_policy,
         "dataset": source.description,
@@ -90,18 +91,25 @@ def extract(
     store = ShardStore(paths.parts, identity.digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
     size = config.shard_size
     resumed = any(missing_shards(split, store, size) != all_shards(split, size) for split in work)
+    note = None  # what a cluster lost on the way
     if config.cluster or config.scheduler:
         from extract import cluster
 
-        cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
+        note = cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
     else:
         engine = engines.make_engine(
-            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path
+            engine_name, model, weights_hash, config.image_size, config.batch, config.engine_path, calibration=int8
         )
-        for split in work:
-            _extract_split(split, engine, store, config, progress)
+        if int8:  # checked, not assumed: before the cache is written, which records it
+            attrs["precision_check"] = calibration.check(engine, model, weights_hash, source, config)
+        local.extract_splits(work, engine, store, config, progress)
     assemble(paths.cache, attrs, source, work, store, reuse, config)
     store.remove()
+    status = _status(why, reuse, source, work, resumed)
+    return f"{status} ({note})" if note else status
+
+
+def _status(why: str, reuse: Reuse | None, source: Source, work: list[Split], resumed: bool) -> str:
     if why:
         return f"rebuilt, since {why.split(': run')[0]}"
     if reuse:
@@ -111,102 +119,8 @@ def extract(
     return "resumed" if resumed else "built"
 
 
-def _extract_split(split: Split, engine, store: ShardStore, config: ExtractConfig, progress: bool) -> None:
-    """Every shard of `split` not yet in `store`, in order."""
-    todo = missing_shards(split, store, config.shard_size)
-    if not todo:
-        return
-    left = sum(len(shard_range(split, index, config.shard_size)) for index in todo)
-    bar = tqdm(total=len(split), initial=len(split) - left, unit="img", desc=split.name, disable=not progress)
-    for index, shard in extract_shards(split, todo, engine, config):
-        store.write(split.name, index, shard)
-        bar.update(len(shard_range(split, index, config.shard_size)))
-    bar.close()
-
-
-def all_shards(split: Split, shard_size: int) -> list[int]:
-    return list(range(-(-len(split) // shard_size)))
-
-
-def missing_shards(split: Split, store: ShardStore, shard_size: int) -> list[int]:
-    return [index for index in all_shards(split, shard_size) if not store.has(split.name, index)]
-
-
-def shard_range(split: Split, index: int, shard_size: int) -> range:
-    return range(index * shard_size, min((index + 1) * shard_size, len(split)))
-
-
-def extract_shards(split: Split, indices: list[int], engine, config: ExtractConfig) -> Iterator[tuple[int, Shard]]:
-    """(index, shard) for the shards `indices` of a split, in order, each as soon as it is done: the
-    unit of work, in one process or one per cluster task (`extract.cluster`). Consecutive shards
-    share one input pipeline, which decodes ahead across their boundary; so a libjpeg warning
-    that shows while a shard finishes marks it and the next one (which file's is found at
-    assembly)."""
-    size = config.shard_size
-    overlap = engines.runs_on_gpu(engine.name)
-    for run in _consecutive(indices):
-        current, carried = run[0], False
-        kept: list[tuple[np.ndarray, np.ndarray]] = []
-        started = time.perf_counter()
-
-        def finished() -> Shard:
-            nonlocal current, carried, kept, started
-            warned = bool(log.libjpeg_warnings())
-            shard = _shard(split, current, kept, config, time.perf_counter() - started, warned or carried)
-            current, carried, kept, started = current + 1, warned, [], time.perf_counter()
-            return shard
-
-        with native_log.captured() as log:
-            start, stop = run[0] * size, shard_range(split, run[-1], size).stop
-            inputs = batches(
-                split, start, config.image_size, config.batch, overlap, config.views, config.view_policy, stop
-            )
-            for positions, batch in inputs:
-                features = _features(engine, batch, config.batch, config.views)
-                while len(positions) and positions[-1] >= shard_range(split, current, size).stop:
-                    inside = positions < shard_range(split, current, size).stop
-                    kept.append((positions[inside], features[inside]))
-                    positions, features = positions[~inside], features[~inside]
-                    yield current, finished()
-                kept.append((positions, features))
-            while current <= run[-1]:
-                yield current, finished()
-
-
-def _consecutive(indices: list[int]) -> list[list[int]]:
-    runs: list[list[int]] = []
-    for index in indices:
-        if runs and runs[-1][-1] == index - 1:
-            runs[-1].append(index)
-        else:
-            runs.append([index])
-    return runs
-
-
-def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds: float, warned: bool) -> Shard:
-    """A shard from the (positions, features) its inputs gave; the inputs that gave none were skipped."""
-    positions = np.concatenate([np.zeros(0, np.int64)] + [p for p, _ in kept])
-    features = np.concatenate([np.zeros((0, config.views, identity.FEATURE_DIM))] + [f for _, f in kept])
-    missing = sorted(set(shard_range(split, index, config.shard_size)) - set(positions.tolist()))
-    return Shard(
-        positions=positions,
-        features=features.astype(config.dtype),
-        skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
-        seconds=seconds,
-        warned=warned,
-    )
-
-
-def _features(engine, batch: np.ndarray, batch_size: int, views: int) -> np.ndarray:
-    """(B, views, D) features of a batch of inputs, (B, views, size, size, 3) or (B, size, size, 3),
-    through the engine `batch_size` images at a time."""
-    images = batch.reshape(-1, *batch.shape[-3:])
-    features = np.concatenate([engine(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-    return features.reshape(len(batch), views, -1)
-
-
 def assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardStore, reuse, config) -> None:
-    """Write every split in its listing order: rows reused from the previous cache where the
+    """Write every split in its source's row order: rows reused from the previous cache where the
     content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time.
     Where this run's decoding printed libjpeg warnings, the files behind them are found and
     named in the split's `warnings`."""

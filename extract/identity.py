@@ -2,7 +2,7 @@
 
 Two keys say whether a cache is what a run would build:
 - the **fingerprint** (`fingerprint_of`): the model, the loaded weight values' hash, size,
-  preprocessing, engine, dtype and data. Computing it means building the model.
+  preprocessing, engine, dtype, data and, for int8, the calibration sample. Computing it means building the model.
 - the **quick key** (`quick_key`): the same inputs as cheap facts (the weights file's sha256
   and size, the data's listing and file stats, the settings), so an up-to-date `make features`
   answers in well under a second, before TensorFlow is imported. The cache records the
@@ -32,14 +32,27 @@ def digest(value) -> str:
 FEATURE_KEYS = ("model", "weights_sha256", "image_size", "preprocessing", "engine", "dtype", "views", "view_policy")
 
 
+PRECISIONS = ("float32", "int8")  # the TFLite engine's arithmetic
+CALIBRATION_IMAGES = 200  # PRECISION=int8 calibrates on this many train images by default (BENCHMARKS.md)
+# int8 adds its calibration (precision and sample): absent, float32, and older caches keep their keys.
+PRECISION_KEYS = ("precision", "calibration")
+
+
+def _keys(attrs: dict, keys: tuple[str, ...]) -> dict:
+    chosen = {key: attrs[key] for key in keys}
+    if attrs.get("precision", "float32") != "float32":
+        chosen |= {key: attrs[key] for key in PRECISION_KEYS}
+    return chosen
+
+
 def features_key(attrs: dict) -> str:
     """Two caches with the same features key hold the same features for the same file content."""
-    return digest({key: attrs[key] for key in FEATURE_KEYS})
+    return digest(_keys(attrs, FEATURE_KEYS))
 
 
 def fingerprint_of(attrs: dict) -> str:
     """Everything that decides the cache: the features key's inputs and the data."""
-    return digest({key: attrs[key] for key in (*FEATURE_KEYS, "dataset", "dataset_fingerprint", "class_names")})
+    return digest(_keys(attrs, (*FEATURE_KEYS, "dataset", "dataset_fingerprint", "class_names")))
 
 
 def keras_imagenet_file(image_size: int) -> Path:
@@ -74,6 +87,7 @@ def quick_key(
     limit: int | None,
     data_key: str,
     views: tuple[int, str] = (1, "flip"),
+    precision: tuple[str, int] = ("float32", 0),
 ) -> str | None:
     """The cheap stand-in for the fingerprint, or None where the weights file is not on disk yet.
 
@@ -94,4 +108,5 @@ def quick_key(
             "data_key": data_key,
             "views": list(views),
         }
+        | ({"precision": list(precision)} if precision[0] != "float32" else {})
     )

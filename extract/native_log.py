@@ -4,7 +4,7 @@ libjpeg, inside TensorFlow's decoders, reports a damaged JPEG that it could stil
 ("Corrupt JPEG data: premature end of data segment") on stderr, from a decoding thread,
 naming no file. `captured()` sends descriptor 2 to a temporary file for a block, so that
 extraction notices such warnings as they come and then finds the files behind them one at a
-time (`extract.images.decode_warning`). Python's own `sys.stderr` (progress bars, errors)
+time (`images.decode_error`, in the shard that warned). Python's own `sys.stderr` (progress bars, errors)
 keeps writing where it did, and what was captured goes on to the old descriptor 2 afterwards:
 nothing is swallowed.
 """

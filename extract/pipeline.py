@@ -24,11 +24,15 @@ def elements(split: Split, start: int = 0, stop: int | None = None) -> tf.data.D
     positions = tf.data.Dataset.range(start, stop)
     if split.paths is None:
         return tf.data.Dataset.zip(positions, split.dataset.skip(start).take(stop - start))
-    # bytes, not str: a file name need not be valid UTF-8
-    names = [os.fsencode(path) for path in split.paths[start:stop]]
-    return tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(names)).map(
-        lambda position, path: (position, tf.io.read_file(path)),
-        num_parallel_calls=tf.data.AUTOTUNE,
+    return read_at(split, positions)
+
+
+def read_at(split: Split, positions: tf.data.Dataset) -> tf.data.Dataset:
+    """(position, encoded bytes) of a folder split's inputs at `positions` (int64), in their order:
+    a file can be read from any position, so a stream may visit them in any order."""
+    names = tf.constant([os.fsencode(path) for path in split.paths], tf.string)  # bytes: a name need not be valid UTF-8
+    return positions.map(
+        lambda position: (position, tf.io.read_file(names[position])), num_parallel_calls=tf.data.AUTOTUNE
     )
 
 
@@ -54,7 +58,10 @@ def batches(
     options = tf.data.Options()
     options.autotune.enabled = False
     if views > 1:
-        seeds = tf.constant([augment.seed_of(item) for item in split.ids], tf.int64)
+        # Seeded by each file's content where the source knows it (folders): a moved, renamed or
+        # copied file keeps its views, as an update, which reuses rows by content, keeps them; so
+        # an update is the fresh build bit for bit. By id where it does not (TFDS).
+        seeds = tf.constant([augment.seed_of(item) for item in split.content or split.ids], tf.int64)
 
         def inputs(position, encoded):
             return position, augment.views(images.preprocess(encoded, size), seeds[position], views, policy)

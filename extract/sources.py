@@ -1,7 +1,8 @@
 """Where images come from: a folder of class folders, or a TFDS dataset.
 
-Every source gives, per split, the ids and labels of its inputs in a fixed order, and where
-their bytes are: image files, or a TFDS dataset. Reading them is `extract.pipeline`'s job.
+Every source gives, per split, the ids and labels of its inputs in a fixed order (a folder's in
+a pseudo-random order by hash of id, `in_row_order`; TFDS's as TFDS generated it, shuffled
+already), and where their bytes are: image files, or a TFDS dataset. Reading them is `extract.pipeline`'s job.
 Listing a folder needs no TensorFlow, so an up-to-date check never imports it.
 """
 
@@ -95,10 +96,10 @@ def folder_source(root: Path, limit: int | None = None, hashes: ContentHashes | 
     for name in ("train", "validation", "test"):
         if name not in files_by_split:
             continue
-        files = _limit(files_by_split[name], limit, key=lambda item: item.id)
+        files = _limit(files_by_split[name], limit)
         if not files:
             raise DataError(f"split {name!r} of {root} has no image files")
-        splits.append(_folder_split(name, files, class_names, hashes))
+        splits.append(_folder_split(name, in_row_order(files, key=lambda item: item.id), class_names, hashes))
     return Source(
         description=str(root),
         class_names=class_names,
@@ -169,12 +170,43 @@ def _bucket(key: str) -> int:
     return int(hashlib.sha256(name_bytes(key)).hexdigest()[:8], 16) % 100
 
 
-def _limit(items: list, limit: int | None, key: Callable) -> list:
-    """A stable, class-mixed subset: the `limit` items with the lowest hash, in their own order."""
-    if limit is None or limit >= len(items):
-        return items
-    keep = set(sorted(range(len(items)), key=lambda i: hashlib.sha256(name_bytes(key(items[i]))).digest())[:limit])
-    return [item for i, item in enumerate(items) if i in keep]
+LIMIT_LEAST = 5  # images of each class a LIMIT keeps (all of a rarer one): a cross-validation's worth
+
+
+def _limit(files: list[File], limit: int | None) -> list[File]:
+    """A stable, stratified subset: of each class, its share of `limit` (at least LIMIT_LEAST) with
+    the lowest hash of id, in their own order."""
+    if limit is None or limit >= len(files):
+        return files
+    classes = sorted({file.label for file in files})
+    members = [[file for file in files if file.label == name] for name in classes]
+    keep = set()
+    for group, quota in zip(members, quotas(limit, np.array([len(g) for g in members]), LIMIT_LEAST), strict=True):
+        keep.update(
+            sorted((file.id for file in group), key=lambda item: hashlib.sha256(name_bytes(item)).digest())[:quota]
+        )
+    return [file for file in files if file.id in keep]
+
+
+def quotas(total: int, sizes: np.ndarray, least: int = 1) -> np.ndarray:
+    """How many of each class a stratified sample of about `total` takes: at least `least` of each
+    (all of a class with fewer), the rest in proportion to the sizes (largest remainders)."""
+    floor = np.minimum(sizes, least)
+    rest, room = max(0, total - int(floor.sum())), sizes - floor
+    exact = rest * room / max(1, room.sum())
+    shares = np.floor(exact).astype(np.int64)
+    shares[np.argsort(shares - exact, kind="stable")[: rest - int(shares.sum())]] += 1
+    return floor + np.minimum(shares, room)
+
+
+def in_row_order(items: list, key: Callable = lambda item: item) -> list:
+    """`items` in the order a split's rows are stored: a fixed pseudo-random order by a hash of each
+    id, so that any contiguous run of rows (a block a streaming head reads, a shard) is a random
+    sample of the split. The listing puts each class's files together, and a reader that took
+    blocks of it would see one class at a time. Salted, so it is independent of the 80/10/10
+    split, `LIMIT` and dev, which rank the same ids by their sha256; an added file takes its own
+    place and moves no other."""
+    return sorted(items, key=lambda item: hashlib.blake2b(name_bytes(key(item)), person=b"row order").digest())
 
 
 def _folder_split(name: str, files: list[File], class_names: list[str], hashes: ContentHashes) -> Split:

@@ -11,9 +11,9 @@ from workflow import cli
 
 def show(config: BaselineConfig, metrics: dict) -> None:
     entry = metrics["tutorial"]
-    accuracy = entry.get("validation", {}).get("accuracy")
+    scored = entry["protocol"]["score"]  # `test` when the cache has one, else `validation`
     print(
-        f"tutorial recipe: validation accuracy {accuracy}, {entry['train_seconds']:.1f} s for "
+        f"tutorial recipe: {scored} accuracy {entry[scored]['accuracy']:.2%}, {entry['train_seconds']:.1f} s for "
         f"{entry['epochs_run']} epochs"
     )
 

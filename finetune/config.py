@@ -10,6 +10,8 @@ from classify.config import CLASS_WEIGHT_HELP, CLASS_WEIGHTS, WEIGHTS_HELP, chec
 from workflow.cli import option
 from workflow.paths import Paths
 
+SEARCH_POINTS = 3  # choice-row losses measured along each search candidate's steps (its curve)
+
 
 @dataclass
 class EndToEndConfig:
@@ -35,15 +37,36 @@ class EndToEndConfig:
         return Paths(self.out)
 
 
+RECIPES = ("searched", "tutorial")
+
+
 @dataclass
 class FinetuneConfig(EndToEndConfig):
-    fine_tune_at: int = option(100, "train MobileNetV2's layers from this index up (of 155)")
-    learning_rate: float | None = option(None, "RMSprop learning rate (unset: the Dense head's / 10, the tutorial's)")
+    recipe: str = option(
+        "searched",
+        "searched: start from the cached head with the lowest loss on the choice rows, choose the rate and depth "
+        "on them (--search-*), warm-up then cosine decay; tutorial: start from the Dense head, fixed rate "
+        "(--learning-rate) and depth (--fine-tune-at)",
+        choices=RECIPES,
+    )
+    fine_tune_at: int = option(100, "tutorial recipe: train MobileNetV2's layers from this index up (of 155)")
+    learning_rate: float | None = option(
+        None, "tutorial recipe: RMSprop learning rate (unset: the Dense head's / 10, the tutorial's)"
+    )
+    search_rates: list[float] = option(
+        [1e-5, 3e-5, 1e-4], "searched recipe: peak learning rates tried, comma-separated"
+    )
+    search_depths: list[int] = option(
+        [100, 130], "searched recipe: FINE_TUNE_AT depths tried (train layers from this index up), comma-separated"
+    )
+    search_steps: int = option(60, "searched recipe: training steps of each candidate of the search")
 
     def __post_init__(self):
         super().__post_init__()
-        if self.fine_tune_at < 0:
-            raise ValueError("fine_tune_at must not be negative")
+        if self.fine_tune_at < 0 or min(self.search_depths, default=-1) < 0:
+            raise ValueError("fine_tune_at and every search depth must be set and not negative")
+        if min(self.search_rates, default=0) <= 0 or self.search_steps < SEARCH_POINTS:
+            raise ValueError(f"every search rate must be positive, and search steps at least {SEARCH_POINTS}")
 
 
 @dataclass

@@ -47,16 +47,8 @@ def image_dataset(
     """Batches of (model input, label) for the kept positions of a split, in cache order unless
     shuffled (`shuffle_seed`); with `augment` (training), each image a new random view every epoch
     (`extract.augment`'s `finetune` policy, seeded from `shuffle_seed`)."""
-    keep_table = tf.constant(keep)
     labels = tf.constant(split.labels.astype(np.float32 if binary else np.int64))
-    dataset = (
-        pipeline.elements(split)
-        .filter(lambda position, encoded: keep_table[position])
-        .apply(tf.data.experimental.assert_cardinality(int(keep.sum())))
-    )
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(1024, seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(
+    dataset = kept_elements(split, keep, shuffle_seed).map(
         lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
@@ -66,6 +58,27 @@ def image_dataset(
             lambda pair, seed: (augment_view(pair[0], seed), pair[1]), num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def kept_elements(split, keep: np.ndarray, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """(position, encoded bytes) of the kept positions of a split: in cache order, or with
+    `shuffle_seed` a new permutation of all of them every epoch, made before any image is decoded.
+
+    The cache lists each class's images together, so a bounded shuffle buffer would stream them
+    class by class (issue 23). A folder split is read at any position: only the positions are
+    shuffled. A TFDS split is read in order only, so its kept encoded bytes, not decoded images,
+    go through one buffer as large as the split: it holds the split's encoded size in memory."""
+    count = int(keep.sum())
+    if split.paths is None:
+        keep_table = tf.constant(keep)
+        dataset = pipeline.elements(split).filter(lambda position, encoded: keep_table[position])
+        if shuffle_seed is not None:
+            dataset = dataset.shuffle(count, seed=shuffle_seed, reshuffle_each_iteration=True)
+        return dataset.apply(tf.data.experimental.assert_cardinality(count))
+    positions = tf.data.Dataset.from_tensor_slices(np.flatnonzero(keep).astype(np.int64))
+    if shuffle_seed is not None:
+        positions = positions.shuffle(count, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return pipeline.read_at(split, positions)
 
 
 def roles_of(splits: dict, protocol: Protocol) -> dict:

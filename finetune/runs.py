@@ -1,5 +1,6 @@
 """Repeated, resumable end-to-end training runs on images: one per seed, each keeping its best
-epoch by loss on the protocol's choice rows, then scored on its scored rows.
+epoch by loss on the protocol's choice rows, then scored on its scored rows. A warm-started run's
+model before any step is a candidate too ("epoch 0"): fine-tuning never ends below its start.
 
 Fine-tuning and the tutorial's recipe both train this way. Each run keeps its files under
 `Paths.run(method, seed)`: Keras's backup (a killed run resumes from its last finished epoch),
@@ -49,19 +50,29 @@ class RunResult:
     probabilities: np.ndarray  # (images, classes) on the scored rows, from the best epoch
     inference_seconds_per_image: float
     history: dict[str, list[float]]
+    start: dict[str, float] | None = None  # epoch 0 on the choice rows (`_start`), for a warm start
+    search_seconds: float = 0.0  # the recipe search before the runs, counted in each run's cost
+
+    @property
+    def choice_losses(self) -> list[float]:
+        """The choice rows' loss at each candidate epoch: epoch 0 first where the start is one."""
+        return ([self.start[MONITOR]] if self.start else []) + self.history[MONITOR]
+
     class_weight: dict | None = None  # the setting and the weights its optimiser saw (`weights.record`)
 
     @property
     def choice_loss(self) -> float:
-        return min(self.history[MONITOR])
+        return min(self.choice_losses)
 
     @property
     def best_epoch(self) -> int:
-        return int(np.argmin(self.history[MONITOR])) + 1
+        """0: the start itself (training never beat it on the choice rows)."""
+        return int(np.argmin(self.choice_losses)) + (0 if self.start else 1)
 
     @property
     def seconds(self) -> float:
-        return float(sum(self.history["seconds"]))
+        start = self.start["seconds"] if self.start else 0.0
+        return float(sum(self.history["seconds"])) + start + self.search_seconds
 
 
 def train_runs(
@@ -72,9 +83,11 @@ def train_runs(
     roles: dict,
     meta: dict,
     progress: bool,
+    warm_start: bool = False,
 ) -> list[RunResult]:
     """Train (or resume, or reuse) one run per seed of `config` (a FinetuneConfig or BaselineConfig);
-    `make_model(seed)` builds a compiled model.
+    `make_model(seed)` builds a compiled model. With `warm_start`, the model before any step is
+    epoch 0, a candidate for the best epoch.
 
     A run's files are reused only while everything that decides it stays the same: the config
     (less RUN_INDEPENDENT), the cache, the protocol, and `settings`; otherwise it starts afresh."""
@@ -101,9 +114,9 @@ def train_runs(
             continue
         keras.utils.set_random_seed(seed)
         model = make_model(seed)
-        fit = image_dataset(*roles["fit"], size, batch, binary, shuffle_seed=seed, augment=config.augment)
+        fit = fit_stream(config, roles["fit"], meta, seed)
         choose = image_dataset(*roles["choose"], size, batch, binary)
-        _fit(model, fit, choose, files, epochs, progress, weights)
+        _fit(model, fit, choose, files, epochs, progress, warm_start, weights)
         load_best(model, files)
         started = time.perf_counter()
         probabilities = predict(model, roles["score"], meta, batch)
@@ -114,15 +127,31 @@ def train_runs(
     return results
 
 
+def fit_stream(config, role: tuple, meta: dict, seed: int):
+    """One run's training batches: every fit image once an epoch, in a new order every epoch
+    (the whole split shuffled, `finetune.data.kept_elements`), augmented if `config.augment`."""
+    binary = len(meta["class_names"]) == 2
+    return image_dataset(*role, meta["image_size"], config.batch, binary, shuffle_seed=seed, augment=config.augment)
+
+
 def _fit(
-    model: keras.Model, fit, choose, files: RunFiles, epochs: int, progress: bool, class_weight: dict | None
+    model: keras.Model,
+    fit,
+    choose,
+    files: RunFiles,
+    epochs: int,
+    progress: bool,
+    warm_start: bool,
+    class_weight: dict | None,
 ) -> None:
     done = len(read_history(files.history).get("loss", [])) if files.history.exists() else 0
     if done >= epochs and files.best.exists():
         return  # trained, killed before its result was written
     if not files.backup.exists():  # killed before its first epoch ended: start afresh
-        files.history.unlink(missing_ok=True)
-        files.best.unlink(missing_ok=True)
+        for path in (files.history, files.best, files.start):
+            path.unlink(missing_ok=True)
+    if warm_start and not files.start.exists():
+        _start(model, choose, files)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(files.backup)),  # deletes itself when training ends
         EpochSeconds(),
@@ -131,7 +160,7 @@ def _fit(
             monitor=MONITOR,
             save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=_best_so_far(files.history),
+            initial_value_threshold=_best_so_far(files),
         ),
         keras.callbacks.CSVLogger(str(files.history), append=True),
     ]
@@ -145,6 +174,16 @@ def _fit(
         shuffle=False,
         class_weight=class_weight,
     )
+
+
+def _start(model: keras.Model, choose, files: RunFiles) -> None:
+    """Epoch 0: the warm-started model on the choice rows, saved as the best epoch so far, so a
+    run whose every epoch is worse ends where it started."""
+    started = time.perf_counter()
+    loss, accuracy = model.evaluate(choose, verbose=0)
+    model.save_weights(files.best)
+    start = {MONITOR: float(loss), "val_accuracy": float(accuracy), "seconds": time.perf_counter() - started}
+    cache.write_text(files.start, json.dumps(start))
 
 
 def load_best(model: keras.Model, files: RunFiles) -> None:
@@ -163,9 +202,10 @@ def _recorded_settings(files: RunFiles) -> dict | None:
 
 
 def _load(files: RunFiles, seed: int) -> RunResult:
+    start = json.loads(files.start.read_text()) if files.start.exists() else None
     with np.load(files.result) as data:
         return RunResult(
-            seed, data["probabilities"], float(data["inference_seconds_per_image"]), read_history(files.history)
+            seed, data["probabilities"], float(data["inference_seconds_per_image"]), read_history(files.history), start
         )
 
 
@@ -218,9 +258,10 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"} if rows else {}
 
 
-def _best_so_far(path: Path) -> float | None:
-    """A resumed run's checkpoint must beat the epochs before the interruption, not start afresh."""
-    if not path.exists():
-        return None
-    values = read_history(path).get(MONITOR)
+def _best_so_far(files: RunFiles) -> float | None:
+    """A resumed run's checkpoint must beat the epochs before the interruption and epoch 0, not
+    start afresh."""
+    values = read_history(files.history).get(MONITOR, []) if files.history.exists() else []
+    if files.start.exists():
+        values = [*values, json.loads(files.start.read_text())[MONITOR]]
     return min(values) if values else None

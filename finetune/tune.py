@@ -1,11 +1,16 @@
-"""`make finetune`: warm-start from the Dense head, train the top of MobileNetV2 end to end,
-SEEDS times (resumable), each run keeping its best epoch on the choice rows; save the run with
-the lowest choice loss and score it on the cache's own splits."""
+"""`make finetune`: warm-start from a cached head, train the top of MobileNetV2 end to end,
+SEEDS times (resumable), each run keeping its best epoch on the choice rows (the start, epoch 0,
+included); save the run with the lowest choice loss and score it on the cache's own splits.
+
+The searched recipe (default) starts from the cached head with the lowest choice loss, chooses
+the peak rate and depth on the choice rows (`finetune.search`), and runs warm-up then cosine
+decay; FT_RECIPE=tutorial keeps the tutorial's: the Dense head, a fixed rate and depth."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import math
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -13,7 +18,7 @@ import keras
 import cache
 from cache.lock import holding_lock
 from classify import heads, plots, saved, scored
-from classify.protocol import protocol_of
+from classify.protocol import protocol_of, recorded
 from extract import engines
 from extract.backbone import matching_backbone
 from extract.identity import file_sha256
@@ -21,6 +26,8 @@ from finetune.config import FinetuneConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
 from finetune.runs import load_best, score_splits, scored_of, summary, train_runs
+from finetune.search import search
+from finetune.start import best_head, start_head
 
 
 @holding_lock("make finetune")
@@ -28,28 +35,48 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written)."""
     paths = config.paths
     meta = cache.info(paths.cache)
-    _, head_record = saved.load(config.out, "dense", meta["fingerprint"])  # refuses a head of another cache
     n_classes = len(meta["class_names"])
+    searched = config.recipe == "searched"
+    start = best_head(paths) if searched else "dense"
+    start_head(config.out, start, meta["fingerprint"], n_classes)  # refuses a head of another cache
     if engines.has_gpu():  # before any layer is built: the policy applies to layers made after it
         keras.mixed_precision.set_global_policy("mixed_float16")
-    learning_rate = config.learning_rate or head_record["config"]["learning_rate"] / 10
     protocol = protocol_of(paths.cache, config.dev_fraction)
+    # fine-tuning excludes nothing: a head fitted without some train rows, or on today's choice rows, is refused
+    saved.check_protocol(saved.load_record(config.out, start), recorded(protocol), start)
     splits = cached_splits(paths, meta)
     roles = roles_of(splits, protocol)
+    steps_per_epoch = math.ceil(int(roles["fit"][1].sum()) / config.batch)
 
-    def make_model(seed: int) -> keras.Model:
-        head, _ = saved.load(config.out, "dense")  # a fresh copy of the trained head for each run
+    def warm_model(learning_rate, fine_tune_at: int) -> keras.Model:
+        head = start_head(config.out, start, meta["fingerprint"], n_classes)  # a fresh copy for each run
         base = matching_backbone(meta, config.weights, "the cache")
-        model = build_finetune_model(base, head, config.fine_tune_at)
+        model = build_finetune_model(base, head, fine_tune_at)
         heads.compile_dense(model, n_classes, learning_rate)
         return model
 
-    decides = {
-        "learning_rate": learning_rate,
-        "head": file_sha256(paths.model("dense")),
-        "protocol": protocol.describe(),
-    }
-    results = train_runs("finetune", config, decides, make_model, roles, meta, progress)
+    decides = {"start": start, "head": file_sha256(paths.model(start)), "protocol": protocol.describe()}
+
+    def candidate(peak_rate: float, fine_tune_at: int, steps: int) -> keras.Model:
+        return warm_model(warmup_cosine(peak_rate, steps), fine_tune_at)
+
+    if searched:
+        found = search(config, decides, candidate, roles, meta, progress)
+        learning_rate, fine_tune_at = found["chosen"]["learning_rate"], found["chosen"]["fine_tune_at"]
+        schedule = warmup_cosine(learning_rate, config.epochs * steps_per_epoch)  # stateless: shared by the runs
+    else:
+        found = None
+        learning_rate = config.learning_rate or saved.load_record(config.out, "dense")["config"]["learning_rate"] / 10
+        fine_tune_at = config.fine_tune_at
+        schedule = learning_rate
+
+    def make_model(seed: int) -> keras.Model:
+        return warm_model(schedule, fine_tune_at)
+
+    decides |= {"learning_rate": learning_rate, "fine_tune_at": fine_tune_at}
+    results = train_runs("finetune", config, decides, make_model, roles, meta, progress, warm_start=True)
+    if found:  # the search's cost is the method's: every run needs it
+        results = [replace(r, search_seconds=found["seconds"]) for r in results]
     best = min(results, key=lambda r: r.choice_loss)
     model = make_model(best.seed)
     load_best(model, paths.run("finetune", best.seed))
@@ -60,10 +87,16 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
             "saved_seed": best.seed,
             "epochs_run": len(best.history["loss"]),
             "best_epoch": best.best_epoch,
+            "start_won": best.best_epoch == 0,
+            "recipe": config.recipe,
+            "start": start,
             "learning_rate": learning_rate,
-            "fine_tune_at": config.fine_tune_at,
+            "schedule": "warm-up then cosine decay" if searched else "constant",
+            "fine_tune_at": fine_tune_at,
+            "search": found,
+            "curve": {"choice_loss": best.choice_losses, "loss": best.history["loss"]},
             "protocol": protocol.describe(),
-            "choices": f"best epoch of each run on {protocol.choose}; saved run: lowest log loss on {protocol.choose}",
+            "choices": _choices(config, protocol.choose),
             "cache_fingerprint": meta["fingerprint"],
         }
     }
@@ -76,6 +109,24 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         cache.write_text(staged.finetune_metrics, json.dumps(metrics, indent=2))
         _plot(best.history, paths.dense_history, staged.finetune_curve, protocol.choose)
     return metrics
+
+
+def warmup_cosine(peak: float, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """A linear warm-up to `peak` over the first tenth of `steps`, then cosine decay to 0 at `steps`."""
+    warmup = max(1, steps // 10)
+    return keras.optimizers.schedules.CosineDecay(0.0, max(1, steps - warmup), warmup_target=peak, warmup_steps=warmup)
+
+
+def _choices(config: FinetuneConfig, choose: str) -> str:
+    epochs = f"best epoch of each run on {choose}, epoch 0 (the start, before any step) included"
+    runs = f"saved run: lowest log loss on {choose}"
+    if config.recipe == "tutorial":
+        return f"{epochs}; {runs}"
+    return (
+        f"start: the cached head with the lowest log loss on {choose}; peak rate from {config.search_rates} and "
+        f"depth from {config.search_depths} by the lowest loss on {choose} after {config.search_steps} steps each; "
+        f"{epochs}; {runs}"
+    )
 
 
 def _plot(history: dict, frozen_history_path: Path, path: Path, choice: str) -> None:

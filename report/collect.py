@@ -46,6 +46,12 @@ class Method:
         return sum(s["seconds"] for s in self.meta["splits"].values()) if self.name in USES_CACHE else 0.0
 
     @property
+    def precision(self) -> str:
+        """The arithmetic its features came from: the cache's engine (int8 or float32) for cached heads;
+        end-to-end methods run the Keras model in float32."""
+        return self.meta.get("precision", "float32") if self.name in USES_CACHE else "float32"
+
+    @property
     def total_seconds(self) -> float:
         """What one run costs from the images: extraction (cached heads) plus training."""
         return self.extraction_seconds + float(np.mean(self.scored.train_seconds))

@@ -116,3 +116,41 @@ def confusion_figure(rows: list[Row], class_names: list[str]):
 
 def confusion_matrices(rows: list[Row], class_names: list[str], path: Path) -> None:
     _save(confusion_figure(rows, class_names), path)
+
+
+def fine_tuning_curves(entry: dict, path: Path) -> None:
+    """Fine-tuning's recipe at work (its metrics.json entry): each search candidate's loss on the
+    choice rows against its steps, on one panel; the saved run's, epoch 0 (the start) included,
+    against its epochs on the other."""
+    search = entry.get("search")
+    figure, axes = plt.subplots(1, 2 if search else 1, figsize=(12 if search else 6, 4.5), squeeze=False)
+    if search:
+        axis = axes[0, 0]
+        for candidate in search["candidates"]:
+            chosen = candidate["learning_rate"] == entry["learning_rate"] and (
+                candidate["fine_tune_at"] == entry["fine_tune_at"]
+            )
+            axis.plot(
+                candidate["steps"],
+                candidate["choice_loss"],
+                marker="o",
+                linewidth=2.5 if chosen else 1,
+                label=f"rate {candidate['learning_rate']:g}, layers {candidate['fine_tune_at']}+"
+                + (" (chosen)" if chosen else ""),
+            )
+        axis.set_xlabel("training step")
+        axis.set_ylabel("loss on the choice rows")
+        axis.set_title(f"The search: {len(search['candidates'])} candidates, {search['seconds']:.0f} s", fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    axis = axes[0, -1]
+    curve = entry["curve"]
+    axis.plot(range(len(curve["choice_loss"])), curve["choice_loss"], marker="o", label="choice rows (epoch 0: start)")
+    axis.plot(range(1, len(curve["loss"]) + 1), curve["loss"], marker=".", label="training rows (augmented)")
+    axis.axvline(entry["best_epoch"], color="grey", linestyle="--", label=f"best epoch: {entry['best_epoch']}")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss")
+    axis.set_title(f"The saved run: {entry['recipe']} recipe", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)

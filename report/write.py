@@ -40,6 +40,7 @@ def method_record(row: verdict.Row, class_names: list[str]) -> dict:
         "protocol": entry["protocol"],
         "choices": entry["choices"],
         "cost": {
+            "precision": method.precision,
             "extraction_seconds": method.extraction_seconds,
             "train_seconds_per_run": float(np.mean(method.scored.train_seconds)),
             "total_seconds": method.total_seconds,
@@ -83,6 +84,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
         + verdict.class_sentences(rows, class_names)
         + small_classes(methods, class_names)
         + [audit.note],
+        "fine_tuning": fine_tuning_of(methods),
         "methods": [method_record(row, class_names) for row in rows],
         "most_wrong": {
             row.method.label: [
@@ -98,6 +100,40 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
         "top_confusions": {"method": best.method.label, "cells": gallery.top_confusions(best, class_names)},
         "wrong_per_class": {"method": best.method.label, "classes": gallery.wrong_per_class(best, class_names)},
     }
+
+
+def fine_tuning_of(methods: list[Method]) -> dict | None:
+    """The fine-tuning run's recipe, what its search saw, and its curve (None without one, or
+    from before recipes were recorded)."""
+    tuned = next((m for m in methods if m.name == "finetune" and "recipe" in m.entry), None)
+    if tuned is None:
+        return None
+    keys = ("recipe", "start", "learning_rate", "schedule", "fine_tune_at", "best_epoch", "start_won", "search")
+    return {key: tuned.entry[key] for key in keys} | {"curve": tuned.entry["curve"], "label": tuned.label}
+
+
+def fine_tuning_lines(section: dict) -> list[str]:
+    """What the report says of fine-tuning's recipe, one sentence a line."""
+    lines = [
+        f"Recipe: {section['recipe']}; started from the cached {section['start']} head; peak rate "
+        f"{section['learning_rate']:g}, {section['schedule']}; layers {section['fine_tune_at']} and up trained."
+    ]
+    search = section["search"]
+    if search:
+        tried = "; ".join(
+            f"rate {c['learning_rate']:g}, layers {c['fine_tune_at']}+: {c['choice_loss'][-1]:.4f}"
+            for c in search["candidates"]
+        )
+        start, steps = search["candidates"][0]["choice_loss"][0], search["candidates"][0]["steps"][-1]
+        lines.append(
+            f"The search ({search['seconds']:.0f} s, counted in the training seconds above) saw these losses on "
+            f"the choice rows after {steps} steps each, from {start:.4f} at the start: {tried}."
+        )
+    if section["start_won"]:
+        lines.append("The best epoch was epoch 0, the start itself: fine-tuning did not help here.")
+    else:
+        lines.append(f"The best epoch was {section['best_epoch']}: fine-tuning improved on its start.")
+    return lines
 
 
 SMALL_CLASS = 5  # images: fewer in the choice rows or the scored split, and a class's numbers carry little weight
@@ -195,7 +231,7 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
         "runs: mean ± sd (min–max)",
         f"Δ {metric} vs best, 95% CI",
         "McNemar p",
-        "extraction s (one-off)",
+        "extraction s (one-off), precision",
         "training s per run",
         "inference ms/image",
     ]
@@ -236,7 +272,7 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
                 spread,
                 delta,
                 "–" if versus is None else f"{versus['mcnemar_p']:.2g}",
-                f"{cost['extraction_seconds']:.1f}" if cost["extraction_seconds"] else "–",
+                f"{cost['extraction_seconds']:.1f}, {cost['precision']}" if cost["extraction_seconds"] else "–",
                 f"{cost['train_seconds_per_run']:.1f}",
                 f"{cost['inference_ms_per_image']:.2f}",
             ]
@@ -272,7 +308,7 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path) -> str:
+def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_tuning: Path | None = None) -> str:
     lines = [
         "# Transfer learning report",
         "",
@@ -296,6 +332,10 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path) -> st
         "",
         f"![confusion matrices]({confusion.name})",
     ]
+    lines.append("")
+    if content["fine_tuning"]:
+        lines += ["## Fine-tuning's recipe", ""] + [f"- {line}" for line in fine_tuning_lines(content["fine_tuning"])]
+        lines += ["", f"![fine-tuning's search and learning curve]({fine_tuning.name})", ""]
     confusions = content["top_confusions"]
     lines += ["", f"## Top confusions of {confusions['method']}", ""]
     for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
@@ -355,7 +395,9 @@ def _html_table(header: list[str], rows: list[list[str]]) -> list[str]:
     )
 
 
-def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes]) -> str:
+def html_page(
+    content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes], fine_tuning: bytes | None = None
+) -> str:
     e = html.escape
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>Transfer learning report</title>"
@@ -380,6 +422,11 @@ def html_page(content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, b
         f"<p>Confusion matrices: {e(content['confusion'])}; and as recall.</p>",
         f"<div class='figure'><img alt='confusion matrices' src='{data_uri(confusion, 'png')}'></div>",
     ]
+    if content["fine_tuning"]:
+        parts += ["<h2>Fine-tuning's recipe</h2><ul>"] + [
+            f"<li>{e(x)}</li>" for x in fine_tuning_lines(content["fine_tuning"])
+        ]
+        parts += [f"</ul><img alt='fine-tuning search and curve' src='{data_uri(fine_tuning, 'png')}'>"]
     confusions = content["top_confusions"]
     parts += [f"<h2>Top confusions of {e(confusions['method'])}</h2>"]
     for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
@@ -452,6 +499,8 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
     content = content_of(methods, rows, reason, audit)
     figures.accuracy_against_cost(rows, paths.report_figure)
     figures.confusion_matrices(rows, class_names, paths.report_confusion)
+    if content["fine_tuning"]:
+        figures.fine_tuning_curves(content["fine_tuning"], paths.report_fine_tuning)
 
     shown = shown_ids(content)
     thumbnails = Thumbnails(methods[0].meta, methods[0].out)
@@ -464,11 +513,23 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
     relative = paths.report_thumbnails.relative_to(paths.out).as_posix()
     cache.write_text(
         paths.report,
-        markdown(content, paths.report_figure, paths.report_confusion, lambda item: f"{relative}/{names[item]}"),
+        markdown(
+            content,
+            paths.report_figure,
+            paths.report_confusion,
+            lambda item: f"{relative}/{names[item]}",
+            paths.report_fine_tuning,
+        ),
     )
     cache.write_text(
         paths.report_html,
-        html_page(content, paths.report_figure.read_bytes(), paths.report_confusion.read_bytes(), jpegs),
+        html_page(
+            content,
+            paths.report_figure.read_bytes(),
+            paths.report_confusion.read_bytes(),
+            jpegs,
+            paths.report_fine_tuning.read_bytes() if content["fine_tuning"] else None,
+        ),
     )
     cache.write_text(paths.report_json, json.dumps(content, indent=2))
     return paths.report

@@ -119,6 +119,13 @@ def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **se
     return build.run(config, progress=False).path
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Every test in a `test_e2e_*` file is `e2e`: `make test-fast` leaves them out."""
+    for item in items:
+        if item.path.name.startswith("test_e2e_"):
+            item.add_marker(pytest.mark.e2e)
+
+
 def require_shared() -> None:
     """The real data must be there in CI; elsewhere the test says why it does not run."""
     if SHARED_DATA.is_dir() and SHARED_WEIGHTS.is_file():

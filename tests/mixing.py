@@ -14,8 +14,10 @@ PARTS = 10
 ALPHA = 1e-3  # for the whole check, Bonferroni-split over every (tenth, class) pair
 
 
-def unmixed_parts(stream_labels, n_classes: int | None = None, parts: int = PARTS) -> list[str]:
-    """Each (tenth, class) whose count is off its expected share beyond binomial noise, as a sentence."""
+def unmixed_parts(stream_labels, n_classes: int | None = None, parts: int = PARTS, views: int = 1) -> list[str]:
+    """Each (tenth, class) whose count is off its expected share beyond binomial noise, as a sentence.
+    `views`: rows per image. An image's views share its label and come from the same block, so the
+    noise is that of images, not rows: counts are taken in images."""
     labels = np.asarray(stream_labels).astype(int).ravel()
     n_classes = n_classes or int(labels.max()) + 1
     shares = np.bincount(labels, minlength=n_classes) / len(labels)
@@ -24,7 +26,7 @@ def unmixed_parts(stream_labels, n_classes: int | None = None, parts: int = PART
     for index, chunk in enumerate(np.array_split(labels, parts)):
         counts = np.bincount(chunk, minlength=n_classes)
         for label in np.flatnonzero(shares):
-            if binomtest(int(counts[label]), len(chunk), shares[label]).pvalue < level:
+            if binomtest(round(counts[label] / views), round(len(chunk) / views), shares[label]).pvalue < level:
                 problems.append(
                     f"tenth {index}: class {label} has {counts[label]} of {len(chunk)} rows, "
                     f"expected about {shares[label] * len(chunk):.0f}"
@@ -32,6 +34,6 @@ def unmixed_parts(stream_labels, n_classes: int | None = None, parts: int = PART
     return problems
 
 
-def assert_mixed(stream_labels, n_classes: int | None = None) -> None:
-    problems = unmixed_parts(stream_labels, n_classes)
+def assert_mixed(stream_labels, n_classes: int | None = None, views: int = 1) -> None:
+    problems = unmixed_parts(stream_labels, n_classes, views=views)
     assert not problems, "the stream does not mix its classes:\n" + "\n".join(problems[:10])

@@ -23,9 +23,9 @@ TWINS = ("train/0/30", "train/0/twin-of-30")
 OUTLIERS = ["train/1/odd", "train/2/odd"]
 
 
-def planted_cache(out):
+def planted_cache(out, scored_labels=None):
     """Three classes of Gaussian blobs in DIM dimensions, train 200 and validation 40 per class,
-    with every planted problem."""
+    with every planted problem; `scored_labels`, if given, replace validation's labels."""
     rng = np.random.default_rng(0)
     means = rng.normal(0, 1.5, (3, DIM))
 
@@ -54,6 +54,8 @@ def planted_cache(out):
         train[1] = np.append(train[1], label)
         train[2].append(item)
 
+    if scored_labels is not None:
+        splits["validation"][1] = np.asarray(scored_labels)
     attrs = {"fingerprint": "planted", "class_names": ["0", "1", "2"], "dataset": "planted", "versions": {}}
     attrs |= {"image_size": 32, "engine": "tflite", "preprocessing": "-", "model": "-", "weights": "-"}
     writer = cache.CacheWriter(Paths(out).cache, attrs | {"weights_sha256": "0" * 64}, DIM, "float32")
@@ -99,6 +101,23 @@ def test_images_unlike_their_class_are_the_first_outliers(planted):
     assert len(outliers) == round(0.01 * (600 + len(LEAKED) + 1 + len(OUTLIERS)))
 
 
+def test_what_exclude_drops_from_train_does_not_depend_on_the_scored_splits_labels(planted, tmp_path):
+    """Validation's labels permuted: every train finding that audit.csv lists is the same."""
+    path, found = planted
+    labels = cache.labels(path, "validation")
+    permuted = find.audit(
+        planted_cache(tmp_path, np.random.default_rng(3).permutation(labels)), AuditConfig(out=str(tmp_path), jobs=1)
+    )
+
+    def from_train(findings):
+        rows = findings[(findings["split"] == "train") & (findings["issue"] != "leakage")]
+        return list(rows.itertuples(index=False))
+
+    assert from_train(permuted) == from_train(found) and len(from_train(found)) > len(FLIPPED)
+    validation = permuted[(permuted["issue"] == "label") & (permuted["split"] == "validation")]
+    assert len(validation) > len(found[(found["issue"] == "label") & (found["split"] == "validation")])
+
+
 def test_findings_are_grouped_by_issue_in_order(planted):
     _, found = planted
     assert list(found.columns) == find.COLUMNS
@@ -132,7 +151,12 @@ def test_make_audit_writes_the_table_the_counts_and_galleries_of_every_finding(p
     printed = capsys.readouterr().out
     assert "warning: 2 validation images have a near-duplicate in train" in printed
     table = pd.read_csv(Paths(tmp_path).audit_csv, keep_default_na=False)
-    assert list(table.columns) == find.COLUMNS and len(table) == len(planted[1])
+    leakage = pd.read_csv(Paths(tmp_path).audit_leakage_csv, keep_default_na=False)
+    assert list(table.columns) == list(leakage.columns) == find.COLUMNS
+    assert "leakage" not in set(table["issue"]) and set(leakage["issue"]) == {"leakage"}
+    assert len(table) + len(leakage) == len(planted[1])
+    assert protocol.read_ids(str(Paths(tmp_path).audit_csv)).isdisjoint(LEAKED.values())  # not in EXCLUDE=audit.csv
+    assert protocol.read_ids(str(Paths(tmp_path).audit_leakage_csv)) == set(LEAKED.values())  # a choice of its own
     summary = json.loads(Paths(tmp_path).audit_json.read_text())
     assert summary["leaked_from_train"] == {"validation": 2}
     assert summary["leaked_ids"] == {"validation": sorted(LEAKED)}  # what the report scores without

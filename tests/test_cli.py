@@ -1,10 +1,13 @@
 """Command lines derived from config dataclasses (workflow.cli)."""
 
 import dataclasses
+import os
 import sys
 
+import numpy as np
 import pytest
 
+from tests.conftest import write_class_folders
 from workflow import cli
 from workflow.errors import WorkflowError
 
@@ -103,3 +106,68 @@ def test_anything_unforeseen_is_one_line_unless_debugging(capsys):
     assert err == "error: unexpected ZeroDivisionError: division by zero (run again with --debug for the traceback)\n"
     with pytest.raises(ZeroDivisionError):
         main_broken(["--debug"])
+
+
+@pytest.mark.parametrize("scored", ["validation", "test"])
+def test_the_baseline_prints_the_accuracy_of_the_split_it_scored(scored, capsys):
+    from finetune.baseline import show
+
+    entry = {scored: {"accuracy": 0.9125}, "protocol": {"score": scored}, "train_seconds": 3.0, "epochs_run": 2}
+    show(None, {"tutorial": entry})
+    assert f"{scored} accuracy 91.25%" in capsys.readouterr().out
+
+
+def test_failures_of_the_surroundings_are_one_actionable_line(tmp_path):
+    """Real errors as the OS, h5py, NumPy and Dask raise them, each mapped to what to do."""
+    import errno
+
+    import h5py
+    from dask.distributed import Client
+
+    from workflow.explain import explain
+
+    with pytest.raises(OSError) as full, open("/dev/full", "wb", buffering=0) as device:
+        device.write(b"x")
+    assert (
+        explain(full.value) == "no space left to write: free some disk space, or set OUT= to a folder on another disk"
+    )
+
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(OSError) as h5:  # h5py's OSError has no errno: it is in the text
+        h5py.File(tmp_path / "a_file" / "features.h5", "w")
+    assert explain(h5.value) == f"{tmp_path}/a_file/features.h5 runs through a file where a folder should be: " + (
+        "check OUT= and DATA="
+    )
+
+    with pytest.raises(MemoryError) as memory:
+        np.empty(1 << 60, np.uint8)
+    assert explain(memory.value).startswith("out of memory: lower BATCH=")
+
+    with pytest.raises(OSError) as unreachable:
+        Client("tcp://127.0.0.1:9", timeout="1s")  # the discard port: nothing listens
+    assert explain(unreachable.value).startswith("lost the connection to the Dask scheduler at tcp://127.0.0.1:9: ")
+
+    read_only = OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/ro/out")
+    assert explain(read_only) == "cannot write /mnt/ro/out: its file system is read-only; set OUT= to a writable folder"
+    denied = PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/data/cat.jpg")
+    assert explain(RuntimeError("wrapped")) is None
+    try:
+        try:
+            raise denied
+        except OSError as err:
+            raise RuntimeError("a library's wrapper") from err
+    except RuntimeError as wrapped:
+        assert explain(wrapped).startswith("permission denied for /data/cat.jpg: make it readable")
+
+
+def test_a_stage_says_what_to_do_about_its_surroundings_not_unexpected(tmp_path, capsys):
+    from extract.__main__ import main as features_main
+
+    (tmp_path / "a_file").write_text("")
+    data = tmp_path / "data"
+    write_class_folders(data / "train", ["a", "b"], 2)
+    write_class_folders(data / "validation", ["a", "b"], 1)
+    assert features_main(["--data", str(data), "--out", str(tmp_path / "a_file" / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "unexpected" not in err and "check OUT= and DATA=" in err, err
+    assert err.count("\n") == 1

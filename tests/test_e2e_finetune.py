@@ -31,7 +31,8 @@ def test_finetuning_and_the_report_on_400_real_photos(tmp_path, engine_dir):
         progress=False,
     )
     heads = heads_train.run(HeadConfig(out=out, epochs=30))  # 3 runs of each head
-    metrics = run(FinetuneConfig(out=out, epochs=1, seeds=1), progress=False)["finetune"]
+    search = dict(search_steps=6, search_rates=[1e-5, 1e-4], search_depths=[100])  # short, for CI
+    metrics = run(FinetuneConfig(out=out, epochs=1, seeds=1, **search), progress=False)["finetune"]
     assert metrics["validation"]["n"] == 400
     assert metrics["validation"]["accuracy"] >= 0.95, (metrics["validation"], heads["dense"]["validation"])
     run_baseline(BaselineConfig(out=out, epochs=1, seeds=1), progress=False)
@@ -41,6 +42,8 @@ def test_finetuning_and_the_report_on_400_real_photos(tmp_path, engine_dir):
     assert content["scored_split"] == "validation" and content["images"] == 400
     by_name = {m["name"]: m for m in content["methods"]}
     assert set(by_name) == {"logreg", "dense", "finetune", "tutorial"}
+    tuned = content["fine_tuning"]
+    assert tuned["start"] in ("logreg", "dense") and len(tuned["search"]["candidates"]) == 2
     for name, m in by_name.items():
         interval = m["accuracy"]
         assert interval["low"] <= interval["estimate"] <= interval["high"], name

@@ -35,7 +35,7 @@ def test_exported_models_equal_the_two_step_path_on_real_photos(shared_cache, sh
     paths = sorted((SHARED_DATA / "validation").glob("*/*.jpg"))[::16]
     x = np.stack([images.preprocess(tf.io.read_file(str(p)), 160).numpy() for p in paths])
     for head in ("logreg", "dense"):
-        keras_path, _ = fuse.export(ExportConfig(out=str(out), head=head))
+        keras_path, *_ = fuse.export(ExportConfig(out=str(out), head=head))
         predict(
             PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(SHARED_WEIGHTS)),
             progress=False,

@@ -12,6 +12,7 @@ import cache
 from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
+from extract.sources import in_row_order
 from tests.conftest import (
     ROOT,
     TINY,
@@ -49,7 +50,7 @@ def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, ra
     assert train.features.shape == (18 + len(good), backbone.FEATURE_DIM)
     assert train.features.dtype == np.float32 and np.isfinite(train.features).all()
     assert sorted(i for i in train.ids if "/odd/" in i) == good
-    assert train.ids == sorted(train.ids)  # input order kept across shards
+    assert train.ids == in_row_order(train.ids)  # the source's order kept across shards
     assert list(np.bincount(train.labels)) == [6 + len(good), 6, 6]
     skipped = dict(cache.skipped(summary.path, "train"))
     assert sorted(skipped) == bad and all(skipped.values())
@@ -406,7 +407,7 @@ def test_heads_on_a_cache_whose_data_changed_since_say_so(tmp_path, random_weigh
 def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     tmp_path, random_weights, engine_dir, monkeypatch
 ):
-    from extract import extraction
+    from extract import shard_work
 
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 12)
@@ -422,14 +423,14 @@ def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     colour_image(1, 700).save(data / "train" / "b" / "b.3.jpg")  # changed
     (data / "train" / "b" / "b.5.jpg").unlink()  # removed
     extracted = []
-    real_batches = extraction.batches
+    real_batches = shard_work.batches
 
     def counting_batches(split, *args, **kwargs):
         for positions, batch in real_batches(split, *args, **kwargs):
             extracted.extend(split.ids[i] for i in positions)
             yield positions, batch
 
-    monkeypatch.setattr(extraction, "batches", counting_batches)
+    monkeypatch.setattr(shard_work, "batches", counting_batches)
     summary = build.run(updated, progress=False)
     monkeypatch.undo()
 

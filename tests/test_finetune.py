@@ -1,4 +1,5 @@
 import csv
+import io
 import json
 import os
 import signal
@@ -17,12 +18,18 @@ from classify import train as heads_train
 from classify.config import HeadConfig
 from extract import backbone, images
 from extract.backbone import WeightsError
+from extract.sources import Split, folder_source
+from finetune.__main__ import main as finetune_main
 from finetune.baseline import main as baseline_main
 from finetune.config import BaselineConfig, FinetuneConfig
+from finetune.data import kept_elements
 from finetune.model import build_finetune_model
+from finetune.runs import fit_stream
+from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import ROOT, TINY, generated_cache, write_class_folders
+from tests.conftest import ROOT, TINY, colour_image, generated_cache, write_class_folders
+from tests.mixing import assert_mixed
 from workflow.paths import Paths
 
 
@@ -36,6 +43,55 @@ def trained(tmp_path, random_weights, engine_dir):
     generated_cache(data, out, random_weights, engine_dir)
     heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2))
     return out
+
+
+LISTED = {"a": 1200, "b": 900, "c": 600}  # more images than a bounded shuffle buffer of 1,024 holds
+
+
+@pytest.fixture(scope="module")
+def listed_by_class(tmp_path_factory) -> Split:
+    """A folder's train split of 2,700 images listed class by class, as the cache lists them."""
+    root = tmp_path_factory.mktemp("listed")
+    buffer = io.BytesIO()
+    colour_image(0, 0, (8, 8)).save(buffer, "JPEG")  # the labels come from the folders, not the pixels
+    for name, count in LISTED.items():
+        (root / "train" / name).mkdir(parents=True)
+        for i in range(count):
+            (root / "train" / name / f"{i:04d}.jpg").write_bytes(buffer.getvalue())
+    return folder_source(root).splits[0]
+
+
+def fit_labels_of_epochs(stream, epochs: int = 2) -> list[np.ndarray]:
+    return [np.concatenate([labels for _, labels in stream.as_numpy_iterator()]).astype(int) for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("config", [FinetuneConfig(), BaselineConfig()], ids=["finetune", "baseline"])
+def test_every_epoch_of_the_training_stream_mixes_the_whole_split(listed_by_class, config):
+    split = listed_by_class
+    keep = np.ones(len(split), dtype=bool)
+    keep[::10] = False  # the dev rows, held out
+    meta = {"image_size": TINY, "class_names": list(LISTED)}
+    epochs = fit_labels_of_epochs(fit_stream(config, (split, keep), meta, seed=0))
+    for labels in epochs:
+        np.testing.assert_equal(np.sort(labels), np.sort(split.labels[keep]))  # every fit image once
+        assert_mixed(labels, len(LISTED))
+    assert not np.array_equal(*epochs)  # a new order every epoch
+
+
+def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):
+    """A TFDS split is read in order only: its kept encoded bytes are shuffled, all of them."""
+    labels = listed_by_class.labels
+    encoded = tf.data.Dataset.from_tensor_slices([f"image {i}".encode() for i in range(len(labels))])
+    split = Split("train", [str(i) for i in range(len(labels))], labels, dataset=encoded)
+    keep = np.ones(len(split), dtype=bool)
+    keep[::10] = False
+    stream = kept_elements(split, keep, shuffle_seed=0)
+    epochs = [np.array([int(position) for position, _ in stream.as_numpy_iterator()]) for _ in range(2)]
+    for positions in epochs:
+        np.testing.assert_equal(np.sort(positions), np.flatnonzero(keep))
+        assert_mixed(labels[positions], len(LISTED))
+    assert not np.array_equal(*epochs)
+    assert [int(p) for p, _ in kept_elements(split, keep).as_numpy_iterator()] == list(np.flatnonzero(keep))
 
 
 def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weights):
@@ -63,7 +119,7 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
 
 
 def test_finetune_writes_model_metrics_and_curve(trained):
-    metrics = run(FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=2), progress=False)
+    metrics = run(FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=2, recipe="tutorial"), progress=False)
     entry = metrics["finetune"]
     assert entry["epochs_run"] == 2 and entry["train_seconds"] > 0
     assert entry["protocol"] == {
@@ -78,8 +134,10 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     history = Paths(trained).run("finetune", entry["saved_seed"]).history
     with open(history, newline="") as handle:
         dev_loss = [float(row["val_loss"]) for row in csv.DictReader(handle)]
-    assert entry["best_epoch"] == int(np.argmin(dev_loss)) + 1
-    assert min(r["choice_loss"] for r in runs) == pytest.approx(min(dev_loss))
+    start = json.loads(Paths(trained).run("finetune", entry["saved_seed"]).start.read_text())["val_loss"]
+    assert entry["best_epoch"] == int(np.argmin([start, *dev_loss]))  # epoch 0: the start
+    assert entry["curve"]["choice_loss"] == pytest.approx([start, *dev_loss])
+    assert min(r["choice_loss"] for r in runs) == pytest.approx(min(start, *dev_loss))
     # ...and the metrics are its scores on the validation images, computed here again from the files.
     model = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
     validation = cache.read_split(Paths(trained).cache, "validation")
@@ -105,6 +163,71 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     assert not Paths(trained).run("finetune", 0).backup.exists()
 
 
+@pytest.mark.parametrize("name", ["logreg", "dense"])
+def test_the_warm_start_gives_the_cached_heads_probabilities(trained, name):
+    meta = cache.info(Paths(trained).cache)
+    choice = cache.read_split(Paths(trained).cache, "train")  # dev rows among them: any rows will do
+    model, _ = saved.load(trained, name)
+    expected = heads_train.probabilities(name, model, choice.features)
+    head = start_head(trained, name, meta["fingerprint"], 2)
+    np.testing.assert_allclose(heads.dense_probabilities(head, choice.features), expected, atol=1e-4)
+
+
+def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
+    entries = json.loads(Paths(trained).heads_metrics.read_text())
+    loss = {name: next(r["choice_loss"] for r in entries[name]["runs"]) for name in ("logreg", "dense")}
+    assert best_head(Paths(trained)) == min(loss, key=loss.get)
+    for name in ("logreg", "dense"):  # the other way round: the other head
+        entries[name]["runs"][0]["choice_loss"] = 0.0 if name != min(loss, key=loss.get) else 9.0
+    cache.write_text(Paths(trained).heads_metrics, json.dumps(entries))
+    assert best_head(Paths(trained)) == max(loss, key=loss.get)
+
+
+def test_a_run_that_only_diverges_ends_where_it_started(trained):
+    """Epoch 0 wins when every step makes the choice loss worse: the saved model is the start."""
+    config = FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=1, recipe="tutorial", learning_rate=1e4)
+    entry = run(config, progress=False)["finetune"]
+    assert entry["best_epoch"] == 0 and entry["start_won"]
+    assert min(entry["curve"]["choice_loss"][1:]) > entry["curve"]["choice_loss"][0]
+    tuned = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
+    dense, _ = saved.load(trained, "dense")
+    for tuned_weights, start_weights in zip(tuned.layers[-1].get_weights(), dense.get_weights(), strict=True):
+        np.testing.assert_array_equal(tuned_weights, start_weights)
+
+
+def swapped_validation_labels(tmp_path, random_weights, engine_dir):
+    """Two artifact folders whose caches differ only in the scored split's labels."""
+    outs = []
+    for name, classes in (("same", ["a", "b"]), ("swapped", ["b", "a"])):
+        data = tmp_path / name
+        write_class_folders(data / "train", ["a", "b"], 16)
+        write_class_folders(data / "validation", classes, 6, seed=1)  # class a's images under b/, and back
+        out = tmp_path / f"{name}-artifacts"
+        generated_cache(data, out, random_weights, engine_dir)
+        heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
+        outs.append(out)
+    return outs
+
+
+def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engine_dir):
+    searches = []
+    for out in swapped_validation_labels(tmp_path, random_weights, engine_dir):
+        search = dict(search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[100, 140])
+        config = FinetuneConfig(out=str(out), epochs=1, batch=8, seeds=1, **search)
+        entry = run(config, progress=False)["finetune"]
+        found = entry["search"]
+        assert len(found["candidates"]) == 4 and entry["schedule"] == "warm-up then cosine decay"
+        finals = [c["choice_loss"][-1] for c in found["candidates"]]
+        chosen = found["candidates"][int(np.argmin(finals))]
+        assert found["chosen"] == {"learning_rate": chosen["learning_rate"], "fine_tune_at": chosen["fine_tune_at"]}
+        assert (entry["learning_rate"], entry["fine_tune_at"]) == tuple(found["chosen"].values())
+        assert entry["train_seconds"] > found["seconds"] > 0  # the search is part of the method's cost
+        searches.append(found)
+    assert searches[0]["chosen"] == searches[1]["chosen"]
+    for first, second in zip(searches[0]["candidates"], searches[1]["candidates"], strict=True):
+        np.testing.assert_allclose(first["choice_loss"], second["choice_loss"], rtol=1e-4)
+
+
 @pytest.fixture
 def other_weights(tmp_path) -> str:
     keras.utils.set_random_seed(5)
@@ -122,6 +245,26 @@ def test_finetune_and_baseline_refuse_other_weights(trained, other_weights, caps
     err = capsys.readouterr().err
     assert err.startswith("error: weights") and err.count("\n") == 1
     assert not (trained / "baseline").exists() and not (trained / "finetune" / "metrics.json").exists()
+
+
+def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trained, capsys):
+    """Dev sets are nested lowest-hash sets: a head fitted with dev at 0.1 was trained on half of
+    the rows that dev at 0.2 chooses on; a head that left ids out was fitted on other rows."""
+    recorded = saved.load_record(trained, "dense")["protocol"]
+    assert recorded["choose"] == "dev" and recorded["dev_fraction"] == 0.1
+    with pytest.raises(saved.ProtocolMismatchError, match=r"dev fraction \(DEV_FRACTION\) 0.1, not 0.2"):
+        run(FinetuneConfig(out=str(trained), epochs=1, seeds=1, dev_fraction=0.2), progress=False)
+    assert finetune_main(["--out", str(trained), "--dev-fraction", "0.2", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the saved dense head was trained with dev fraction") and err.count("\n") == 1
+
+    listed = trained / "exclude.txt"
+    listed.write_text("train/a/a.3.jpg\n")
+    heads_train.run(HeadConfig(out=str(trained), epochs=2, jobs=1, folds=2, exclude=str(listed)))
+    assert saved.load_record(trained, "dense")["protocol"]["excluded_ids"] != recorded["excluded_ids"]
+    with pytest.raises(saved.ProtocolMismatchError, match=r"excluded train ids \(EXCLUDE\)"):
+        run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)
+    assert not (trained / "finetune" / "metrics.json").exists()
 
 
 def test_finetune_refuses_a_dataset_changed_since_the_cache(trained):
@@ -145,6 +288,12 @@ def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
         "4",
         "--seeds",
         "1",
+        "--search-steps",
+        "3",
+        "--search-rates",
+        "1e-5",
+        "--search-depths",
+        "100",
         "--quiet",
     ]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -40,6 +40,8 @@ MAKE_VARIABLES = {
     "LIMIT": (ExtractConfig, "limit"),
     "ENGINE": (ExtractConfig, "engine"),
     "DTYPE": (ExtractConfig, "dtype"),
+    "PRECISION": (ExtractConfig, "precision"),
+    "CALIBRATION": (ExtractConfig, "calibration"),
     "VIEWS": (ExtractConfig, "views"),
     "CLUSTER": (ExtractConfig, "cluster"),
     "SCHEDULER": (ExtractConfig, "scheduler"),
@@ -48,6 +50,10 @@ MAKE_VARIABLES = {
     "EPOCHS": (HeadConfig, "epochs"),
     "FT_EPOCHS": (FinetuneConfig, "epochs"),
     "FINE_TUNE_AT": (FinetuneConfig, "fine_tune_at"),
+    "FT_RECIPE": (FinetuneConfig, "recipe"),
+    "FT_RATES": (FinetuneConfig, "search_rates"),
+    "FT_DEPTHS": (FinetuneConfig, "search_depths"),
+    "FT_SEARCH_STEPS": (FinetuneConfig, "search_steps"),
     "HEAD": (PredictConfig, "head"),
     "OUT": (ExtractConfig, "out"),
     "SEEDS": (HeadConfig, "seeds"),
@@ -85,6 +91,61 @@ def test_imports_run_one_way():
             if imported in RANK and imported != package and RANK[imported] >= RANK[package]:
                 upward.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert upward == []
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path, known: set[str]):
+    """The project modules `path` imports, at any depth of its code (function-level imports too):
+    `from extract import cluster` imports extract.cluster."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        yield from (name for name in names if name in known)
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each cycle of the import graph once, as the modules around it (a depth-first search)."""
+    cycles, done = [], set()
+
+    def visit(module, trail):
+        if module in trail:
+            cycle = trail[trail.index(module) :]
+            first = cycle.index(min(cycle))
+            cycles.append(cycle[first:] + cycle[:first])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, trail + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    return sorted({tuple(cycle) for cycle in cycles})
+
+
+def test_no_module_imports_itself_round_a_cycle():
+    """Inside a package too, at any depth: a function-level import counts."""
+    paths = {module_name(path): path for path in project_modules()}
+    packages = {name for name in paths if "." not in name}
+    graph = {
+        name: {imported for imported in imported_modules(path, set(paths)) if imported not in packages}
+        for name, path in paths.items()
+    }
+    assert import_cycles(graph) == []
+
+
+def test_the_cycle_check_would_catch_one():
+    assert import_cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a.w": {"a.x"}}) == [("a.x", "a.y", "a.z")]
+    assert import_cycles({"a.x": {"a.y"}, "a.y": set()}) == []
 
 
 ARTIFACT_NAMES = re.compile(
@@ -210,11 +271,64 @@ def test_make_variables_become_their_flags():
         assert ("--class-weight", "balanced") in flags_of(lines[-1]), target
     (line,) = make_dry_run("audit", "SIMILARITY=0.9")
     assert dict(flags_of(line)) == {"--out": "artifacts", "--similarity": "0.9"}
-    (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5")
-    assert dict(flags_of(line)) == {"--out": "artifacts", "--weights": "w.h5", "--epochs": "2", "--fine-tune-at": "120"}
+    (line,) = make_dry_run("finetune", "FT_EPOCHS=2", "FINE_TUNE_AT=120", "WEIGHTS=w.h5", "FT_RECIPE=tutorial")
+    assert dict(flags_of(line)) == {
+        "--out": "artifacts",
+        "--weights": "w.h5",
+        "--epochs": "2",
+        "--fine-tune-at": "120",
+        "--recipe": "tutorial",
+    }
+    (line,) = make_dry_run("finetune", "FT_RATES=1e-5,1e-4", "FT_DEPTHS=100", "FT_SEARCH_STEPS=30")
+    assert dict(flags_of(line)) == {
+        "--out": "artifacts",
+        "--search-rates": "1e-5,1e-4",
+        "--search-depths": "100",
+        "--search-steps": "30",
+    }
     (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense", "TOP_K=3")
     assert "-m classify.predict photos " in line and ("--head", "dense") in flags_of(line)
     assert ("--top-k", "3") in flags_of(line)
+
+
+BOOLEAN_FLAGS = {  # each boolean Make variable: a target it changes, and the flag it gives there
+    "TTA": ("predict", "--tta"),
+    "FORCE": ("features", "--force"),
+    "VERIFY": ("features", "--verify"),
+    "QUICK": ("bench", "--quick"),
+    "VERBOSE": ("heads", "--verbose"),
+}
+
+
+@pytest.mark.parametrize("name", BOOLEAN_FLAGS)
+@pytest.mark.parametrize(
+    "value, on",
+    [("1", True), ("yes", True), ("true", True), ("0", False), ("no", False), ("false", False), ("", False)],
+)
+def test_make_booleans_mean_what_they_say(name, value, on):
+    target, flag = BOOLEAN_FLAGS[name]
+    (line,) = make_dry_run(target, "IMAGES=photos", f"{name}={value}")
+    assert (flag in dict(flags_of(line))) == on
+
+
+@pytest.mark.parametrize(
+    "value, on", [("1", True), ("yes", True), ("true", True), ("0", False), ("no", False), ("false", False)]
+)
+def test_make_baseline_and_gpu_mean_what_they_say(value, on):
+    modules = [line.split(" -m ")[1].split()[0] for line in make_dry_run("report", f"BASELINE={value}")]
+    assert modules == (["finetune.baseline", "report"] if on else ["report"])
+    venv = subprocess.run(
+        ["make", "-n", "-B", "venv", f"GPU={value}"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert ("-r requirements-gpu.txt" in venv.stdout) == on
+
+
+@pytest.mark.parametrize("name", [*BOOLEAN_FLAGS, "BASELINE", "GPU"])
+@pytest.mark.parametrize("value", ["2", "maybe", "on", "1 0"])
+def test_make_refuses_anything_else_for_a_boolean_in_one_line(name, value):
+    result = subprocess.run(["make", "-n", "audit", f"{name}={value}"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and f"{name}={value} is not a boolean" in result.stderr
 
 
 def test_gpu_variable_picks_the_cuda_requirements():
@@ -247,7 +361,7 @@ def test_the_readme_states_the_dataclass_defaults():
         if default is None:  # unset: every image (LIMIT), no file (EXCLUDE)
             assert text in ("(all)", "(none)"), (name, text)
             continue
-        shown = ",".join(default) if isinstance(default, list) else str(default)
+        shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
         assert text.strip("`") == shown, (name, text, default)
 
 

@@ -5,29 +5,43 @@ import numpy as np
 import pytest
 
 import cache
+from classify import heads, saved, train
 from classify import part as part_module
-from classify import saved, train
 from classify.config import HeadConfig
 from classify.linear import logreg_pipeline, streamed_logreg
 from classify.part import SPAN, Part, every_view
 from classify.protocol import protocol_of, rows_of
+from extract.sources import in_row_order
+from tests.mixing import assert_mixed, unmixed_parts
 
 DIM = 16
 
 
-def blob_cache(path, n_classes=2, rows=(700, 150, 150), views=1, seed=0):
-    """Gaussian clusters of `DIM` features with `views` noisy copies per image, each class's images
-    together (as a listing of class folders stores them)."""
+def blob_cache(path, n_classes=2, rows=(700, 150, 150), views=1, seed=0, sizes=None, listing=False):
+    """Gaussian clusters of `DIM` features with `views` noisy copies per image, in the order
+    extraction stores a folder's rows (`in_row_order`), or with `listing`, each class's images
+    together as the listing of class folders gives them. `sizes`: train's class sizes (else
+    classes drawn at random), the other splits in the same proportions."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 0.6, (n_classes, DIM))
     attrs = {"fingerprint": "fp", "dataset": "blobs", "class_names": [f"c{i}" for i in range(n_classes)]}
     writer = cache.CacheWriter(path, attrs, DIM, "float16", views)
     for split, count in zip(("train", "validation", "test"), rows, strict=True):
-        labels = np.sort(rng.integers(0, n_classes, count))
+        if sizes is None:
+            labels = np.sort(rng.integers(0, n_classes, count))
+        else:
+            share = np.asarray(sizes) * (count / rows[0])
+            labels = np.repeat(np.arange(n_classes), np.maximum(1, np.round(share)).astype(int))
+        ids = [f"{split}/c{label}/{i}" for i, label in enumerate(labels)]
+        if not listing:
+            position = {item: i for i, item in enumerate(ids)}
+            order = np.array([position[item] for item in in_row_order(ids)])
+            labels, ids = labels[order], [ids[i] for i in order]
+        count = len(labels)
         images = centres[labels] + rng.normal(0, 1, (count, DIM))
         extra = images[:, None] + rng.normal(0, 0.3, (count, views - 1, DIM)) if views > 1 else None
         writer.add_split(split)
-        writer.append(split, images, labels, [f"{split}/{i}" for i in range(count)], [], [], views=extra)
+        writer.append(split, images, labels, ids, [], [], views=extra)
         writer.set_split_attrs(split, n_inputs=count, seconds=1.0)
     writer.close()
     return path
@@ -59,6 +73,44 @@ def test_blocks_give_each_row_once_in_order_or_mixed(tmp_path, small_blocks):
     # a shuffled block draws from several places: both classes, though each class's rows are together
     assert len(np.unique(mixed[0][1])) == 2
     assert some.ids() == [item for item, kept in zip(whole.ids, keep, strict=True) if kept]
+
+
+def stream_of(kind: str, path) -> np.ndarray:
+    """The labels one epoch of a training stream gives, in order: the Dense head's batches from rows
+    in memory or streamed from the cache, or the shuffled blocks of `Part.blocks`."""
+    part = Part.whole(path, "train")
+    n_classes = len(cache.info(path)["class_names"])
+    config = HeadConfig(seed=0)
+    if kind == "blocks":
+        return np.concatenate([labels for _, labels in part.blocks(seed=0)])
+    if kind == "streamed":
+        batches = heads.streamed_batches(part, config, n_classes)
+    else:
+        X, y, _ = every_view(part.load())
+        batches = heads.memory_batches(X, y, config, n_classes)
+    return np.concatenate([labels.numpy() for _, labels in batches]).astype(int)
+
+
+@pytest.mark.parametrize("kind", ["streamed", "memory", "blocks"])
+@pytest.mark.parametrize("n_classes, views", [(2, 1), (10, 1), (10, 8), (100, 1)])
+def test_every_training_stream_mixes_its_classes_in_every_tenth_of_an_epoch(
+    tmp_path, small_blocks, kind, n_classes, views
+):
+    """A few dozen blocks per epoch, as a cache far larger than memory gives: stored as extraction
+    stores rows, every tenth of each stream holds every class in its share."""
+    path = blob_cache(tmp_path / "features.h5", n_classes, rows=(6000, 10, 10), views=views)
+    stream = stream_of(kind, path)
+    per_image = 1 if kind == "blocks" else views  # blocks give images; the heads train on every view
+    assert len(stream) == 6000 * per_image
+    assert_mixed(stream, n_classes, views=views if kind == "streamed" else 1)
+
+
+def test_the_mixing_check_fails_a_stream_of_rows_stored_in_listing_order(tmp_path, small_blocks):
+    """What the row order fixes: from each class's rows stored together, blocks of a few spans
+    hold a few classes each, however they are shuffled."""
+    path = blob_cache(tmp_path / "features.h5", 10, rows=(6000, 10, 10), listing=True)
+    assert unmixed_parts(stream_of("streamed", path), 10)
+    assert unmixed_parts(stream_of("blocks", path), 10)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -105,6 +157,30 @@ def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, sm
     for head, tolerance in (("logreg", 0.01), ("dense", 0.03)):
         assert abs(streamed[head]["test"]["accuracy"] - in_memory[head]["test"]["accuracy"]) <= tolerance, head
         assert streamed[head]["test"]["accuracy"] > 0.8
+
+
+def test_a_sample_keeps_every_class_in_its_share_and_at_least_a_folds_worth_of_each(tmp_path):
+    path = blob_cache(tmp_path / "features.h5", 3, rows=(6020, 10, 10), sizes=[3000, 20, 3000])
+    part = Part.whole(path, "train")
+    sample = part.sample(200, seed=0, least=5)
+    counts = np.bincount(sample.labels, minlength=3)
+    assert counts[1] >= 5 and abs(counts[0] - counts[2]) <= 1 and 200 <= counts.sum() <= 201
+    assert sample.sample(200, seed=0) is sample  # as many as asked: all of them
+    rare = Part.whole(blob_cache(tmp_path / "rare.h5", 3, rows=(1003, 10, 10), sizes=[500, 3, 500]), "train")
+    assert np.bincount(rare.sample(40, seed=1, least=5).labels)[1] == 3  # all of a class with fewer
+
+
+def test_streamed_logistic_regression_on_long_tailed_classes_runs_and_matches_the_in_memory_fit(tmp_path):
+    """Power-law class sizes down to 10 images: the C search's sample holds every class (before,
+    a sample that missed the rarest stopped the fit)."""
+    out = tmp_path / "out"
+    sizes = [1200, 400, 150, 60, 25, 10]
+    blob_cache(out / "features.h5", len(sizes), rows=(sum(sizes), sum(sizes) // 2, sum(sizes) // 2), sizes=sizes)
+    settings = {"out": str(out), "heads": ["logreg"], "seeds": 1, "jobs": 1}
+    in_memory = train.run(HeadConfig(**settings))["logreg"]
+    streamed = train.run(HeadConfig(**settings, memory_gb=0, search_rows=len(sizes) * 100))["logreg"]
+    assert streamed["streamed"] and streamed["search_images"] <= 601
+    assert streamed["test"]["accuracy"] == pytest.approx(in_memory["test"]["accuracy"], abs=0.01)
 
 
 def test_rows_of_reads_what_parts_of_names(tmp_path):

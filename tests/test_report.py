@@ -195,7 +195,8 @@ def two_sizes(tmp_path_factory, random_weights, engine_dir):
         generated_cache(root / "data", out, random_weights, engine_dir, image_size=size)
         heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2, seeds=2))
         outs.append(out)
-    finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1), progress=False)
+    search = dict(search_steps=3, search_rates=[1e-5, 1e-4], search_depths=[100])
+    finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1, **search), progress=False)
     assert baseline_main(["--out", str(outs[0]), "--epochs", "1", "--batch", "8", "--seeds", "1", "--quiet"]) == 0
     return root, outs
 
@@ -230,6 +231,12 @@ def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, ca
     assert page.count("data:image/jpeg;base64,") >= len(shown) and "data:image/png;base64," in page
     assert "src='report" not in page and 'src="report' not in page  # self-contained
     assert len(list(Paths(out).report_thumbnails.glob("*.jpg"))) == len(shown)
+    tuned = content["fine_tuning"]  # the recipe, what the search saw, the saved run's curve
+    assert tuned["recipe"] == "searched" and len(tuned["search"]["candidates"]) == 2
+    assert len(tuned["curve"]["choice_loss"]) == 2 and tuned["best_epoch"] in (0, 1)
+    assert "## Fine-tuning's recipe" in markdown and "<h2>Fine-tuning's recipe</h2>" in page
+    assert ("epoch 0, the start itself" in markdown) == tuned["start_won"]
+    assert Paths(out).report_fine_tuning.stat().st_size > 0 and page.count("data:image/png;base64,") == 3
 
 
 def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_path, random_weights, engine_dir):

@@ -2,13 +2,15 @@ import socket
 from itertools import pairwise
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from extract import online, pipeline
-from extract.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, open_source
+from extract.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, in_row_order, open_source
 from tests.conftest import write_class_folders
+from tests.mixing import assert_mixed, unmixed_parts
 
 
 @pytest.fixture
@@ -29,10 +31,53 @@ def test_train_validation_test_folders_are_the_splits(tmp_path):
     assert source.class_names == ["cats", "dogs"]
     assert [s.name for s in source.splits] == ["train", "validation", "test"]
     train = source.splits[0]
-    assert train.ids[0] == "train/cats/cats.0.jpg" and list(train.labels) == [0, 0, 0, 1, 1, 1]
+    assert sorted(train.ids) == [f"train/{c}/{c}.{i}.jpg" for c in ("cats", "dogs") for i in range(3)]
+    assert train.ids == in_row_order(sorted(train.ids))
+    assert [int(label) for label in train.labels] == [int("dogs" in item) for item in train.ids]
     rows = collect(train, start=4)
     assert [p for p, _ in rows] == [4, 5]
-    assert rows[0][1] == (tmp_path / "train/dogs/dogs.1.jpg").read_bytes()
+    assert rows[0][1] == (tmp_path / train.ids[4]).read_bytes()
+
+
+def test_a_split_is_stored_in_a_fixed_random_order_that_mixes_the_classes(tmp_path):
+    """The listing puts each class's files together; the rows are in a pseudo-random order by hash
+    of id instead, so every tenth of a split (any block a reader takes) holds every class in its share."""
+    write_class_folders(tmp_path / "train", ["a", "b", "c", "d"], 60)
+    write_class_folders(tmp_path / "validation", ["a", "b", "c", "d"], 1)
+    train = folder_source(tmp_path).splits[0]
+    assert_mixed(train.labels, 4)
+    assert unmixed_parts(sorted(train.labels), 4)  # the listing order would fail the same check
+    (tmp_path / "train/b/b.7.jpg").rename(tmp_path / "train/b/moved.jpg")  # one file's place changes, no other's
+    after = folder_source(tmp_path).splits[0].ids
+    assert [item for item in after if item != "train/b/moved.jpg"] == [i for i in train.ids if i != "train/b/b.7.jpg"]
+
+
+class ClassSorted(tfds.core.GeneratorBasedBuilder):
+    """A TFDS dataset generated class by class: 4 classes of 100 examples, each class's together."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        features = {"image/filename": tfds.features.Text(), "label": tfds.features.ClassLabel(num_classes=4)}
+        return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples()}
+
+    def _generate_examples(self):
+        for label in range(4):
+            for i in range(100):
+                yield f"{label}-{i}", {"image/filename": f"{label}/{i}.jpg", "label": label}
+
+
+def test_tfds_splits_come_shuffled_by_tfds_generation(tmp_path):
+    """A TFDS source keeps TFDS's order: TFDS shuffles the examples (by a hash of their keys) when it
+    prepares a dataset, so each of the tutorial's slices mixes the classes as a folder's row order does."""
+    builder = ClassSorted(data_dir=str(tmp_path))
+    builder.download_and_prepare()
+    for spec in TFDS_SPLITS.values():
+        labels = [int(x["label"]) for x in builder.as_dataset(split=spec, shuffle_files=False).as_numpy_iterator()]
+        assert_mixed(labels, 4)
 
 
 def test_val_folder_counts_as_validation_and_test_is_optional(tmp_path):
@@ -54,13 +99,21 @@ def test_flat_class_folders_split_by_hash_stably(tmp_path):
     assert folder_source(tmp_path).class_names == ["x", "y", "z"]
 
 
+def test_limit_keeps_every_class_however_rare(tmp_path):
+    write_class_folders(tmp_path / "train", ["a", "b"], 60)
+    write_class_folders(tmp_path / "train", ["rare"], 3, seed=1)
+    write_class_folders(tmp_path / "validation", ["a", "b", "rare"], 1)
+    counts = np.bincount(folder_source(tmp_path, limit=20).splits[0].labels)
+    assert list(counts) == [9, 8, 3] or list(counts) == [8, 9, 3]
+
+
 def test_limit_takes_a_stable_class_mixed_subset(tmp_path):
     write_class_folders(tmp_path / "train", ["a", "b"], 30)
     write_class_folders(tmp_path / "validation", ["a", "b"], 30)
     first = folder_source(tmp_path, limit=20).splits[0]
     assert len(first) == 20 and 0 < first.labels.sum() < 20
     assert first.ids == folder_source(tmp_path, limit=20).splits[0].ids
-    assert first.ids == sorted(first.ids)
+    assert first.ids == in_row_order(first.ids)
 
 
 def test_fingerprint_follows_the_files(tmp_path):

@@ -78,15 +78,27 @@ def test_a_cache_with_views_keeps_the_images_own_rows_and_updates_like_a_fresh_b
         assert np.abs(every[:, 1] - every[:, 0]).max() > 1e-3
     assert cache.load(plain, "train", views=True)[0].shape[1] == 1  # a cache without views reads as K=1
 
+
+@pytest.mark.parametrize("policy, views", [("finetune", 3), ("flip", 2)])
+def test_an_update_with_views_is_the_fresh_build_bit_for_bit(tmp_path, random_weights, engine_dir, policy, views):
+    """A file added, one moved to another class folder and one copied: views are seeded by content,
+    so the rows an update reuses by content carry the views a fresh build makes."""
+    data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 8).parent
+    write_class_folders(data / "validation", ["a", "b"], 2, seed=1)
+    settings = {"views": views, "view_policy": policy}
+    extracted(data, tmp_path / "updated", random_weights, engine_dir, **settings)
     colour_image(0, 77).save(data / "train" / "a" / "a.added.jpg")
-    try:
-        update = extracted(data, tmp_path / "viewed", random_weights, engine_dir, views=3, view_policy="finetune")
-        fresh = extracted(data, tmp_path / "fresh", random_weights, engine_dir, views=3, view_policy="finetune")
-        assert cache.info(update)["splits"]["train"]["extracted"] == 1
-        updated_rows, fresh_rows = (cache.load(path, "train", views=True)[0] for path in (update, fresh))
-        np.testing.assert_array_equal(updated_rows, fresh_rows)
-    finally:
-        (data / "train" / "a" / "a.added.jpg").unlink()
+    (data / "train" / "a" / "a.3.jpg").rename(data / "train" / "b" / "moved.jpg")
+    (data / "train" / "b" / "copy.jpg").write_bytes((data / "train" / "a" / "a.5.jpg").read_bytes())
+    update = extracted(data, tmp_path / "updated", random_weights, engine_dir, **settings)
+    fresh = extracted(data, tmp_path / "fresh", random_weights, engine_dir, **settings)
+    assert cache.info(update)["splits"]["train"]["extracted"] == 1  # the added file alone
+    assert {"train/b/moved.jpg", "train/b/copy.jpg"} <= set(cache.ids(update, "train"))
+    for split in ("train", "validation"):
+        updated, again = (cache.read_split(path, split, views=True) for path in (update, fresh))
+        assert updated.ids == again.ids
+        np.testing.assert_array_equal(updated.labels, again.labels)
+        np.testing.assert_array_equal(updated.features, again.features)
 
 
 def test_grouped_folds_never_split_an_images_views():

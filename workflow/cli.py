@@ -6,8 +6,9 @@ runs the library function named by a string (imported only after parsing, so `--
 loads TensorFlow), prints the result, and chooses the exit code:
 
     0  done
-    1  a `WorkflowError` (missing cache, bad data, other weights), or anything unforeseen: one line
-       on stderr (`--debug` shows the traceback instead)
+    1  a `WorkflowError` (missing cache, bad data, other weights), a failure of the surroundings
+       (full disk, read-only OUT, memory, lost scheduler: `workflow.explain`), or anything
+       unforeseen: one line on stderr (`--debug` shows the traceback instead)
     2  bad flags or settings
     130 interrupted
 
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workflow.errors import WorkflowError
+from workflow.explain import explain
 
 
 def option(
@@ -156,14 +158,12 @@ def command(
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
-        except Exception as err:  # a bug or an unforeseen failure: one line, the traceback on request
+        except Exception as err:  # the surroundings (disk, memory, scheduler), a bug or an unforeseen failure
             if debug:
                 raise
-            message = (str(err).strip().splitlines() or [""])[0][:300]
-            print(
-                f"error: unexpected {type(err).__name__}: {message} (run again with --debug for the traceback)",
-                file=sys.stderr,
-            )
+            first_line = (str(err).strip().splitlines() or [""])[0][:300]
+            unforeseen = f"unexpected {type(err).__name__}: {first_line} (run again with --debug for the traceback)"
+            print(f"error: {explain(err) or unforeseen}", file=sys.stderr)
             return 1
         show(config, result)
         return 0

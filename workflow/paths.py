@@ -16,16 +16,19 @@ laid out by stage:
                                     learning_curve.png (make finetune)
     <out>/baseline/                 metrics.json, tutorial.scored.npz: the tutorial's recipe,
                                     timed (make report BASELINE=1)
-    <out>/export/                   model.keras and model.tflite (make export)
-    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv,
+    <out>/export/                   model.keras and model.tflite (make export); with PRECISION=int8
+                                    model.int8.tflite and export.json (its agreement with model.tflite)
+    <out>/runs/<method>-<seed>/     one end-to-end run's work (backup/, history.csv, start.json,
                                     best.weights.h5, settings.json, result.npz), kept to resume
+    <out>/runs/search-<seed>/       fine-tuning's recipe search (search.json), kept to reuse
 
 The four stage folders (heads, finetune, baseline, export) are symbolic links to their current
 version, `.<stage>-<token>/`: a stage's outputs are replaced as one set (`cache.atomic.staged`).
     <out>/predictions.csv           make predict (predictions_probabilities.csv: > 20 classes)
     <out>/report.md, report.html,   make report: the verdict, its figures (report.png,
-          report.json               report_confusion.png) and report_thumbnails/
-    <out>/audit.csv, audit.json,    make audit: label issues, duplicates, leakage, outliers;
+          report.json               report_confusion.png, report_fine_tuning.png) and report_thumbnails/
+    <out>/audit.csv, audit.json,    make audit: label issues, duplicates, outliers (what EXCLUDE
+          audit_leakage.csv,        reads); leakage apart; the counts; galleries and
           audit.md, audit.html      audit_thumbnails/
 """
 
@@ -64,6 +67,11 @@ class RunFiles:
     @property
     def best(self) -> Path:
         return self.directory / "best.weights.h5"
+
+    @property
+    def start(self) -> Path:
+        """The warm-started model's loss and accuracy on the choice rows before any step: epoch 0."""
+        return self.directory / "start.json"
 
     @property
     def result(self) -> Path:
@@ -187,6 +195,16 @@ class Paths:
         return self.stage("export") / "model.tflite"
 
     @property
+    def export_int8(self) -> Path:
+        """The fused model in full integer, float input and output (make export PRECISION=int8)."""
+        return self.stage("export") / "model.int8.tflite"
+
+    @property
+    def export_record(self) -> Path:
+        """What make export fused (the head's record) and, for int8, its agreement with the float export."""
+        return self.stage("export") / "export.json"
+
+    @property
     def predictions(self) -> Path:
         return self.out / "predictions.csv"
 
@@ -197,8 +215,13 @@ class Paths:
 
     @property
     def audit_csv(self) -> Path:
-        """make audit: every finding, one per row."""
+        """make audit: every finding but leakage, one per row: what `EXCLUDE` reads, decided by train alone."""
         return self.out / "audit.csv"
+
+    @property
+    def audit_leakage_csv(self) -> Path:
+        """make audit: train near-copies of other splits' images; excluding them is a choice of its own."""
+        return self.out / "audit_leakage.csv"
 
     @property
     def audit_json(self) -> Path:
@@ -237,6 +260,11 @@ class Paths:
     @property
     def report_confusion(self) -> Path:
         return self.out / "report_confusion.png"
+
+    @property
+    def report_fine_tuning(self) -> Path:
+        """Fine-tuning's search candidates and the saved run's learning curve."""
+        return self.out / "report_fine_tuning.png"
 
     @property
     def report_thumbnails(self) -> Path:

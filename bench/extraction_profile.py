@@ -1,0 +1,150 @@
+"""Where extraction's time per image goes, marginally: the wall seconds of each part of a forced
+build of a 1,000- and a 5,000-image folder, differenced, so that start-up (imports, the model,
+the TFLite conversion) cancels. Runs against any checkout of this repository, so that today's
+code and an older commit are profiled side by side in one session:
+
+    python bench/extraction_profile.py --root /tmp/old --out profile-old.json
+    python bench/extraction_profile.py --root . --out profile-new.json
+
+Parts: listing the folder (with content hashing where the code hashes), the shard loop
+(decoding and the forward pass), assembly into HDF5, and the rest of the run; and the bare
+TFLite forward pass on random tensors, in the same process. The folders are symbolic links to
+the photos of `--photos`, cycled: every image is a real photo, decoded as often as any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def linked_folder(photos: Path, target: Path, count: int) -> Path:
+    """`count` links to the JPEGs of `photos`' class folders, cycled with their classes taking
+    turns; one in ten in validation/, of every class."""
+    by_class = {}
+    for path in sorted(photos.glob("*/*/*.jpg")):
+        by_class.setdefault(path.parent.name, []).append(path)
+    files = [path for group in zip(*by_class.values()) for path in group]
+    for i in range(count):
+        source = files[i % len(files)]
+        split = "validation" if i % 10 in (0, 5) else "train"
+        folder = target / split / source.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:06d}-{source.name}").symlink_to(source)
+    return target
+
+
+class Timed:
+    """Wraps module attributes to add up their wall seconds."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, module, name: str, label: str) -> None:
+        real = getattr(module, name)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(module, name, timed)
+
+
+def one_build(root: Path, data: Path, out: Path, weights: str, size: int, engine_dir: Path) -> dict[str, float]:
+    """Seconds of each part of one forced build, on the code at `root` (today's layout or 034e096's)."""
+    timed = Timed()
+    started = time.perf_counter()
+    if (root / "extract" / "runner.py").exists():  # 034e096
+        from extract import config, runner
+
+        timed.wrap(runner, "open_source", "listing")
+        timed.wrap(runner, "_extract_split", "shard loop")
+        timed.wrap(runner, "_assemble", "assembly")
+        settings = config.ExtractConfig(
+            data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
+            engine_dir=str(engine_dir), force=True,
+        )  # fmt: skip
+        runner.run(settings, progress=False)
+    else:
+        from extract import build, config, extraction, local
+
+        timed.wrap(build, "folder_source", "listing")
+        timed.wrap(local, "extract_splits", "shard loop")
+        timed.wrap(extraction, "assemble", "assembly")
+        settings = config.ExtractConfig(
+            data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
+            engine_dir=str(engine_dir), force=True,
+        )  # fmt: skip
+        build.run(settings, progress=False)
+    timed.seconds["whole run"] = time.perf_counter() - started
+    return timed.seconds
+
+
+def bare_forward(weights: str, size: int, engine_dir: Path, images: int, batch: int = 32) -> float:
+    """Seconds per image of the TFLite engine alone on random tensors."""
+    from extract import backbone, engines
+
+    model = backbone.build_backbone(weights, size)
+    engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), size, batch, engine_dir)
+    inputs = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    engine(inputs)
+    started = time.perf_counter()
+    for _ in range(images // batch):
+        engine(inputs)
+    return (time.perf_counter() - started) / (images // batch * batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=".", help="the checkout whose code runs")
+    parser.add_argument("--photos", default="../shared/data/cats_and_dogs_filtered")
+    parser.add_argument(
+        "--weights", default="../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+    )
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--counts", default="1000,5000", help="the two folder sizes")
+    parser.add_argument("--out", help="write the result here as JSON")
+    args = parser.parse_args()
+    root = Path(args.root).resolve()
+    sys.path.insert(0, str(root))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    small, large = (int(count) for count in args.counts.split(","))
+    weights = str(Path(args.weights).resolve())
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        engine_dir = folder / "engines"
+        one_build(
+            root, linked_folder(Path(args.photos), folder / "warm", 64), folder / "o0", weights, args.size, engine_dir
+        )
+        parts = {}
+        for count in (small, large):
+            data = linked_folder(Path(args.photos), folder / f"data{count}", count)
+            parts[count] = one_build(root, data, folder / f"out{count}", weights, args.size, engine_dir)
+        bare = bare_forward(weights, args.size, engine_dir, 1024)
+    marginal = {name: (parts[large][name] - parts[small][name]) / (large - small) * 1e3 for name in parts[large]}
+    result = {
+        "root": str(root),
+        "size": args.size,
+        "ms per image, marginal": marginal,
+        "bare forward ms per image": bare * 1e3,
+        "marginal images/s": 1e3 / marginal["whole run"],
+        "ratio to bare forward": marginal["whole run"] / (bare * 1e3),
+        "seconds": {str(count): value for count, value in parts.items()},
+    }
+    print(json.dumps(result, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""int8 extraction, checked: the images the int8 engine is calibrated on, and how far its features
+stray from float32's on the choice rows.
+
+Full-integer quantization needs the range of every activation, measured by running the float
+model over representative inputs (TFLiteConverter's `representative_dataset`). They come from the
+user's own train split, so the ranges are those of the user's domain: per class, the
+`count // classes` images (at least one) with the *highest* sha256 of their id. The sample is
+stable (an added file joins it only if its hash ranks that high), every class is in it, and it
+stays clear of the dev rows, which take the *lowest* hashes (`classify.protocol`).
+
+The check runs both engines over a small sample of the choice rows (dev, the lowest hashes of
+train; validation where a test split exists): the features' cosine, and the cross-validated
+accuracy of a quick logistic regression on each version of those rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from extract import identity
+from extract.sources import Source, Split, name_bytes
+
+CHECK_ROWS = 200  # choice rows the agreement is measured on
+# int8 is flagged when its logistic regression on those rows falls this far below float32's: 200
+# rows give about ±2 points of noise on the difference (paired folds), so 3 points is a real loss.
+TOLERANCE = 0.03
+FOLDS = 5
+
+
+def hash_order(ids: list[str]) -> list[int]:
+    """Positions of `ids`, by ascending sha256 of each id's bytes: the order every stable sample is
+    drawn in (dev rows from the front, calibration images from the back)."""
+    return sorted(range(len(ids)), key=lambda i: hashlib.sha256(name_bytes(ids[i])).digest())
+
+
+def _per_class(ids: list[str], labels: np.ndarray, count: int, last: bool) -> list[int]:
+    """Per class, `count // classes` positions (at least one), from the front or the back of its hash order."""
+    classes = np.unique(labels)
+    each = max(1, count // max(1, len(classes)))
+    chosen = []
+    for label in classes:
+        members = np.flatnonzero(labels == label)
+        order = [int(members[i]) for i in hash_order([ids[m] for m in members])]
+        chosen += order[-each:] if last else order[:each]
+    return sorted(chosen)
+
+
+def calibration_positions(split: Split, count: int) -> list[int]:
+    """The train images an int8 engine is calibrated on (positions in `split`, ascending)."""
+    return _per_class(split.ids, split.labels, count, last=True)
+
+
+def choice_split(source: Source) -> Split:
+    """The split the choice rows come from: validation where a test split exists, else train (its dev rows)."""
+    names = {split.name: split for split in source.splits}
+    return names["validation"] if "test" in names and "validation" in names else names["train"]
+
+
+def check_positions(split: Split) -> list[int]:
+    """The choice rows the agreement is measured on: per class, the front of the hash order."""
+    return _per_class(split.ids, split.labels, CHECK_ROWS, last=False)
+
+
+def digest(split: Split, positions: list[int], count: int) -> str:
+    """What identifies a calibration: the sample's file contents (its ids where there are none), and its size."""
+    members = [split.content[i] if split.content else split.ids[i] for i in positions]
+    return identity.digest({"calibration": sorted(members), "count": count})
+
+
+def subset(split: Split, positions: list[int]) -> Split:
+    """The inputs at `positions` of a folder or TFDS split."""
+    if split.paths is not None:
+        return split.subset(positions)
+    import tensorflow as tf
+
+    wanted = tf.constant(positions, tf.int64)
+    dataset = split.dataset.enumerate().filter(lambda i, _: tf.reduce_any(i == wanted)).map(lambda _, x: x)
+    return Split(split.name, [split.ids[i] for i in positions], split.labels[positions], dataset=dataset)
+
+
+def images(split: Split, image_size: int, batch: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions, model inputs) of a small split, through extraction's own input pipeline."""
+    from extract.pipeline import batches
+
+    return batches(split, 0, image_size, batch)
+
+
+@dataclass
+class Calibration:
+    """An int8 engine's calibration: its digest (which names the engine file) and, where the
+    engine may still have to be made, the images."""
+
+    digest: str
+    split: Split | None = None  # the calibration images; None: the engine file must already exist
+    image_size: int = 0
+
+    def samples(self) -> Iterator[list[np.ndarray]]:
+        """One image at a time, as TFLiteConverter's representative dataset wants them."""
+        for _, batch in images(self.split, self.image_size):
+            for image in batch:
+                yield [image[None]]
+
+
+def of_source(source: Source, count: int, image_size: int) -> Calibration:
+    """The calibration of `count` images of the source's train split."""
+    return of_split(next(split for split in source.splits if split.name == "train"), count, image_size)
+
+
+def of_split(train: Split, count: int, image_size: int) -> Calibration:
+    positions = calibration_positions(train, count)
+    return Calibration(digest(train, positions, count), subset(train, positions), image_size)
+
+
+def cached_split(cache_path, name: str) -> Split:
+    """A split of a cache built from a folder, as a source split again: its files, by the cache's ids."""
+    import cache
+    from extract.sources import DataError
+
+    meta = cache.info(cache_path)
+    folder = Path(meta["dataset"])
+    if meta["dataset"].startswith("tfds:") or not folder.is_dir():
+        raise DataError(f"calibration reads the image files: the cache's data {meta['dataset']} is not a folder here")
+    ids = cache.ids(cache_path, name)
+    content = cache.contents(cache_path, name)[0]
+    return Split(name, ids, cache.labels(cache_path, name), paths=[str(folder / i) for i in ids], content=content)
+
+
+def agreement(float_engine, int8_engine, split: Split, image_size: int, batch: int) -> dict:
+    """How the int8 features of `split`'s inputs compare with float32's: cosine per row (mean,
+    min) and the cross-validated accuracy of a quick logistic regression on each."""
+    exact, quantized, labels = [], [], []
+    for positions, inputs in images(split, image_size, batch):
+        exact.append(float_engine(inputs))
+        quantized.append(int8_engine(inputs))
+        labels.append(split.labels[positions])
+    a, b, y = np.concatenate(exact), np.concatenate(quantized), np.concatenate(labels)
+    cosine = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    result = {
+        "rows": len(y),
+        "split": split.name,
+        "cosine_mean": float(cosine.mean()),
+        "cosine_min": float(cosine.min()),
+        "tolerance": TOLERANCE,
+    }
+    counts = np.unique(y, return_counts=True)[1]
+    folds = min(FOLDS, int(counts.min()))
+    if folds >= 2 and len(counts) > 1:
+        result["accuracy_float32"] = quick_accuracy(a, y, folds)
+        result["accuracy_int8"] = quick_accuracy(b, y, folds)
+    return result
+
+
+def quick_accuracy(features: np.ndarray, labels: np.ndarray, folds: int) -> float:
+    """Stratified k-fold accuracy of standardisation + logistic regression (C 0.1), the same folds every call."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+    return float(cross_val_score(model, features, labels, cv=cv).mean())
+
+
+def describe(check: dict) -> list[str]:
+    """The agreement in one line, and a second line when int8 costs more accuracy on the choice rows
+    than the tolerance allows, naming the setting that goes back."""
+    line = (
+        f"int8 (calibrated on {check['calibration_images']} train images) against float32 on {check['rows']} "
+        f"choice rows: feature cosine mean {check['cosine_mean']:.3f}, min {check['cosine_min']:.3f}"
+    )
+    if "accuracy_int8" not in check:
+        return [line + " (too few rows per class for a logistic regression)"]
+    line += (
+        f"; logistic regression {100 * check['accuracy_float32']:.1f}% float32, "
+        f"{100 * check['accuracy_int8']:.1f}% int8"
+    )
+    loss = check["accuracy_float32"] - check["accuracy_int8"]
+    if loss <= check["tolerance"]:
+        return [line]
+    return [
+        line,
+        f"warning: int8 features lose {100 * loss:.1f} points of accuracy on those rows (tolerance "
+        f"{100 * check['tolerance']:.0f}): rebuild with PRECISION=float32",
+    ]
+
+
+def check(int8_engine, model, weights_hash: str, source: Source, config) -> dict:
+    """The agreement of an int8 engine with float32 on the choice rows of `source` (`config`: an
+    ExtractConfig), and the calibration's size."""
+    from extract import engines
+
+    float_engine = engines.make_engine(
+        "tflite", model, weights_hash, config.image_size, config.batch, config.engine_path
+    )
+    split = choice_split(source)
+    rows = subset(split, check_positions(split))
+    return agreement(float_engine, int8_engine, rows, config.image_size, config.batch) | {
+        "calibration_images": config.calibration
+    }

@@ -1,0 +1,101 @@
+"""PRECISION=int8: calibration on the user's own train images, the engine it makes, and the check
+against float32 (generated images and random weights; the real photos in test_e2e_int8.py)."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from conftest import TINY, generated_cache, small_shards, write_class_folders
+
+import cache
+from classify.protocol import dev_ids
+from extract import backbone, build, calibration, engines
+from extract.__main__ import main as extract_main
+from extract.config import ExtractConfig
+from extract.sources import open_source
+
+
+def test_the_calibration_sample_is_stable_stratified_and_clear_of_the_dev_rows(tmp_path):
+    data = write_class_folders(tmp_path / "data", ["a", "b", "c"], 30)
+    train = next(s for s in open_source(str(data)).splits if s.name == "train")
+    chosen = calibration.calibration_positions(train, 30)
+    assert len(chosen) == 30
+    assert np.bincount(train.labels[chosen]).tolist() == [10, 10, 10]  # every class, equally
+    dev = dev_ids(train.ids, train.labels, 0.1)
+    assert not dev & {train.ids[i] for i in chosen}
+    assert calibration.calibration_positions(train, 30) == chosen  # a pure function of the ids
+
+    # a new file joins the sample only where its hash ranks among its class's highest
+    write_class_folders(tmp_path / "more", ["a"], 1, seed=9)
+    (tmp_path / "more" / "a" / "a.0.jpg").rename(data / "a" / "new.jpg")
+    grown = next(s for s in open_source(str(data)).splits if s.name == "train")
+    before = {train.ids[i] for i in chosen}
+    after = {grown.ids[i] for i in calibration.calibration_positions(grown, 30)}
+    assert len(before ^ after) <= 2
+
+
+def test_the_int8_cache_records_its_precision_and_agreement(tmp_path, random_weights, engine_dir):
+    data = write_class_folders(tmp_path / "data", ["a", "b"], 40)
+    int8_config = small_shards(data, tmp_path / "int8", random_weights, engine_dir, precision="int8", calibration=8)
+    summary = build.run(int8_config, progress=False)
+    meta = cache.info(summary.path)
+    assert meta["precision"] == "int8" and meta["calibration"]
+    check = meta["precision_check"]
+    assert check["rows"] > 0 and check["calibration_images"] == 8
+    assert -1 <= check["cosine_min"] <= check["cosine_mean"] <= 1
+    assert 0 <= check["accuracy_int8"] <= 1 and 0 <= check["accuracy_float32"] <= 1
+    assert summary.precision_lines()[0].startswith("int8 (calibrated on 8 train images) against float32")
+    assert any(f"-int8-{meta['calibration'][:16]}" in p.name for p in engine_dir.iterdir())
+
+    float_cache = generated_cache(data, tmp_path / "float", random_weights, engine_dir, batch=4, shard_size=8)
+    float_meta = cache.info(float_cache)
+    assert float_meta["precision"] == "float32" and "precision_check" not in float_meta
+    assert float_meta["fingerprint"] != meta["fingerprint"]
+    assert build.summary_of(float_cache, "").precision_lines() == []
+    # the int8 features are near float32's, and not equal to them
+    a, b = cache.load(float_cache, "train")[0], cache.load(summary.path, "train")[0]
+    assert not np.array_equal(a, b)
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+
+    assert build.run(int8_config, progress=False).status == "up to date"
+    # another calibration size is another engine and another cache
+    more = small_shards(data, tmp_path / "int8", random_weights, engine_dir, precision="int8", calibration=16)
+    build.run(more, progress=False)
+    assert cache.info(summary.path)["fingerprint"] != meta["fingerprint"]
+
+
+def test_calibration_is_deterministic(tmp_path, random_weights):
+    """The same model and the same images give the same int8 file, byte for byte."""
+    data = write_class_folders(tmp_path / "data", ["a", "b"], 40)
+    model = backbone.build_backbone(str(random_weights), TINY)
+    sample = calibration.of_source(open_source(str(data)), 8, TINY)
+    first, second = (engines.to_tflite(model, sample.samples) for _ in range(2))
+    assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
+    assert first != engines.to_tflite(model)  # and it is not the float model
+
+
+def test_describe_warns_beyond_the_tolerance_naming_the_way_back():
+    check = {
+        "rows": 200,
+        "calibration_images": 200,
+        "cosine_mean": 0.5,
+        "cosine_min": 0.1,
+        "accuracy_float32": 0.95,
+        "accuracy_int8": 0.95 - calibration.TOLERANCE - 0.01,
+        "tolerance": calibration.TOLERANCE,
+    }
+    lines = calibration.describe(check)
+    assert len(lines) == 2 and lines[1].startswith("warning:") and "PRECISION=float32" in lines[1]
+    assert len(calibration.describe(check | {"accuracy_int8": 0.95 - calibration.TOLERANCE / 2})) == 1
+
+
+def test_int8_with_the_keras_engine_is_refused_in_one_line(tmp_path, capsys):
+    with pytest.raises(ValueError, match="PRECISION=int8 runs on the TFLite engine"):
+        ExtractConfig(engine="keras", precision="int8")
+    with pytest.raises(SystemExit) as exited:
+        extract_main(["--engine", "keras", "--precision", "int8", "--out", str(tmp_path)])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after argparse's usage lines
+    assert error.startswith("python -m extract: error: PRECISION=int8") and "ENGINE=keras stays float32" in error
+    with pytest.raises(engines.EngineError):  # ENGINE=auto that resolves to Keras (a GPU) is refused there
+        engines.make_engine("keras", None, "", TINY, 1, tmp_path, calibration=object())
