@@ -106,7 +106,7 @@ BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS))
 REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS)))) $(call opt,--metric,$(METRIC))
 AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
 PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
-	$(call flag,--tta,$(TTA)) $(call opt,--precision,$(PRECISION))
+	$(call flag,--tta,$(TTA)) $(call opt,--precision,$(PRECISION)) $(call opt,--top-k,$(TOP_K))
 EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--precision,$(PRECISION))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
 	$(call flag,--verbose,$(VERBOSE))

@@ -99,8 +99,7 @@ def train_runs(
     epochs, batch = config.epochs, config.batch
     binary = len(meta["class_names"]) == 2
     size = meta["image_size"]
-    split, keep = roles["fit"]
-    weights = class_weights(split.labels[keep], len(meta["class_names"]), config.class_weight)
+    weights = fit_class_weights(config, roles, meta)
     weighted = record(config.class_weight, weights, meta["class_names"])
     results = []
     for seed in range(config.seed, config.seed + config.seeds):
@@ -125,6 +124,12 @@ def train_runs(
             np.savez(handle, probabilities=probabilities, inference_seconds_per_image=per_image)
         results.append(replace(_load(files, seed), class_weight=weighted))
     return results
+
+
+def fit_class_weights(config, roles: dict, meta: dict) -> dict[int, float] | None:
+    """`config.class_weight`'s weight of each class, from the fit rows: what every fit of the method sees."""
+    split, keep = roles["fit"]
+    return class_weights(split.labels[keep], len(meta["class_names"]), config.class_weight)
 
 
 def fit_stream(config, role: tuple, meta: dict, seed: int):

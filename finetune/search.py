@@ -19,7 +19,7 @@ import keras
 import cache
 from finetune.config import SEARCH_POINTS, FinetuneConfig
 from finetune.data import image_dataset
-from finetune.runs import fit_stream
+from finetune.runs import fit_class_weights, fit_stream
 
 
 @dataclass
@@ -49,6 +49,7 @@ def search(
     per_point = config.search_steps // SEARCH_POINTS
     binary = len(meta["class_names"]) == 2
     choose = image_dataset(*roles["choose"], meta["image_size"], config.batch, binary)
+    weights = fit_class_weights(config, roles, meta)
     start_loss = None
     candidates = []
     for depth in config.search_depths:
@@ -66,6 +67,7 @@ def search(
                 validation_data=choose,
                 verbose=2 if progress else 0,
                 shuffle=False,  # the stream shuffles itself
+                class_weight=weights,  # the objective the runs will train on
             ).history
             candidates.append(
                 Candidate(

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import keras
-import numpy as np
 
 import cache
 from cache.lock import holding_lock
 from classify import heads, scored
+from classify.metrics import scores_of
 from classify.protocol import protocol_of
 from extract.backbone import FEATURE_DIM, matching_backbone
 from finetune.config import BaselineConfig
@@ -39,9 +39,15 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
 
     results = train_runs("tutorial", config, {"protocol": protocol.describe()}, make_model, roles, meta, progress)
     result = scored_of(results, roles["score"], protocol.score)
-    accuracy = float(np.mean(result.probabilities.argmax(-1) == result.labels))
+    (pooled,) = scores_of([result.probabilities], result.labels, n_classes)  # every run, as the report pools them
+    on_scored = {
+        "accuracy": float(pooled.estimate["accuracy"]),
+        "balanced_accuracy": pooled.summary()["balanced_accuracy"],
+        "macro_f1": pooled.summary()["macro_f1"],
+        "per_class": pooled.per_class(meta["class_names"]),
+    }
     metrics = {
-        "tutorial": {protocol.score: {"accuracy": accuracy}}
+        "tutorial": {protocol.score: on_scored}
         | summary(results)
         | {
             "epochs_run": len(results[0].history["loss"]),

@@ -1,20 +1,15 @@
-"""The statistics behind the verdict, on per-image correctness of the scored split.
+"""The per-image statistics behind the verdict, beside the bootstrap intervals of
+`classify.metrics` (every score and paired difference, from the same resamples of the images).
 
-A method that ran with several seeds is summarised per image by the share of its runs that got
-the image right (`correctness`), so its accuracy is the mean over seeds and every interval
-resamples images, the unit the scored split samples. Paired comparisons resample the same
-images for both methods. McNemar's exact test needs one prediction per image: each method's
-majority vote over its runs (a tie goes to its first run).
+McNemar's exact test needs one outcome per image: each method's majority vote over its runs of
+whether it got the image right (a tie goes to its first run); the confusion matrices need one
+predicted class per image: the class most runs predicted.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import binomtest
-
-from classify.metrics import Interval, percentiles, resample_counts
-
-__all__ = ["Interval", "accuracy_interval", "correctness", "majority", "mcnemar_p", "paired_difference"]
 
 
 def correctness(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -36,23 +31,6 @@ def voted(probabilities: np.ndarray) -> np.ndarray:
     images = np.arange(predicted.shape[1])
     mine = votes[images, predicted]  # (runs, images): the votes of each run's choice
     return predicted[(mine == votes.max(axis=1)).argmax(axis=0), images]
-
-
-def _resampled_means(per_image: np.ndarray, seed: int) -> np.ndarray:
-    """Means of `per_image` over the bootstrap resamples of the images (`metrics.resample_counts`)."""
-    return np.concatenate([counts @ per_image for counts in resample_counts(len(per_image), seed)]) / len(per_image)
-
-
-def accuracy_interval(correct: np.ndarray, seed: int = 0) -> Interval:
-    """Accuracy (mean over runs) with a 95% percentile-bootstrap interval over images."""
-    per_image = correct.mean(axis=0)
-    return percentiles(per_image.mean(), _resampled_means(per_image, seed))
-
-
-def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray, seed: int = 0) -> Interval:
-    """Accuracy of A minus accuracy of B on the same images, with a paired 95% bootstrap interval."""
-    per_image = correct_a.mean(axis=0) - correct_b.mean(axis=0)
-    return percentiles(per_image.mean(), _resampled_means(per_image, seed))
 
 
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:

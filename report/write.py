@@ -152,7 +152,9 @@ def small_classes(methods: list[Method], class_names: list[str]) -> list[str]:
     for place, counts in places.items():
         few = {name: n for name, n in counts.items() if n < SMALL_CLASS}
         if len(few) == len(class_names) > 1:
-            said.append(f"every class in {place} ({min(few.values())} to {max(few.values())} images)")
+            low, high = min(few.values()), max(few.values())
+            count = f"{low} image{'s' * (high > 1)}" if low == high else f"{low} to {high} images"
+            said.append(f"every class in {place} ({count} each)")
         elif few:
             said.append(f"in {place}, " + ", ".join(f"{name} ({n})" for name, n in few.items()))
     if not said:

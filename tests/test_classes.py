@@ -67,18 +67,17 @@ def test_per_class_numbers_are_scikit_learns_with_intervals_around_them():
     assert np.argmax(widths) == 0
 
 
-def test_several_runs_pool_their_predictions_and_share_the_accuracys_resamples():
+def test_several_runs_pool_their_predictions_and_images_are_resampled_with_replacement():
     labels, probabilities = predictions(3, 600, 0.8, seed=1, runs=3)
     (pooled,) = scores_of([probabilities], labels, 3)
     recall = [np.mean([np.mean(p.argmax(-1)[labels == k] == k) for p in probabilities]) for k in range(3)]
     np.testing.assert_allclose(pooled.estimate["recall"], recall)  # the mean over runs
-    from report import stats
-
-    correct = stats.correctness(probabilities, labels)
-    accuracy = stats.accuracy_interval(correct)  # the same resamples give the same interval
-    assert (accuracy.low, accuracy.high) == pytest.approx(
-        (pooled.interval("accuracy").low, pooled.interval("accuracy").high)
-    )
+    # the percentile bootstrap over images: resample i draws images rng.integers(0, n, n)
+    rng = np.random.default_rng(0)
+    per_image = (probabilities.argmax(-1) == labels).mean(axis=0)
+    means = [per_image[rng.integers(0, 600, (500, 600))].mean(axis=1) for _ in range(8)]
+    low, high = np.percentile(np.concatenate(means), [2.5, 97.5])
+    assert (pooled.interval("accuracy").low, pooled.interval("accuracy").high) == pytest.approx((low, high))
 
 
 def test_the_default_metric_switches_at_one_and_a_half_times():
@@ -124,6 +123,24 @@ def test_a_class_that_differs_beyond_noise_gets_its_sentence_though_the_verdict_
     said = verdict.sentences(balanced)[0]  # ranked by balanced accuracy, A is ahead; McNemar stays on correctness
     assert said.startswith("A is ahead of B, but McNemar's test does not confirm it")
     assert "Δ = +16.0 points of balanced accuracy for A" in said
+
+
+def test_classes_with_fewer_than_five_images_are_named_in_one_line():
+    names = ["common", "other", "rare"]
+    labels = np.repeat([0, 1, 2], [50, 50, 3])
+    heads = [method(name, labels, np.eye(3)[labels][None], names) for name in ("logreg", "dense")]
+    for head in heads:  # heads of one folder share their choice rows: said once
+        head.entry = {
+            "protocol": {"choose": "validation"},
+            "class_counts": {"choose": {"common": 30, "other": 30, "rare": 4}},
+        }
+    assert report_writer.small_classes(heads, names) == [
+        "Fewer than 5 images: in test, rare (3); in the choice rows (validation), rare (4). "
+        "Their per-class numbers carry little weight."
+    ]
+    enough = method("A", np.repeat([0, 1, 2], 5), np.eye(3)[np.repeat([0, 1, 2], 5)][None], names)
+    enough.entry = {"protocol": {"choose": "validation"}}  # the tutorial records no class counts
+    assert report_writer.small_classes([enough], names) == []
 
 
 # --- the confusion matrices at K classes ----------------------------------------------------
@@ -248,9 +265,11 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     fit_labels = labels[[item not in fit_rows.dev_ids for item in ids]]
     expected = compute_class_weight("balanced", classes=np.arange(2), y=fit_labels)
     assert expected[1] > 1.5 * expected[0]
-    assert fit_calls == [pytest.approx({0: expected[0], 1: expected[1]})] * 2
+    # every fit: fine-tuning's search of its rate and depth, its run, and the tutorial's run
+    assert len(fit_calls) >= 3 and fit_calls == [pytest.approx({0: expected[0], 1: expected[1]})] * len(fit_calls)
     for entry in (tuned["finetune"], baseline["tutorial"]):
         assert entry["class_weight"]["weights"] == pytest.approx({"a": expected[0], "b": expected[1]})
+        assert set(entry["validation"]["per_class"]) == {"a", "b"}  # per-class numbers in its metrics.json
 
 
 # --- leakage-free scores ----------------------------------------------------------------------

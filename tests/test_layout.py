@@ -286,8 +286,9 @@ def test_make_variables_become_their_flags():
         "--search-depths": "100",
         "--search-steps": "30",
     }
-    (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense")
+    (line,) = make_dry_run("predict", "IMAGES=photos", "HEAD=dense", "TOP_K=3")
     assert "-m classify.predict photos " in line and ("--head", "dense") in flags_of(line)
+    assert ("--top-k", "3") in flags_of(line)
 
 
 BOOLEAN_FLAGS = {  # each boolean Make variable: a target it changes, and the flag it gives there

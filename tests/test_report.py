@@ -11,6 +11,7 @@ import cache
 from classify import scored
 from classify import train as heads_train
 from classify.config import HeadConfig
+from classify.metrics import scores_of
 from classify.protocol import dev_ids, protocol_of, rows_of
 from finetune.baseline import main as baseline_main
 from finetune.config import FinetuneConfig
@@ -36,22 +37,31 @@ def test_mcnemar_on_methods_that_differ_on_exactly_k_images():
     assert stats.mcnemar_p(a, a) == 1.0
 
 
+def scored_as(*correct):
+    """Each (runs, images) correctness as a method's `Scores` on the same images: two classes,
+    every image of class 0, predicted 0 where right."""
+    labels = np.zeros(correct[0].shape[1], dtype=int)
+    return scores_of([np.eye(2)[(c == 0).astype(int)] for c in correct], labels, 2)
+
+
 def test_identical_methods_give_a_difference_interval_centred_on_zero():
     rng = np.random.default_rng(0)
     correct = (rng.random((3, 400)) < 0.8).astype(float)
-    delta = stats.paired_difference(correct, correct.copy())
+    a, b = scored_as(correct, correct.copy())
+    delta = a.difference(b, "accuracy")
     assert (delta.estimate, delta.low, delta.high) == (0.0, 0.0, 0.0)
 
 
 def test_accuracy_interval_matches_the_binomial_width():
     rng = np.random.default_rng(1)
     correct = (rng.random((1, 2000)) < 0.9).astype(float)
-    interval = stats.accuracy_interval(correct)
+    (scores,) = scored_as(correct)
+    interval = scores.interval("accuracy")
     p = correct.mean()
     half_width = 1.96 * np.sqrt(p * (1 - p) / 2000)
     assert interval.low < p < interval.high
     assert (interval.high - interval.low) / 2 == pytest.approx(half_width, rel=0.1)
-    assert stats.accuracy_interval(np.ones((2, 30))).low == 1.0
+    assert scored_as(np.ones((2, 30)))[0].interval("accuracy").low == 1.0
 
 
 def test_paired_interval_excludes_zero_for_a_real_difference_and_is_narrower_than_unpaired():
@@ -59,7 +69,8 @@ def test_paired_interval_excludes_zero_for_a_real_difference_and_is_narrower_tha
     a = (rng.random((1, 1000)) < 0.9).astype(float)
     b = a.copy()
     b[0, np.flatnonzero(a[0])[:40]] = 0  # B loses 40 images A gets
-    delta = stats.paired_difference(a, b)
+    mine, theirs = scored_as(a, b)
+    delta = mine.difference(theirs, "accuracy")
     assert delta.estimate == pytest.approx(0.04) and delta.low > 0
 
 
