@@ -46,11 +46,16 @@ class Protocol:
         }
 
 
-def recorded(protocol: Protocol, excluded: frozenset[str] = frozenset()) -> dict:
-    """What decides a model's fit and choice rows beyond the cache, as a saved head records it:
-    `saved.check_protocol` compares it before fine-tuning starts from the head. `excluded`: the
-    train ids left out. A dict, so that a later setting (class weights) is one more key."""
-    return {"choose": protocol.choose, "dev_fraction": protocol.dev_fraction, "excluded_ids": digest(sorted(excluded))}
+def recorded(protocol: Protocol, class_weight: str, excluded: frozenset[str] = frozenset()) -> dict:
+    """What decides a model's fit and choice rows, and how it weighs them, beyond the cache, as a
+    saved head records it: `saved.check_protocol` compares it before fine-tuning starts from the
+    head. `excluded`: the train ids left out. A dict, so that a later setting is one more key."""
+    return {
+        "choose": protocol.choose,
+        "dev_fraction": protocol.dev_fraction,
+        "excluded_ids": digest(sorted(excluded)),
+        "class_weight": class_weight,
+    }
 
 
 def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[str]:

@@ -55,7 +55,7 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     for head in trained:
         head.entry["data_changed"] = change  # trained on features of data that is no longer there
         head.entry["excluded"] = {"file": config.exclude, "train_rows": len(excluded)}
-    record = {"config": asdict(config), "protocol": recorded(protocol, excluded)}
+    record = {"config": asdict(config), "protocol": recorded(protocol, config.class_weight, excluded)}
     with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:
             save_head(head, record, meta, protocol, paths)

@@ -43,7 +43,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         keras.mixed_precision.set_global_policy("mixed_float16")
     protocol = protocol_of(paths.cache, config.dev_fraction)
     # fine-tuning excludes nothing: a head fitted without some train rows, or on today's choice rows, is refused
-    saved.check_protocol(saved.load_record(config.out, start), recorded(protocol), start)
+    saved.check_protocol(saved.load_record(config.out, start), recorded(protocol, config.class_weight), start)
     splits = cached_splits(paths, meta)
     roles = roles_of(splits, protocol)
     steps_per_epoch = math.ceil(int(roles["fit"][1].sum()) / config.batch)

@@ -257,6 +257,8 @@ def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trai
     assert finetune_main(["--out", str(trained), "--dev-fraction", "0.2", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: the saved dense head was trained with dev fraction") and err.count("\n") == 1
+    with pytest.raises(saved.ProtocolMismatchError, match=r"class weights \(CLASS_WEIGHT\) none, not balanced"):
+        run(FinetuneConfig(out=str(trained), epochs=1, seeds=1, class_weight="balanced"), progress=False)
 
     listed = trained / "exclude.txt"
     listed.write_text("train/a/a.3.jpg\n")
