@@ -254,7 +254,7 @@ def train_logreg(
 
 
 def train_logreg_streamed(
-    config: HeadConfig, fit: Part, class_weight: dict[int, float] | None = None
+    config: HeadConfig, fit: Part, class_weight: dict[int, float] | None = None, progress: bool = False
 ) -> tuple[Pipeline, dict]:
     """Logistic regression on fit rows larger than memory: C chosen as `train_logreg` chooses it, on
     `config.search_rows` of the images drawn at random, stratified (every class, at least a fold's
@@ -263,7 +263,7 @@ def train_logreg_streamed(
     sample = fit.sample(config.search_rows, config.seed, least=config.folds).load()
     start, record = train_logreg(config, *every_view(sample), class_weight)
     started = time.perf_counter()
-    model, passes = streamed_logreg(fit, record["best_C"], start, config.seed, class_weight)
+    model, passes = streamed_logreg(fit, record["best_C"], start, config.seed, class_weight, progress=progress)
     record |= {
         "fit_seconds": time.perf_counter() - started,
         "search_images": len(sample.labels),

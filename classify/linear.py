@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from classify.part import Part
 
@@ -45,6 +46,7 @@ def streamed_logreg(
     seed: int,
     class_weight: dict[int, float] | None = None,
     tol: float = 1e-4,
+    progress: bool = False,
 ) -> tuple[Pipeline, int]:
     """`logreg_pipeline(c, seed, class_weight)` fitted on every view of a part larger than memory;
     also the passes it took over the part.
@@ -87,13 +89,19 @@ def streamed_logreg(
         loss = total / rows + 0.5 * penalty * float(np.sum(weights**2))
         return loss, np.concatenate([(gradient / rows + penalty * weights).ravel(), bias_gradient / rows])
 
-    result = optimize.minimize(
-        loss_and_gradient,
-        np.concatenate(_in_scale(start, scaler)),
-        method="L-BFGS-B",
-        jac=True,
-        options={"maxiter": MAX_ITER, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
-    )
+    with tqdm(desc="logistic regression", unit="pass", disable=not progress, dynamic_ncols=True) as bar:
+
+        def counted(w: np.ndarray) -> tuple[float, np.ndarray]:
+            bar.update()
+            return loss_and_gradient(w)
+
+        result = optimize.minimize(
+            counted,
+            np.concatenate(_in_scale(start, scaler)),
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxiter": MAX_ITER, "maxls": 50, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
+        )
     fitted = logreg_pipeline(c, seed, class_weight)
     model = fitted.named_steps["logreg"]
     model.coef_ = result.x[: logits * part.dim].reshape(shape)

@@ -37,8 +37,8 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     """Train the chosen heads; returns metrics in metrics.json's shape (also written there).
 
     Every head is trained and scored before anything is written, and heads/ is replaced as one
-    set, so a failure leaves the previous heads/ as it was. (`progress` is unused: the heads
-    train in seconds.)"""
+    set, so a failure leaves the previous heads/ as it was. `progress`: bars for the fits streamed
+    from the cache, which take minutes; in-memory fits take seconds and show none."""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
@@ -49,7 +49,7 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
         rows = replace(rows, fit=rows.fit.load())
     if rows.choose.nbytes <= config.memory_gb * 2**30:  # read once, not each epoch
         rows = replace(rows, choose=rows.choose.load())
-    trained = [head for name in config.heads for head in train_head(name, config, meta, protocol, rows)]
+    trained = [head for name in config.heads for head in train_head(name, config, meta, protocol, rows, progress)]
     change = data_change(config.paths)
     excluded = exclude.intersection(cache.ids(cache_path, "train")) if exclude else frozenset()
     for head in trained:
@@ -62,7 +62,9 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
         return write_metrics(paths.heads_metrics, {head.name: head.entry for head in trained})
 
 
-def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[object, dict, dict | None]:
+def fit(
+    name: str, config: HeadConfig, rows: Rows, n_classes: int, progress: bool = False
+) -> tuple[object, dict, dict | None]:
     """One head trained on every view of the fit rows, with `config.seed`; (model, its record, its
     epochs or None). The fit rows are in memory, or a `Part` streamed from the cache when larger
     than `config.memory_gb`. Choices (early stopping) see the choice rows' images as they are."""
@@ -70,12 +72,14 @@ def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int) -> tuple[obje
     history = None
     weights = class_weights(rows.fit.labels, n_classes, config.class_weight)
     if name == "logreg" and streamed:
-        model, extra = heads.train_logreg_streamed(config, rows.fit, weights)
+        model, extra = heads.train_logreg_streamed(config, rows.fit, weights, progress)
     elif name == "logreg":
         model, extra = heads.train_logreg(config, *every_view(rows.fit), weights)
     else:
         train = rows.fit if streamed else every_view(rows.fit)[:2]
-        model, history = heads.train_dense(config, train, rows.choose, n_classes, weights)
+        model, history = heads.train_dense(
+            config, train, rows.choose, n_classes, weights, verbose=2 if progress and streamed else 0
+        )
         extra = {"epochs_run": len(history["loss"])}
     if name == "logreg":
         weights = model.named_steps["logreg"].class_weight  # what its optimiser saw
@@ -95,7 +99,9 @@ class Trained:
     entry: dict  # its metrics.json entry
 
 
-def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows) -> list[Trained]:
+def train_head(
+    name: str, config: HeadConfig, meta: dict, protocol: Protocol, rows: Rows, progress: bool = False
+) -> list[Trained]:
     """Train every run of one head, choose the run to save on the choice rows, and score them all:
     on each image as it is, and, where the cache has views, also as `<name>_tta` (the mean
     probability over an image's views)."""
@@ -107,7 +113,7 @@ def train_head(name: str, config: HeadConfig, meta: dict, protocol: Protocol, ro
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
         started = time.perf_counter()
-        model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes)
+        model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes, progress)
         seconds = time.perf_counter() - started
         extra["class_weight"] = record(config.class_weight, extra["class_weight"], meta["class_names"])
         choice = predict_blocks(as_they_are, model, rows.choose)

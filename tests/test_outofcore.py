@@ -131,7 +131,7 @@ def test_streamed_logistic_regression_is_the_in_memory_fit(tmp_path, small_block
     np.testing.assert_allclose(far_start.predict_proba(test), in_memory.predict_proba(test), atol=2e-3)
 
 
-def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, small_blocks, monkeypatch):
+def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, small_blocks, monkeypatch, capsys):
     out = tmp_path / "out"
     blob_cache(out / "features.h5", rows=(1500, 300, 300))
     settings = {"out": str(out), "epochs": 15, "learning_rate": 1e-3, "jobs": 1, "seeds": 1}
@@ -146,7 +146,10 @@ def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, sm
 
     monkeypatch.setattr(cache.SplitFile, "read", recording)
     monkeypatch.setattr(cache, "read_split", None)  # nothing may read a split whole
-    streamed = train.run(HeadConfig(**settings, memory_gb=0, search_rows=400))
+    capsys.readouterr()
+    streamed = train.run(HeadConfig(**settings, memory_gb=0, search_rows=400), progress=True)
+    shown = capsys.readouterr()  # streamed fits take minutes at scale: each shows its progress
+    assert "logistic regression" in shown.err and "pass" in shown.err and "Epoch 1/15" in shown.out
     assert max(largest) <= 2 * SPAN  # one block at a time, never the 1,500 train rows
     assert streamed["logreg"]["streamed"] and streamed["dense"]["streamed"]
     assert not in_memory["logreg"]["streamed"] and streamed["logreg"]["search_images"] == 400
