@@ -29,13 +29,13 @@ def step_seconds(weights: str, size: int, steps: int, repeats: int, batch: int =
         keras.utils.set_random_seed(0)
         model = build_finetune_model(build_backbone(weights, size), heads.build_dense(FEATURE_DIM, 2), 100)
         heads.compile_dense(model, 2, 1e-5, per_call, jit_compile=jit)
-        model.fit(data, steps_per_epoch=2 * per_call, epochs=1, verbose=0)  # traces (and compiles) first
+        model.fit(data, steps_per_epoch=2 * per_call, epochs=1, verbose=0, shuffle=False)  # traces, compiles
         models[(jit, per_call)] = model
     seconds = {setting: [] for setting in SETTINGS}
     for _ in range(repeats):
         for setting, model in models.items():
             started = time.perf_counter()
-            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
             seconds[setting].append((time.perf_counter() - started) / steps)
     return {setting: float(np.median(values)) for setting, values in seconds.items()}
 

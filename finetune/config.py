@@ -59,7 +59,7 @@ class FinetuneConfig(EndToEndConfig):
     search_depths: list[int] = option(
         [100, 130], "searched recipe: FINE_TUNE_AT depths tried (train layers from this index up), comma-separated"
     )
-    search_steps: int = option(60, "searched recipe: training steps of each candidate of the search")
+    search_steps: int = option(30, "searched recipe: training steps of each candidate of the search")
 
     def __post_init__(self):
         super().__post_init__()
