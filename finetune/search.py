@@ -42,7 +42,7 @@ def search(
     """{"candidates": [Candidate as a dict], "chosen": {"learning_rate", "fine_tune_at"}, "seconds"};
     `make_model(peak rate, depth, steps)` builds the compiled warm-started model."""
     files = config.paths.run("search", config.seed)
-    path = files.directory / "search.json"
+    path = files.search
     settings = settings | {key: getattr(config, key) for key in ("search_rates", "search_depths", "search_steps")}
     if path.exists() and json.loads(path.read_text()).get("settings") == settings:
         return json.loads(path.read_text())["search"]

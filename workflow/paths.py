@@ -78,6 +78,11 @@ class RunFiles:
         return self.directory / "result.npz"
 
     @property
+    def search(self) -> Path:
+        """Fine-tuning's recipe search (in `runs/search-<seed>/`): its candidates and its choice."""
+        return self.directory / "search.json"
+
+    @property
     def settings(self) -> Path:
         return self.directory / "settings.json"
 
