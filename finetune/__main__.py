@@ -1,4 +1,4 @@
-"""`python -m finetune` (`make finetune`): fine-tune MobileNetV2 end to end, warm-started from the Dense head."""
+"""`python -m finetune` (`make finetune`): fine-tune MobileNetV2 end to end, warm-started from a cached head."""
 
 import sys
 
@@ -19,9 +19,11 @@ main = cli.command(
     show,
     prog="python -m finetune",
     description="Fine-tune MobileNetV2 end to end on the images behind <out>/features.h5 (the same "
-    "train/validation/test files), starting from the Dense head of `make heads`: layers from --fine-tune-at "
-    "upwards are trained, BatchNorm stays in inference mode, at the head's learning rate / 10. An interrupted "
-    "run resumes from its last finished epoch. Writes <out>/finetune/.",
+    "train/validation/test files), BatchNorm in inference mode. The searched recipe (the default) starts from the "
+    "head of `make heads` with the lowest loss on the choice rows, chooses the learning rate and depth by a short "
+    "search on those rows, then trains with warm-up and cosine decay; --recipe tutorial starts from the Dense head "
+    "and trains layers from --fine-tune-at up at its learning rate / 10. The start itself is epoch 0, a candidate "
+    "for the best epoch. An interrupted run resumes from its last finished epoch. Writes <out>/finetune/.",
 )
 
 if __name__ == "__main__":
