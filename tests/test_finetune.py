@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -25,6 +26,7 @@ from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.data import kept_elements
 from finetune.model import build_finetune_model
 from finetune.runs import fit_stream
+from finetune.search import search
 from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
@@ -226,6 +228,34 @@ def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engin
     assert searches[0]["chosen"] == searches[1]["chosen"]
     for first, second in zip(searches[0]["candidates"], searches[1]["candidates"], strict=True):
         np.testing.assert_allclose(first["choice_loss"], second["choice_loss"], rtol=1e-4)
+
+
+def test_a_kept_search_is_made_again_for_another_batch_or_augmentation(tmp_path):
+    data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 4)
+    (split,) = folder_source(data.parent).splits
+    everything = np.ones(len(split), dtype=bool)
+    roles = {"fit": (split, everything), "choose": (split, everything)}
+    meta = {"class_names": ["a", "b"], "image_size": TINY}
+    built = []
+
+    def make_model(rate: float, depth: int, steps: int) -> keras.Model:
+        built.append((rate, depth))
+        model = keras.Sequential(
+            [keras.Input((TINY, TINY, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)]
+        )
+        heads.compile_dense(model, 2, rate)
+        return model
+
+    def searched(**settings) -> int:
+        before = len(built)
+        config = FinetuneConfig(out=str(tmp_path / "out"), search_steps=3, search_rates=[1e-3], search_depths=[1])
+        search(replace(config, **settings), {"start": "dense"}, make_model, roles, meta, progress=False)
+        return len(built) - before
+
+    assert searched(batch=4) == 1
+    assert searched(batch=4) == 0  # the same settings: the kept search
+    assert searched(batch=2) == 1  # another batch trains other steps
+    assert searched(batch=2, augment=False) == 1  # other training images
 
 
 @pytest.fixture
