@@ -42,7 +42,7 @@ def search(
     """{"candidates": [Candidate as a dict], "chosen": {"learning_rate", "fine_tune_at"}, "seconds"};
     `make_model(peak rate, depth, steps)` builds the compiled warm-started model."""
     files = config.paths.run("search", config.seed)
-    path = files.directory / "search.json"
+    path = files.search
     # what else shapes a candidate's steps: its batches and their augmentation (the seed names the folder)
     shaping = ("batch", "augment", "search_rates", "search_depths", "search_steps")
     settings = settings | {key: getattr(config, key) for key in shaping}

@@ -81,6 +81,11 @@ class RunFiles:
     def settings(self) -> Path:
         return self.directory / "settings.json"
 
+    @property
+    def search(self) -> Path:
+        """Fine-tuning's search of its rate and depth (`runs/search-<seed>/`), with what decided it."""
+        return self.directory / "search.json"
+
 
 @dataclass(frozen=True)
 class Paths:
