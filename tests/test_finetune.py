@@ -185,6 +185,19 @@ def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
     assert best_head(Paths(trained)) == max(loss, key=loss.get)
 
 
+def test_a_start_from_logistic_regression_is_not_drawn_after_the_dense_heads_epochs(trained, monkeypatch):
+    entries = json.loads(Paths(trained).heads_metrics.read_text())
+    entries["logreg"]["runs"][0]["choice_loss"], entries["dense"]["runs"][0]["choice_loss"] = 0.0, 9.0
+    cache.write_text(Paths(trained).heads_metrics, json.dumps(entries))
+    drawn = []
+    monkeypatch.setattr(
+        "classify.plots.learning_curves", lambda history, path, title, starts, **_: drawn.append(starts)
+    )
+    search = dict(search_steps=3, search_rates=[1e-5], search_depths=[140])
+    entry = run(FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, **search), progress=False)["finetune"]
+    assert entry["start"] == "logreg" and drawn == [None]  # the Dense head's frozen epochs are not its start's
+
+
 def test_a_run_that_only_diverges_ends_where_it_started(trained):
     """Epoch 0 wins when every step makes the choice loss worse: the saved model is the start."""
     config = FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=1, recipe="tutorial", learning_rate=1e4)
