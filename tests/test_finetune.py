@@ -175,6 +175,21 @@ def test_the_warm_start_gives_the_cached_heads_probabilities(trained, name):
     np.testing.assert_allclose(heads.dense_probabilities(head, choice.features), expected, atol=1e-4)
 
 
+def test_both_starts_keep_float32_probabilities_under_mixed_precision(trained):
+    """On a GPU fine-tuning sets mixed_float16 first: a saved Dense head loads in float32, and the
+    folded logistic regression must too, or its softmax (and epoch 0's loss) runs in float16."""
+    fingerprint = cache.info(Paths(trained).cache)["fingerprint"]
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        starts = {name: start_head(trained, name, fingerprint, 2) for name in ("logreg", "dense")}
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {name: head.layers[-1].compute_dtype for name, head in starts.items()} == {
+        "logreg": "float32",
+        "dense": "float32",
+    }
+
+
 def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
     entries = json.loads(Paths(trained).heads_metrics.read_text())
     loss = {name: next(r["choice_loss"] for r in entries[name]["runs"]) for name in ("logreg", "dense")}
