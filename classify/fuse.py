@@ -18,6 +18,7 @@ import cache
 from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
+from classify.protocol import protocol_of
 from extract import calibration, engines
 from extract.backbone import matching_backbone
 from extract.calibration import cached_split
@@ -94,8 +95,12 @@ def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) ->
     count = meta["extract_config"].get("calibration", CALIBRATION_IMAGES)
     size = fused.input_shape[1]
     int8_bytes = engines.to_tflite(fused, calibration.of_split(cached_split(cache_path, "train"), count, size).samples)
-    choose = "validation" if "test" in meta["splits"] else "train"
+    # the head's choice rows: train's dev rows where there is no test split (the rest of train fitted the head)
+    protocol = protocol_of(cache_path, saved.load_record(config.out, config.head)["config"]["dev_fraction"])
+    choose = "validation" if protocol.choose == "validation" else "train"
     rows = cached_split(cache_path, choose)
+    if protocol.choose == "dev":
+        rows = calibration.subset(rows, [i for i, item in enumerate(rows.ids) if item in protocol.dev_ids])
     rows = calibration.subset(rows, calibration.check_positions(rows))
     with tempfile.TemporaryDirectory() as folder:
         models = []
@@ -111,7 +116,7 @@ def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) ->
     a, b, y = np.concatenate(probs["float"]), np.concatenate(probs["int8"]), np.concatenate(labels)
     return int8_bytes, {
         "rows": len(y),
-        "split": choose,
+        "split": protocol.choose,  # validation, or dev (of train)
         "calibration_images": count,
         "same_class": float(np.mean(a.argmax(1) == b.argmax(1))),
         "max_probability_difference": float(np.abs(a - b).max()),

@@ -43,7 +43,10 @@ def search(
     `make_model(peak rate, depth, steps)` builds the compiled warm-started model."""
     files = config.paths.run("search", config.seed)
     path = files.search
-    settings = settings | {key: getattr(config, key) for key in ("search_rates", "search_depths", "search_steps")}
+    # what else shapes a candidate's steps: its batches, their augmentation and class weights (the seed
+    # names the folder)
+    shaping = ("batch", "augment", "class_weight", "search_rates", "search_depths", "search_steps")
+    settings = settings | {key: getattr(config, key) for key in shaping}
     if path.exists() and json.loads(path.read_text()).get("settings") == settings:
         return json.loads(path.read_text())["search"]
     per_point = config.search_steps // SEARCH_POINTS

@@ -39,6 +39,12 @@ def start_head(out, name: str, fingerprint: str, n_classes: int) -> keras.Model:
     if name == "dense":
         return model
     kernel, bias = folded_logreg(model)
-    head = heads.build_dense(kernel.shape[0], n_classes, dropout=record["config"]["dropout"])
+    # in float32, as a saved Dense head loads, whatever the global policy (mixed_float16 on a GPU)
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        head = heads.build_dense(kernel.shape[0], n_classes, dropout=record["config"]["dropout"])
+    finally:
+        keras.config.set_dtype_policy(policy)
     head.layers[-1].set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
     return head

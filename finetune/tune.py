@@ -107,7 +107,8 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         saved.save(model, staged, "finetune", record)
         scored.save(staged.scored("finetune"), scored_of(results, roles["score"], protocol.score))
         cache.write_text(staged.finetune_metrics, json.dumps(metrics, indent=2))
-        _plot(best.history, paths.dense_history, staged.finetune_curve, protocol.choose)
+        # the frozen phase shown before fine-tuning is the Dense head's: the start's only where it started from it
+        _plot(best.history, paths.dense_history if start == "dense" else None, staged.finetune_curve, protocol.choose)
     return metrics
 
 
@@ -129,15 +130,14 @@ def _choices(config: FinetuneConfig, choose: str) -> str:
     )
 
 
-def _plot(history: dict, frozen_history_path: Path, path: Path, choice: str) -> None:
-    """The frozen-head phase (from `make heads`) then fine-tuning, marked where it starts."""
-    frozen = json.loads(frozen_history_path.read_text()) if frozen_history_path.exists() else {}
+def _plot(history: dict, frozen_history_path: Path | None, path: Path, choice: str) -> None:
+    """The frozen-head phase (from `make heads`; None: no such phase) then fine-tuning, marked where it starts."""
+    frozen = json.loads(frozen_history_path.read_text()) if frozen_history_path and frozen_history_path.exists() else {}
     keys = [k for k in ("accuracy", "loss", "val_accuracy", "val_loss") if k in history]
     combined = {k: frozen.get(k, []) + history[k] for k in keys}
     if any(len(v) != len(combined["loss"]) for v in combined.values()):
         combined = {k: history[k] for k in keys}
         frozen = {}
     starts = {"fine-tuning starts": len(frozen.get("loss", []))} if frozen else None
-    plots.learning_curves(
-        combined, path, "Frozen head on cached features, then fine-tuning", starts, validation_name=choice
-    )
+    title = "Frozen head on cached features, then fine-tuning" if frozen else "Fine-tuning"
+    plots.learning_curves(combined, path, title, starts, validation_name=choice)

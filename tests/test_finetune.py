@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -25,6 +26,7 @@ from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.data import kept_elements
 from finetune.model import build_finetune_model
 from finetune.runs import fit_stream
+from finetune.search import search
 from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
@@ -173,6 +175,21 @@ def test_the_warm_start_gives_the_cached_heads_probabilities(trained, name):
     np.testing.assert_allclose(heads.dense_probabilities(head, choice.features), expected, atol=1e-4)
 
 
+def test_both_starts_keep_float32_probabilities_under_mixed_precision(trained):
+    """On a GPU fine-tuning sets mixed_float16 first: a saved Dense head loads in float32, and the
+    folded logistic regression must too, or its softmax (and epoch 0's loss) runs in float16."""
+    fingerprint = cache.info(Paths(trained).cache)["fingerprint"]
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        starts = {name: start_head(trained, name, fingerprint, 2) for name in ("logreg", "dense")}
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {name: head.layers[-1].compute_dtype for name, head in starts.items()} == {
+        "logreg": "float32",
+        "dense": "float32",
+    }
+
+
 def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
     entries = json.loads(Paths(trained).heads_metrics.read_text())
     loss = {name: next(r["choice_loss"] for r in entries[name]["runs"]) for name in ("logreg", "dense")}
@@ -181,6 +198,19 @@ def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
         entries[name]["runs"][0]["choice_loss"] = 0.0 if name != min(loss, key=loss.get) else 9.0
     cache.write_text(Paths(trained).heads_metrics, json.dumps(entries))
     assert best_head(Paths(trained)) == max(loss, key=loss.get)
+
+
+def test_a_start_from_logistic_regression_is_not_drawn_after_the_dense_heads_epochs(trained, monkeypatch):
+    entries = json.loads(Paths(trained).heads_metrics.read_text())
+    entries["logreg"]["runs"][0]["choice_loss"], entries["dense"]["runs"][0]["choice_loss"] = 0.0, 9.0
+    cache.write_text(Paths(trained).heads_metrics, json.dumps(entries))
+    drawn = []
+    monkeypatch.setattr(
+        "classify.plots.learning_curves", lambda history, path, title, starts, **_: drawn.append(starts)
+    )
+    search = dict(search_steps=3, search_rates=[1e-5], search_depths=[140])
+    entry = run(FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, **search), progress=False)["finetune"]
+    assert entry["start"] == "logreg" and drawn == [None]  # the Dense head's frozen epochs are not its start's
 
 
 def test_a_run_that_only_diverges_ends_where_it_started(trained):
@@ -226,6 +256,34 @@ def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engin
     assert searches[0]["chosen"] == searches[1]["chosen"]
     for first, second in zip(searches[0]["candidates"], searches[1]["candidates"], strict=True):
         np.testing.assert_allclose(first["choice_loss"], second["choice_loss"], rtol=1e-4)
+
+
+def test_a_kept_search_is_made_again_for_another_batch_or_augmentation(tmp_path):
+    data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 4)
+    (split,) = folder_source(data.parent).splits
+    everything = np.ones(len(split), dtype=bool)
+    roles = {"fit": (split, everything), "choose": (split, everything)}
+    meta = {"class_names": ["a", "b"], "image_size": TINY}
+    built = []
+
+    def make_model(rate: float, depth: int, steps: int) -> keras.Model:
+        built.append((rate, depth))
+        model = keras.Sequential(
+            [keras.Input((TINY, TINY, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)]
+        )
+        heads.compile_dense(model, 2, rate)
+        return model
+
+    def searched(**settings) -> int:
+        before = len(built)
+        config = FinetuneConfig(out=str(tmp_path / "out"), search_steps=3, search_rates=[1e-3], search_depths=[1])
+        search(replace(config, **settings), {"start": "dense"}, make_model, roles, meta, progress=False)
+        return len(built) - before
+
+    assert searched(batch=4) == 1
+    assert searched(batch=4) == 0  # the same settings: the kept search
+    assert searched(batch=2) == 1  # another batch trains other steps
+    assert searched(batch=2, augment=False) == 1  # other training images
 
 
 @pytest.fixture

@@ -122,13 +122,18 @@ def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path,
     predict(PredictConfig(images=[validation], out=str(out), batch=4, engine_dir=str(engine_dir)), progress=False)
     model, _ = saved.load(out, "logreg")
     expected = probabilities("logreg", model, cache.load(Paths(out).cache, "validation")[0]).max(axis=1)
-    scores = [float(row["score"]) for row in csv.DictReader(open(out / "predictions.csv", newline=""))]
+    rows = {row["path"]: row for row in csv.DictReader(open(out / "predictions.csv", newline=""))}
+    ids = cache.ids(Paths(out).cache, "validation")  # the cache's rows are in its own order, the CSV's by path
+    scores = [float(rows[str(tmp_path / "data" / item)]["score"]) for item in ids]
     np.testing.assert_allclose(scores, expected, atol=1e-5)
 
     written = fuse.export(ExportConfig(out=str(out), head="logreg", precision="int8"))
     assert [p.name for p in written] == ["model.keras", "model.tflite", "export.json", "model.int8.tflite"]
     agreement = json.loads(Paths(out).export_record.read_text())["agreement"]
     assert agreement["rows"] > 0 and 0 <= agreement["same_class"] <= 1 and agreement["calibration_images"] == 8
+    # the choice rows alone (dev: no test split), never the train rows the head was fitted on
+    train = Paths(out).cache, "train"
+    assert agreement["rows"] == len(dev_ids(cache.ids(*train), cache.labels(*train), HeadConfig().dev_fraction)) == 4
     predict(PredictConfig(images=[validation], out=str(out), batch=4, precision="int8"), progress=False)
     rows = list(csv.DictReader(open(out / "predictions.csv", newline="")))
     assert len(rows) == 12 and all(row["label"] in ("a", "b") for row in rows)

@@ -78,13 +78,13 @@ class RunFiles:
         return self.directory / "result.npz"
 
     @property
-    def search(self) -> Path:
-        """Fine-tuning's recipe search (in `runs/search-<seed>/`): its candidates and its choice."""
-        return self.directory / "search.json"
-
-    @property
     def settings(self) -> Path:
         return self.directory / "settings.json"
+
+    @property
+    def search(self) -> Path:
+        """Fine-tuning's search of its rate and depth (`runs/search-<seed>/`), with what decided it."""
+        return self.directory / "search.json"
 
 
 @dataclass(frozen=True)
