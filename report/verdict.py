@@ -10,6 +10,7 @@ overall verdict.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,14 +142,23 @@ def cost_ratio(a: Method, b: Method) -> str:
 
 
 def tuning_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
-    """(fine-tuning, the best cached head of its folder) for each fine-tuned method."""
+    """(fine-tuning, the best cached head of its folder) for each fine-tuned method: best by its
+    saved run's loss on the choice rows, as fine-tuning chooses the head it starts from; picking
+    it by the scored split would flatter the head with the very noise the verdict measures.
+    Heads that recorded no choice loss fall back to the rows' order (best score first)."""
     cached = [r for r in rows if r.method.name in USES_CACHE]
     pairs = []
     for tune in (r for r in rows if r.method.name == "finetune"):
         mine = [r for r in cached if r.method.out == tune.method.out]
         if mine:
-            pairs.append((tune, max(mine, key=lambda r: r.value.estimate)))
+            pairs.append((tune, min(mine, key=_saved_choice_loss)))
     return pairs
+
+
+def _saved_choice_loss(row: Row) -> float:
+    entry = row.method.entry
+    losses = [run["choice_loss"] for run in entry.get("runs", []) if run.get("seed") == entry.get("saved_seed")]
+    return losses[0] if losses else math.inf
 
 
 def compared_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
