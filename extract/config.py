@@ -29,7 +29,8 @@ class ExtractConfig:
     batch: int = option(32, "images per forward pass")
     limit: int | None = option(
         None,
-        "at most this many images per split (stable, stratified: at least 5 of each class), for quick runs",
+        "about this many images per split, for quick runs (stable, stratified: at least 5 of each class, "
+        "all of a smaller one)",
     )
     engine: str = option(
         "auto", "auto: keras on a GPU, tflite (XNNPACK, fp32) on a CPU", choices=("auto", "keras", "tflite")

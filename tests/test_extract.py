@@ -82,7 +82,8 @@ def test_same_inputs_do_nothing_and_changed_inputs_rebuild(dataset, tmp_path, ra
 def test_float16_cache(dataset, tmp_path, random_weights, engine_dir):
     config = config_for(dataset, tmp_path, random_weights, engine_dir, dtype="float16", limit=3)
     X, y = cache.load(build.run(config, progress=False).path, "validation")
-    assert X.dtype == np.float16 and len(X) == len(y) == 3
+    # LIMIT keeps every class, all of a class with fewer than 5: here both of each class's 2
+    assert X.dtype == np.float16 and len(X) == len(y) == 6 and set(y.tolist()) == {0, 1, 2}
 
 
 def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, engine_dir):
