@@ -326,7 +326,10 @@ def test_make_baseline_and_gpu_mean_what_they_say(value, on):
 @pytest.mark.parametrize("name", [*BOOLEAN_FLAGS, "BASELINE", "GPU"])
 @pytest.mark.parametrize("value", ["2", "maybe", "on", "1 0"])
 def test_make_refuses_anything_else_for_a_boolean_in_one_line(name, value):
-    result = subprocess.run(["make", "-n", "audit", f"{name}={value}"], cwd=ROOT, capture_output=True, text=True)
+    # --no-print-directory: under `make test` this make is a sub-make, which would name its folder
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "audit", f"{name}={value}"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode != 0 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and f"{name}={value} is not a boolean" in result.stderr
 
