@@ -254,7 +254,8 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     write_class_folders(data / "validation", ["a", "b"], 4, seed=1)
     out = tmp_path / "out"
     generated_cache(data, out, random_weights, engine_dir)
-    heads_train.run(HeadConfig(out=str(out), heads=["dense"], epochs=1, jobs=1, seeds=1))
+    # fine-tuning starts from a head weighted as its own runs are (it refuses one weighted otherwise)
+    heads_train.run(HeadConfig(out=str(out), heads=["dense"], epochs=1, jobs=1, seeds=1, class_weight="balanced"))
     fit_calls.clear()
     settings = {"out": str(out), "epochs": 1, "batch": 8, "seeds": 1, "class_weight": "balanced"}
     tuned = finetune(FinetuneConfig(**settings), progress=False)

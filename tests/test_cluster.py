@@ -228,8 +228,8 @@ def test_the_heads_search_runs_on_a_cluster_and_chooses_as_in_threads():
 def test_local_gpu_gives_each_visible_gpu_a_worker_of_its_own(data, tmp_path, random_weights, engine_dir, monkeypatch):
     """This machine has no GPU, so this checks the plumbing only: two GPU names in
     CUDA_VISIBLE_DEVICES start two workers, each seeing only its own; they run the Keras engine
-    (here on the CPU), and the cache equals one process's Keras cache within 1e-5 (the thread
-    counts differ, and oneDNN's sums with them)."""
+    (here on the CPU), and the cache equals one process's Keras cache within 1e-4 (the thread
+    counts differ, and oneDNN's float32 sums with them: 1.7e-5 was seen on a loaded machine)."""
     from dask.distributed import Client
 
     from extract import cluster
@@ -247,7 +247,7 @@ def test_local_gpu_gives_each_visible_gpu_a_worker_of_its_own(data, tmp_path, ra
     for split in ("train", "validation"):
         a, b = cache.read_split(many.path, split), cache.read_split(one.path, split)
         assert a.ids == b.ids and cache.skipped(many.path, split) == cache.skipped(one.path, split)
-        np.testing.assert_allclose(a.features, b.features, atol=1e-5)
+        np.testing.assert_allclose(a.features, b.features, atol=1e-4)
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     with pytest.raises(cluster.ClusterError, match="found no GPU"):

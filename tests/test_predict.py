@@ -99,7 +99,8 @@ def test_export_cli_writes_both_files_and_refuses_other_weights(trained, tmp_pat
     _, out = trained
     assert export_main(["--out", str(out), "--head", "dense", "--quiet"]) == 0
     printed = capsys.readouterr().out.split()
-    assert printed == [str(Paths(out).export_keras), str(Paths(out).export_tflite)]
+    files = Paths(out)
+    assert printed == [str(files.export_keras), str(files.export_tflite), str(files.export_record)]
     assert all(Path(p).stat().st_size > 0 for p in printed)
     import keras
 
