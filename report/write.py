@@ -336,36 +336,36 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_
     if content["fine_tuning"]:
         lines += ["## Fine-tuning's recipe", ""] + [f"- {line}" for line in fine_tuning_lines(content["fine_tuning"])]
         lines += ["", f"![fine-tuning's search and learning curve]({fine_tuning.name})", ""]
+
+    def tile(item: str, caption: str = "") -> str:
+        """One image of a gallery: its thumbnail, its id, and what is said of it."""
+        return f"![{item}]({thumbnail_path(item)}) `{item}`" + (f": {caption}" if caption else "") + "  "
+
     confusions = content["top_confusions"]
     lines += ["", f"## Top confusions of {confusions['method']}", ""]
     for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
-        lines += [f"### {line}", ""] + [f"![{item}]({thumbnail_path(item)}) `{item}`  " for item in cell["ids"]] + [""]
+        lines += [f"### {line}", ""] + [tile(item) for item in cell["ids"]] + [""]
     if not confusions["cells"]:
         lines += ["(no mistakes)", ""]
     wrong = content["wrong_per_class"]
     lines += [f"## Most confidently wrong, per class ({wrong['method']})", ""]
     for name, items in wrong["classes"].items():
         lines += [f"### {name}", ""]
-        lines += [
-            f"![{item['id']}]({thumbnail_path(item['id'])}) `{item['id']}`: predicted {item['predicted']} "
-            f"({item['probability']:.3f})  "
-            for item in items
-        ] or ["(none wrong)"]
+        lines += [tile(item["id"], f"predicted {item['predicted']} ({item['probability']:.3f})") for item in items] or [
+            "(none wrong)"
+        ]
         lines.append("")
     lines += ["## Most wrong, per method", ""]
     for label, items in content["most_wrong"].items():
         lines += [f"### {label}", ""]
         lines += [
-            f"![{item['id']}]({thumbnail_path(item['id'])}) `{item['id']}`: {item['true']}, predicted "
-            f"{item['predicted']} ({item['probability']:.3f})  "
+            tile(item["id"], f"{item['true']}, predicted {item['predicted']} ({item['probability']:.3f})")
             for item in items
         ] or ["(no mistakes)"]
         lines.append("")
     lines += ["## Where the methods disagree", ""]
     lines += [
-        f"![{item['id']}]({thumbnail_path(item['id'])}) `{item['id']}`: {item['true']}; "
-        + ", ".join(f"{k}: {v}" for k, v in item["predictions"].items())
-        + "  "
+        tile(item["id"], f"{item['true']}; " + ", ".join(f"{k}: {v}" for k, v in item["predictions"].items()))
         for item in content["disagreements"]
     ] or ["(they agree on every image)"]
     return "\n".join(lines) + "\n"
