@@ -249,9 +249,9 @@ def _engine(config: ExtractConfig):
 
     from extract import backbone, engines
 
-    key = (config.weights, config.image_size, config.engine, config.batch, str(config.engine_path))
+    key = (config.weights, config.image_size, config.layers, config.engine, config.batch, str(config.engine_path))
     if key not in _ENGINES:
-        model = backbone.build_backbone(config.weights, config.image_size)
+        model = backbone.build_backbone(config.weights, config.image_size, config.source)
         threads = get_worker().state.nthreads
         _ENGINES[key] = engines.make_engine(
             config.engine,

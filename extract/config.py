@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract import identity
+from extract.feature_source import NAMED_SETS, FeatureSource, source_of
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -25,6 +26,11 @@ class ExtractConfig:
         "weights (.h5); later stages use the same ones",
     )
     image_size: int = option(160, "square input side in pixels")
+    layers: str = option(
+        "last",
+        f"the backbone's layers whose pooled outputs the cache keeps, one feature block each: {', '.join(NAMED_SETS)} "
+        "(extract/feature_source.py) or a comma list of layer names; one forward pass",
+    )
     out: str = option("artifacts", "output folder; the cache is <out>/features.h5")
     batch: int = option(32, "images per forward pass")
     limit: int | None = option(
@@ -78,8 +84,12 @@ class ExtractConfig:
     )
 
     def __post_init__(self):
-        if not 32 <= self.image_size <= 1024:
-            raise ValueError(f"image size must be from 32 (MobileNetV2's minimum) to 1024, got {self.image_size}")
+        source = self.source  # raises on an unknown layer, naming the nearest
+        if not source.min_size <= self.image_size <= source.max_size:
+            raise ValueError(
+                f"image size must be from {source.min_size} (MobileNetV2's minimum) to {source.max_size}, "
+                f"got {self.image_size}"
+            )
         if self.batch < 1 or self.shard_size < 1:
             raise ValueError("batch and shard size must be positive")
         if self.limit is not None and self.limit < 1:
@@ -103,6 +113,11 @@ class ExtractConfig:
             raise ValueError(f"views must be 1 or 2 with the flip policy (at least 1 otherwise), got {self.views}")
 
     @property
+    def source(self) -> FeatureSource:
+        """The feature-source record these settings build."""
+        return source_of(self.layers)
+
+    @property
     def paths(self) -> Paths:
         return Paths(self.out)
 
@@ -122,4 +137,5 @@ class ExtractConfig:
             data_key,
             (self.views, self.view_policy),
             (self.precision, self.calibration),
+            ",".join(self.source.layers),
         )

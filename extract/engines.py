@@ -3,7 +3,7 @@
 On this project's 2-core CPU the TFLite interpreter with XNNPACK runs MobileNetV2 about 2-3×
 faster than TensorFlow's graph and agrees with it to ~4e-5 (BENCHMARKS.md); a GPU runs the
 Keras model. The TFLite file is converted once from the same Keras model and kept, keyed
-by the weights' hash and the image size. `PRECISION=int8` keeps beside it a full-integer model
+by the weights' hash, the image size and the feature blocks (one output: the blocks concatenated). `PRECISION=int8` keeps beside it a full-integer model
 (weights and activations int8, input and output float), calibrated on the user's own images
 (`extract.calibration`) and keyed by the calibration too: XNNPACK runs it about twice as fast.
 """
@@ -20,6 +20,8 @@ import keras
 import numpy as np
 
 from cache import atomic_path
+from extract.feature_source import LAST, layers_of
+from extract.identity import digest
 from workflow.errors import WorkflowError
 
 ENGINES = ("auto", "keras", "tflite")
@@ -100,6 +102,9 @@ def tflite_file(
     """The model converted to a TFLite file, converted once and then reused: float32, or int8 with
     `calibration` (an `extract.calibration.Calibration`)."""
     name = f"mobilenet_v2-{weights_hash[:16]}-{image_size}"
+    layers = layers_of(model)
+    if layers != (LAST,):  # the last layer alone keeps the name it had before feature blocks
+        name += f"-blocks-{digest(layers)[:16]}"
     if calibration is not None:
         name += f"-int8-{calibration.digest[:16]}"
     path = Path(directory) / f"{name}.tflite"

@@ -53,12 +53,14 @@ def extract(
         from extract import cluster
 
         cluster.leave_gpus_to_workers()
-    model = backbone.build_backbone(config.weights, config.image_size)
+    source = config.source
+    model = backbone.build_backbone(config.weights, config.image_size, source)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
     int8 = calibration.of_source(source, config.calibration, config.image_size) if config.precision == "int8" else None
     attrs = {
         "model": identity.MODEL_NAME,
+        "feature_source": source.to_record(),
         # absolute, so later stages find the file from any working directory
         "weights": config.weights if config.weights == "imagenet" else str(Path(config.weights).resolve()),
         "weights_sha256": weights_hash,
@@ -124,7 +126,7 @@ def assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardS
     content is known, the rest from this run's shards, ASSEMBLY_ROWS inputs in memory at a time.
     Where this run's decoding printed libjpeg warnings, the files behind them are found and
     named in the split's `warnings`."""
-    writer = cache.CacheWriter(path, attrs, identity.FEATURE_DIM, config.dtype, config.views)
+    writer = cache.CacheWriter(path, attrs, config.source.blocks, config.dtype, config.views)
     try:
         for split, new in zip(source.splits, work, strict=True):
             writer.add_split(split.name)
@@ -132,7 +134,7 @@ def assemble(path, attrs: dict, source: Source, work: list[Split], store: ShardS
             kept_with_warnings = {}
             for start in range(0, len(split), ASSEMBLY_ROWS):
                 block = range(start, min(start + ASSEMBLY_ROWS, len(split)))
-                kept_with_warnings |= _append_block(writer, split, block, fresh, reuse, config.views)
+                kept_with_warnings |= _append_block(writer, split, block, fresh, reuse, config)
             run_seconds = store.seconds(split.name)
             reused = len(split) - len(new)
             writer.set_split_attrs(
@@ -184,7 +186,7 @@ def _decode_warnings(split: Split, suspects: np.ndarray) -> dict[int, str]:
 
 
 def _append_block(
-    writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse, views: int
+    writer: cache.CacheWriter, split: Split, positions: range, fresh, reuse, config: ExtractConfig
 ) -> dict[str, str]:
     """Append the inputs at `positions`; {id: libjpeg's warning} of the rows kept despite one."""
     content = {i: split.content[i] if split.content else "" for i in positions}  # "" where unknown (TFDS)
@@ -193,7 +195,7 @@ def _append_block(
         outcomes[i] = reuse.outcome(content[i]) if reuse and reuse.known(content[i]) else next(fresh)
     kept = [i for i in positions if outcomes[i].skipped is None]
     left_out = [i for i in positions if outcomes[i].skipped is not None]
-    block = np.zeros((len(kept), views, identity.FEATURE_DIM), np.float32)
+    block = np.zeros((len(kept), config.views, config.source.width), np.float32)
     reused = [k for k, i in enumerate(kept) if outcomes[i].features is None]
     if reused:
         block[reused] = reuse.features([content[kept[k]] for k in reused])

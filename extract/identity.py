@@ -16,9 +16,10 @@ import json
 import os
 from pathlib import Path
 
+from extract.feature_source import PREPROCESSING  # noqa: F401  (re-exported)
+
 MODEL_NAME = "MobileNetV2(alpha=1.0, include_top=False, pooling=avg)"
-FEATURE_DIM = 1280
-PREPROCESSING = "decode_image(rgb, first frame) > resize(bilinear, antialias=False) > x/127.5-1"
+FEATURE_DIM = 1280  # the last layer's block
 # Keras ships ImageNet MobileNetV2 weights for these input sides and loads 224's otherwise.
 KERAS_IMAGENET_SIZES = (96, 128, 160, 192, 224)
 
@@ -29,7 +30,17 @@ def digest(value) -> str:
 
 
 # What decides one image's features, beside the image itself: not batch size, not library versions.
-FEATURE_KEYS = ("model", "weights_sha256", "image_size", "preprocessing", "engine", "dtype", "views", "view_policy")
+FEATURE_KEYS = (
+    "model",
+    "feature_source",
+    "weights_sha256",
+    "image_size",
+    "preprocessing",
+    "engine",
+    "dtype",
+    "views",
+    "view_policy",
+)
 
 
 PRECISIONS = ("float32", "int8")  # the TFLite engine's arithmetic
@@ -88,6 +99,7 @@ def quick_key(
     data_key: str,
     views: tuple[int, str] = (1, "flip"),
     precision: tuple[str, int] = ("float32", 0),
+    layers: str = "last",
 ) -> str | None:
     """The cheap stand-in for the fingerprint, or None where the weights file is not on disk yet.
 
@@ -107,6 +119,7 @@ def quick_key(
             "limit": limit,
             "data_key": data_key,
             "views": list(views),
+            "layers": layers,
         }
         | ({"precision": list(precision)} if precision[0] != "float32" else {})
     )

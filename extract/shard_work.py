@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from cache.shards import Shard
-from extract import engines, identity, native_log
+from extract import engines, native_log
 from extract.config import ExtractConfig
 from extract.pipeline import batches, why_skipped
 from extract.sources import Split
@@ -116,7 +116,7 @@ def consecutive(indices: list[int]) -> list[list[int]]:
 def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds: float, suspects: list) -> Shard:
     """A shard from the (positions, features) its inputs gave; the inputs that gave none were skipped."""
     positions = np.concatenate([np.zeros(0, np.int64)] + [p for p, _ in kept])
-    features = np.concatenate([np.zeros((0, config.views, identity.FEATURE_DIM))] + [f for _, f in kept])
+    features = np.concatenate([np.zeros((0, config.views, config.source.width))] + [f for _, f in kept])
     missing = sorted(set(shard_range(split, index, config.shard_size)) - set(positions.tolist()))
     return Shard(
         positions=positions,

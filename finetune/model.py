@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import keras
 
+from extract.feature_source import backbone_layers
+
 
 def build_finetune_model(base: keras.Model, head: keras.Model, fine_tune_at: int | None) -> keras.Model:
     """`base` (the backbone, `extract.backbone.matching_backbone`) under `head`, used as given (the
@@ -22,10 +24,11 @@ def unfreeze_from(base: keras.Model, fine_tune_at: int | None) -> None:
     if fine_tune_at is None:
         base.trainable = False
         return
-    if fine_tune_at > len(base.layers):
-        raise ValueError(f"fine_tune_at {fine_tune_at} is past the base's {len(base.layers)} layers")
+    layers = backbone_layers(base)  # MobileNetV2's own, in its order: FINE_TUNE_AT counts these
+    if fine_tune_at > len(layers):
+        raise ValueError(f"fine_tune_at {fine_tune_at} is past the base's {len(layers)} layers")
     base.trainable = True
-    for layer in base.layers[:fine_tune_at]:
+    for layer in layers[:fine_tune_at]:
         layer.trainable = False
     # Keras 3's Functional call passes fit()'s training=True down to every layer, over the
     # training=False given when the base was called, so BatchNorm would update its moving

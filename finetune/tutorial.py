@@ -13,7 +13,8 @@ from cache.lock import holding_lock
 from classify import heads, scored
 from classify.metrics import scores_of
 from classify.protocol import protocol_of
-from extract.backbone import FEATURE_DIM, matching_backbone
+from extract.backbone import matching_backbone
+from extract.feature_source import source_in
 from finetune.config import BaselineConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
@@ -28,11 +29,12 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     n_classes = len(meta["class_names"])
     protocol = protocol_of(paths.cache, config.dev_fraction)
     roles = roles_of(cached_splits(paths, meta), protocol)
-    matching_backbone(meta, config.weights, "the cache")  # refuse other weights before any training
+    last = source_in(meta).last_layer()  # the tutorial's recipe: a fresh head on the last layer's pooled features
+    matching_backbone(meta, config.weights, "the cache", last)  # refuse other weights before any training
 
     def make_model(seed: int) -> keras.Model:
-        head = heads.build_dense(FEATURE_DIM, n_classes, dropout=0.2)
-        base = matching_backbone(meta, config.weights, "the cache")
+        head = heads.build_dense(last.width, n_classes, dropout=0.2)
+        base = matching_backbone(meta, config.weights, "the cache", last)
         model = build_finetune_model(base, head, fine_tune_at=None)
         heads.compile_dense(model, n_classes, config.learning_rate)
         return model

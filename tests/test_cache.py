@@ -131,9 +131,45 @@ def test_damaged_metadata_and_old_formats_are_one_cache_error(tmp_path):
     writer, _ = write_cache(tmp_path / "old.h5")
     writer.close()
     with h5py.File(tmp_path / "old.h5", "a") as handle:
-        handle.attrs["format_version"] = 4  # the listing order: rebuilt in the pseudo-random row order
-    with pytest.raises(cache.CacheError, match=f"format 4, not {FORMAT_VERSION}: run `make features`"):
+        handle.attrs["format_version"] = 5  # one features dataset per split: rebuilt with feature blocks
+    with pytest.raises(cache.CacheError, match=f"format 5, not {FORMAT_VERSION}: run `make features`") as raised:
         cache.info(tmp_path / "old.h5")
+    assert "\n" not in str(raised.value)
+
+
+BLOCKS = {"block_2_add": 3, "block_16_project_BN": 5, "out_relu": 2}  # not in name order: the record's order rules
+
+
+def test_feature_blocks_are_read_together_or_apart_with_their_views(tmp_path):
+    path = tmp_path / "features.h5"
+    writer = cache.CacheWriter(path, ATTRS, BLOCKS, "float32", views=3)
+    writer.add_split("train")
+    rng = np.random.default_rng(0)
+    features, views = rng.random((7, 10), dtype=np.float32), rng.random((7, 2, 10), dtype=np.float32)
+    writer.append("train", features, np.arange(7) % 2, [f"x{i}" for i in range(7)], [], [], views=views)
+    writer.close()
+    assert cache.info(path)["blocks"] == BLOCKS and list(cache.info(path)["blocks"]) == list(BLOCKS)
+    with h5py.File(path) as handle:
+        assert handle["train/features/block_16_project_BN"].shape == (7, 5)
+        assert handle["train/views/out_relu"].shape == (7, 2, 2)
+    cache.verify(path)  # every block carries its own checksum
+    everything = np.concatenate([features[:, None], views], axis=1)
+    np.testing.assert_array_equal(cache.load(path, "train")[0], features)
+    np.testing.assert_array_equal(cache.read_split(path, "train", views=True).features, everything)
+    apart = cache.read_split(path, "train", views=True, blocks=["out_relu", "block_2_add"]).features
+    np.testing.assert_array_equal(apart, everything[..., [0, 1, 2, 8, 9]])  # the cache's order, not the caller's
+    np.testing.assert_array_equal(
+        cache.read_rows(path, "train", [5, 1], blocks=["block_16_project_BN"]), everything[[5, 1]][..., 3:8]
+    )
+    with cache.reading(path, "train") as rows:
+        assert (rows.dim, rows.views, rows.widths) == (10, 3, BLOCKS)
+    with pytest.raises(cache.CacheError, match="no feature block out_rlu; it has block_2_add, "):
+        cache.load(path, "train", blocks=["out_rlu"])
+    narrow = cache.CacheWriter(tmp_path / "x.h5", ATTRS, BLOCKS, "float32")
+    narrow.add_split("train")
+    with pytest.raises(ValueError, match="rows of 9 values, not the blocks' 10"):
+        narrow.append("train", features[:, :9], [0] * 7, [f"x{i}" for i in range(7)], [], [])
+    narrow.abort()
 
 
 def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
