@@ -161,9 +161,7 @@ def splits(path: str | os.PathLike) -> list[str]:
         return [name for name, _ in _ordered_splits(handle)]
 
 
-def read_split(
-    path: str | os.PathLike, split: str, views: bool = False, blocks: list[str] | None = None
-) -> SplitData:
+def read_split(path: str | os.PathLike, split: str, views: bool = False, blocks: list[str] | None = None) -> SplitData:
     """Features, labels and ids of one split. Features are (N, D), one row per image as it is, the
     `blocks` named (default all) concatenated in the cache's order; with `views`, (N, K, D): the
     image, then its K - 1 augmented views."""

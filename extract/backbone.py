@@ -18,7 +18,7 @@ class WeightsError(WorkflowError):
     """The weights cannot be had, do not fit MobileNetV2, or are not the ones a cache was built with."""
 
 
-def build_backbone(weights: str, image_size: int, source: FeatureSource = FeatureSource()) -> keras.Model:
+def build_backbone(weights: str, image_size: int, source: FeatureSource | None = None) -> keras.Model:
     """MobileNetV2 with global average pooling of the layers `source` names (by default the last):
     image_size² RGB in [-1, 1] to `source.width` features, its blocks concatenated.
 
@@ -30,7 +30,7 @@ def build_backbone(weights: str, image_size: int, source: FeatureSource = Featur
     if weights == "imagenet" and not keras_imagenet_file(image_size).is_file():
         require_network("WEIGHTS=imagenet", "pass WEIGHTS=<path to a MobileNetV2 no-top .h5>")
     try:
-        return source.build(weights, image_size)
+        return (source or FeatureSource()).build(weights, image_size)
     except Exception as err:  # Keras raises ValueError, OSError, URL errors, KeyError by case
         hint = "; offline, pass WEIGHTS=<path to a MobileNetV2 no-top .h5>" if weights == "imagenet" else ""
         raise WeightsError(f"cannot load MobileNetV2 weights {weights!r}: {_reason(err)}{hint}") from err
@@ -51,9 +51,7 @@ def weights_sha256(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def matching_backbone(
-    record: dict, weights: str | None, what: str, source: FeatureSource | None = None
-) -> keras.Model:
+def matching_backbone(record: dict, weights: str | None, what: str, source: FeatureSource | None = None) -> keras.Model:
     """The backbone that `record` (a cache's `info`, or a saved model's record) was built on, with
     the feature blocks its feature-source record names (or `source`'s, of the same backbone).
 

@@ -3,7 +3,8 @@
 On this project's 2-core CPU the TFLite interpreter with XNNPACK runs MobileNetV2 about 2-3×
 faster than TensorFlow's graph and agrees with it to ~4e-5 (BENCHMARKS.md); a GPU runs the
 Keras model. The TFLite file is converted once from the same Keras model and kept, keyed
-by the weights' hash, the image size and the feature blocks (one output: the blocks concatenated). `PRECISION=int8` keeps beside it a full-integer model
+by the weights' hash, the image size and the feature blocks (its one output is every block,
+concatenated: no output order to map). `PRECISION=int8` keeps beside it a full-integer model
 (weights and activations int8, input and output float), calibrated on the user's own images
 (`extract.calibration`) and keyed by the calibration too: XNNPACK runs it about twice as fast.
 """
