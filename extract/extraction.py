@@ -53,14 +53,14 @@ def extract(
         from extract import cluster
 
         cluster.leave_gpus_to_workers()
-    source = config.source
-    model = backbone.build_backbone(config.weights, config.image_size, source)
+    features = config.source  # the feature-source record (`source` is the data)
+    model = backbone.build_backbone(config.weights, config.image_size, features)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
     int8 = calibration.of_source(source, config.calibration, config.image_size) if config.precision == "int8" else None
     attrs = {
         "model": identity.MODEL_NAME,
-        "feature_source": source.to_record(),
+        "feature_source": features.to_record(),
         # absolute, so later stages find the file from any working directory
         "weights": config.weights if config.weights == "imagenet" else str(Path(config.weights).resolve()),
         "weights_sha256": weights_hash,

@@ -95,6 +95,63 @@ def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, en
     np.testing.assert_allclose(by_keras.features, by_tflite.features, rtol=1e-4, atol=5e-4)
 
 
+def test_layer_blocks_come_from_one_forward_pass_and_equal_a_model_per_layer(random_weights, engine_dir):
+    import keras
+
+    from extract.feature_source import source_of
+
+    source = source_of("all")
+    one_pass = backbone.build_backbone(str(random_weights), 64, source)
+    batch = np.random.default_rng(0).uniform(-1, 1, (3, 64, 64, 3)).astype(np.float32)
+    together = one_pass.predict_on_batch(batch)
+    assert together.shape == (3, 7392) == (3, source.width)
+    alone = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False, weights=str(random_weights))
+    # the TFLite engine's one output is the same concatenation, block for block (nothing to reorder)
+    by_tflite = engines.make_engine("tflite", one_pass, backbone.weights_sha256(one_pass), 64, 3, engine_dir)(batch)
+    start = 0
+    for layer, width in source.blocks.items():
+        own = keras.Model(alone.input, keras.layers.GlobalAveragePooling2D()(alone.get_layer(layer).output))
+        expected = own.predict_on_batch(batch)
+        assert expected.shape == (3, width)
+        np.testing.assert_allclose(together[:, start : start + width], expected, rtol=0, atol=1e-5, err_msg=layer)
+        np.testing.assert_allclose(by_tflite[:, start : start + width], expected, rtol=1e-4, atol=5e-4, err_msg=layer)
+        start += width
+    assert backbone.weights_sha256(one_pass) == backbone.weights_sha256(alone)  # the same weights, checked alike
+
+
+def test_layers_name_a_set_or_layers_and_a_wrong_name_is_one_line_naming_the_nearest(tmp_path, capsys):
+    from extract.feature_source import LayersError, source_of
+
+    assert [source_of(name).width for name in ("last", "blocks", "all")] == [1280, 2784, 7392]
+    assert source_of("block_2_add, out_relu").blocks == {"block_2_add": 24, "out_relu": 1280}
+    with pytest.raises(LayersError, match="no layer or set 'block_2_ad'; nearest: block_2_add"):
+        source_of("block_2_ad")
+    with pytest.raises(SystemExit) as exited:
+        extract_main(["--data", str(tmp_path), "--layers", "out_relux"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "no layer or set 'out_relux'; nearest: out_relu" in err
+
+
+def test_a_cache_of_several_layers_keeps_each_block_and_its_own_fingerprint(
+    dataset, tmp_path, random_weights, engine_dir
+):
+    last = build.run(config_for(dataset, tmp_path / "last", random_weights, engine_dir), progress=False).path
+    config = config_for(dataset, tmp_path / "blocks", random_weights, engine_dir, layers="blocks", views=2)
+    several = build.run(config, progress=False).path
+    meta = cache.info(several)
+    assert meta["blocks"] == config.source.blocks and meta["feature_source"]["layers"] == list(config.source.layers)
+    assert meta["fingerprint"] != cache.info(last)["fingerprint"]
+    assert config.quick_key("x") != config_for(dataset, tmp_path, random_weights, engine_dir).quick_key("x")
+    train = cache.read_split(several, "train", views=True)
+    assert train.features.shape[1:] == (2, 2784)
+    # the last block of the multi-layer cache is the last-layer cache's features (another TFLite model)
+    np.testing.assert_allclose(
+        cache.load(several, "train", blocks=["out_relu"])[0], cache.load(last, "train")[0], rtol=1e-4, atol=5e-4
+    )
+    assert build.run(config, progress=False).status == "up to date"
+
+
 def test_auto_engine_is_tflite_on_a_cpu_and_keras_on_a_gpu(monkeypatch):
     monkeypatch.setattr(engines, "has_gpu", lambda: False)
     assert engines.resolve("auto") == "tflite"
