@@ -10,6 +10,7 @@ OUT          ?= artifacts
 DATA         ?=
 WEIGHTS      ?=
 IMG_SIZE     ?=
+LAYERS       ?=
 BATCH        ?=
 LIMIT        ?=
 ENGINE       ?=
@@ -86,7 +87,7 @@ $(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
 
 # Each target's flags, from the variables that are set.
 FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
-	$(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
+	$(call opt,--layers,$(LAYERS)) $(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
 	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION))

@@ -27,6 +27,7 @@ RECORDED = (
     "engine",
     "preprocessing",
     "model",
+    "feature_source",
     "weights",
     "weights_sha256",
     "views",

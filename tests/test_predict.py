@@ -130,16 +130,53 @@ def test_exported_model_equals_the_two_step_path(trained, random_weights, head):
 
     fused = keras.saving.load_model(keras_path)
     np.testing.assert_allclose(fused.predict(x, verbose=0), two_step, atol=1e-4)
+    np.testing.assert_allclose(by_tflite(tflite_path, x), two_step, atol=1e-4)
+
+
+def by_tflite(path, x):
+    """The exported TFLite model's output for the whole batch `x`."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(tflite_path))
+    interpreter = Interpreter(model_path=str(path))
     detail = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(detail["index"], list(x.shape))
     interpreter.allocate_tensors()
     interpreter.set_tensor(detail["index"], x)
     interpreter.invoke()
-    by_tflite = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    np.testing.assert_allclose(by_tflite, two_step, atol=1e-4)
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+@pytest.fixture(scope="module")
+def trained_on_blocks(tmp_path_factory, random_weights, engine_dir):
+    """A cache of three layers' blocks (64 px: the early blocks pool more than one position) and a
+    logistic regression on their concatenation, as the heads see a multi-block cache."""
+    root = tmp_path_factory.mktemp("blocks")
+    write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
+    write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
+    out = root / "artifacts"
+    layers = "block_3_project_BN,block_13_expand_relu,out_relu"
+    generated_cache(root / "data", out, random_weights, engine_dir, layers=layers, image_size=64)
+    heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2))
+    return root, out
+
+
+def test_predict_and_export_on_several_blocks_give_the_heads_probabilities(trained_on_blocks, random_weights):
+    root, out = trained_on_blocks
+    validation = cache.read_split(Paths(out).cache, "validation")
+    assert validation.features.shape[1] == 32 + 576 + 1280
+    model, record = saved.load(out, "logreg")
+    assert record["feature_source"]["layers"] == ["block_3_project_BN", "block_13_expand_relu", "out_relu"]
+    seen = heads_train.probabilities("logreg", model, validation.features)
+    paths = [root / "data" / i for i in validation.ids]
+    predict(PredictConfig(images=[str(p) for p in paths], out=str(out), weights=str(random_weights)), progress=False)
+    predicted = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in read_rows(out / "predictions.csv")])
+    np.testing.assert_allclose(predicted, seen, atol=1e-4)
+    keras_path, tflite_path, *_ = fuse.export(ExportConfig(out=str(out), head="logreg"))
+    import keras
+
+    x = preprocessed(paths, 64)
+    np.testing.assert_allclose(keras.saving.load_model(keras_path).predict(x, verbose=0), seen, atol=1e-4)
+    np.testing.assert_allclose(by_tflite(tflite_path, x), seen, atol=1e-4)
 
 
 def test_logistic_regression_folds_into_one_dense_layer():
