@@ -51,6 +51,14 @@ def test_a_two_worker_cluster_builds_the_single_process_cache(data, single, tmp_
     same_cache(summary.path, single)
 
 
+def test_a_cluster_carries_every_feature_block(data, tmp_path, random_weights, engine_dir):
+    layers = {"layers": "block_2_add,block_16_expand_relu,out_relu"}
+    single = build.run(small_shards(data, tmp_path / "one", random_weights, engine_dir, **layers), progress=False)
+    two = small_shards(data, tmp_path / "two", random_weights, engine_dir, cluster="local:2", **layers)
+    same_cache(build.run(two, progress=False).path, single.path)
+    assert list(cache.info(single.path)["blocks"]) == layers["layers"].split(",")
+
+
 def kill_a_worker_once(monkeypatch, wait_for) -> list[int]:
     """SIGKILL one worker of the run's cluster once `wait_for(client)` returns, in a thread started
     as soon as the run has its client (its workers started); the pids killed."""

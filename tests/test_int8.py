@@ -82,6 +82,26 @@ def test_calibration_is_deterministic(tmp_path, random_weights):
     assert first != engines.to_tflite(model)  # and it is not the float model
 
 
+def test_an_int8_engine_of_several_blocks_keeps_each_block_in_its_place(tmp_path, random_weights, engine_dir):
+    from extract.feature_source import source_of
+
+    source = source_of("block_3_project_BN,out_relu,block_2_add")
+    data = write_class_folders(tmp_path / "data", ["a", "b"], 20)
+    model = backbone.build_backbone(str(random_weights), TINY, source)
+    digest = backbone.weights_sha256(model)
+    sample = calibration.of_source(open_source(str(data)), 8, TINY)
+    int8 = engines.make_engine("tflite", model, digest, TINY, 8, engine_dir, calibration=sample)
+    exact = engines.make_engine("keras", model, digest, TINY, 8, engine_dir)
+    batch = np.concatenate([inputs for _, inputs in calibration.images(sample.split, TINY)])[:8]
+    a, b = exact(batch), int8(batch)
+    assert a.shape == b.shape == (8, source.width)
+    start = 0
+    for layer, width in source.blocks.items():
+        block = slice(start, start + width)
+        assert np.corrcoef(a[:, block].ravel(), b[:, block].ravel())[0, 1] > 0.9, layer
+        start += width
+
+
 def test_describe_warns_beyond_the_tolerance_naming_the_way_back():
     check = {
         "rows": 200,

@@ -79,13 +79,15 @@ def test_a_cache_with_views_keeps_the_images_own_rows_and_updates_like_a_fresh_b
     assert cache.load(plain, "train", views=True)[0].shape[1] == 1  # a cache without views reads as K=1
 
 
-@pytest.mark.parametrize("policy, views", [("finetune", 3), ("flip", 2)])
-def test_an_update_with_views_is_the_fresh_build_bit_for_bit(tmp_path, random_weights, engine_dir, policy, views):
+@pytest.mark.parametrize("policy, views, layers", [("finetune", 3, "last"), ("flip", 2, "blocks")])
+def test_an_update_with_views_is_the_fresh_build_bit_for_bit(
+    tmp_path, random_weights, engine_dir, policy, views, layers
+):
     """A file added, one moved to another class folder and one copied: views are seeded by content,
-    so the rows an update reuses by content carry the views a fresh build makes."""
+    so the rows an update reuses by content carry the views a fresh build makes, in every feature block."""
     data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 8).parent
     write_class_folders(data / "validation", ["a", "b"], 2, seed=1)
-    settings = {"views": views, "view_policy": policy}
+    settings = {"views": views, "view_policy": policy, "layers": layers}
     extracted(data, tmp_path / "updated", random_weights, engine_dir, **settings)
     colour_image(0, 77).save(data / "train" / "a" / "a.added.jpg")
     (data / "train" / "a" / "a.3.jpg").rename(data / "train" / "b" / "moved.jpg")
@@ -99,6 +101,11 @@ def test_an_update_with_views_is_the_fresh_build_bit_for_bit(tmp_path, random_we
         assert updated.ids == again.ids
         np.testing.assert_array_equal(updated.labels, again.labels)
         np.testing.assert_array_equal(updated.features, again.features)
+    assert len(cache.info(update)["blocks"]) == {"last": 1, "blocks": 18}[layers]
+    assert cache.read_split(update, "train", views=True).features.shape[1:] == (
+        views,
+        {"last": 1280, "blocks": 2784}[layers],
+    )
 
 
 def test_grouped_folds_never_split_an_images_views():
