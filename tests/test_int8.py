@@ -86,7 +86,7 @@ def test_an_int8_engine_of_several_blocks_keeps_each_block_in_its_place(tmp_path
     from extract.feature_source import source_of
 
     source = source_of("block_3_project_BN,out_relu,block_2_add")
-    data = write_class_folders(tmp_path / "data", ["a", "b"], 20)
+    data = write_class_folders(tmp_path / "data", ["a", "b"], 40)
     model = backbone.build_backbone(str(random_weights), TINY, source)
     digest = backbone.weights_sha256(model)
     sample = calibration.of_source(open_source(str(data)), 8, TINY)
