@@ -329,7 +329,7 @@ def test_a_damaged_cache_is_rebuilt_and_heads_say_so(dataset, tmp_path, random_w
     build.run(config, progress=False)
     reference = cache.read_split(config.paths.cache, "train")
     with h5py.File(config.paths.cache, "r") as handle:  # where the first chunk of features lies
-        chunk = handle["train/features"].id.get_chunk_info(0)
+        chunk = handle["train/features/out_relu"].id.get_chunk_info(0)
     data = bytearray(config.paths.cache.read_bytes())
     start = chunk.byte_offset + 64  # the first rows' values
     data[start : start + 512] = b"\xff" * 512  # overwritten inside, not truncated
