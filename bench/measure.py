@@ -28,6 +28,7 @@ from bench.config import BenchConfig
 from bench.peak import measured
 from bench.precision import int8_rows
 from bench.scale import scale_rows
+from bench.synthetic import gaussian_cache
 from bench.timing import median_rate
 from classify import heads
 from classify import train as heads_train
@@ -189,14 +190,7 @@ def predict_rate(data: Path, out: Path, engine_dir: Path) -> tuple[float, int]:
 def cache_read_mb_s(rows: int, repeats: int) -> float:
     """cache.load of a train split of `rows` × 1280 float32 (warm page cache)."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "features.h5"
-        writer = cache.CacheWriter(
-            path, {"fingerprint": "bench", "class_names": ["a", "b"], "versions": {}}, backbone.FEATURE_DIM, "float32"
-        )
-        writer.add_split("train")
-        features = np.random.default_rng(0).random((rows, backbone.FEATURE_DIM), dtype=np.float32)
-        writer.append("train", features, np.zeros(rows), [str(i) for i in range(rows)], [], [])
-        writer.close()
+        path = gaussian_cache(Path(folder) / "features.h5", 2, {"train": rows}, backbone.FEATURE_DIM, dtype="float32")
         rate = median_rate(lambda: cache.load(path, "train"), rows, repeats)
     return rate * backbone.FEATURE_DIM * 4 / 1e6
 
@@ -431,19 +425,10 @@ def audit_rows(out: Path, rows: int) -> list[tuple]:
     counts = json.loads(Paths(out).audit_json.read_text())["images"]
     result = [(f"make audit, {sum(counts.values())} photos", 160, f"{wall:.1f} s", "wall incl. start-up; target 10 s")]
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "features.h5"
-        rng = np.random.default_rng(0)
-        labels = rng.integers(0, 2, rows)
-        means = rng.normal(0, 1, (2, backbone.FEATURE_DIM))
-        features = np.maximum(means[labels] + rng.normal(0, 1, (rows, backbone.FEATURE_DIM)), 0).astype(np.float32)
-        attrs = {"fingerprint": "bench", "class_names": ["a", "b"], "versions": {}}
-        writer = cache.CacheWriter(path, attrs, backbone.FEATURE_DIM, "float32")
-        cut = rows * 9 // 10
-        for split, part in (("train", slice(0, cut)), ("validation", slice(cut, rows))):
-            writer.add_split(split)
-            writer.append(split, features[part], labels[part], [f"{split}/{i}" for i in range(rows)[part]], [], [])
-        writer.close()
-        del features
+        splits = {"train": rows * 9 // 10, "validation": rows - rows * 9 // 10}
+        path = gaussian_cache(
+            Path(folder) / "features.h5", 2, splits, backbone.FEATURE_DIM, spread=1.0, relu=True, dtype="float32"
+        )
         tracemalloc.start()
         started = time.perf_counter()
         audit_find.audit(path, AuditConfig(out=folder))

@@ -15,31 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-import cache
 from bench.peak import measured
+from bench.synthetic import gaussian_cache
 from extract.backbone import FEATURE_DIM
 from workflow.paths import Paths
 
 SCORED = 5000
-WRITE_ROWS = 50_000  # rows generated and written at a time
 
 
 def synthetic_cache(path: Path, rows: int, seed: int = 0) -> Path:
-    """Two overlapping classes of ReLU'd Gaussian features, as pooled features are; the rows in a
-    random order, as extraction stores a folder's (`extract.sources.in_row_order`)."""
-    rng = np.random.default_rng(seed)
-    means = rng.normal(0, 1, (2, FEATURE_DIM)).astype(np.float32) * 0.08
-    attrs = {"fingerprint": f"scale-{rows}", "dataset": "synthetic", "class_names": ["a", "b"], "versions": {}}
-    writer = cache.CacheWriter(path, attrs, FEATURE_DIM, "float16")
-    for split, count in (("train", rows), ("validation", SCORED), ("test", SCORED)):
-        writer.add_split(split)
-        for start in range(0, count, WRITE_ROWS):
-            labels = rng.integers(0, 2, min(count, start + WRITE_ROWS) - start)
-            noise = rng.standard_normal((len(labels), FEATURE_DIM), dtype=np.float32)
-            features = np.maximum(noise + means[labels], 0)
-            writer.append(split, features, labels, [f"{split}/{i}" for i in range(start, start + len(labels))], [], [])
-        writer.set_split_attrs(split, n_inputs=count, seconds=0.0)
-    return writer.close()
+    """Two overlapping classes of ReLU'd Gaussian features, as pooled features are, at the backbone's
+    width; `rows` train rows and `SCORED` in validation and test."""
+    splits = {"train": rows, "validation": SCORED, "test": SCORED}
+    return gaussian_cache(
+        path, 2, splits, FEATURE_DIM, spread=0.08, relu=True, seed=seed, attrs={"dataset": "synthetic"}
+    )
 
 
 def measured_head(out: Path, head: str, memory_gb: float) -> tuple[float, float, dict]:
