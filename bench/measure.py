@@ -25,6 +25,7 @@ from audit import find as audit_find
 from audit.config import AuditConfig
 from bench import finetune_speed
 from bench.config import BenchConfig
+from bench.folders import linked_folder
 from bench.peak import measured
 from bench.precision import int8_rows
 from bench.scale import scale_rows
@@ -100,8 +101,6 @@ def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[in
     """What a large dataset sees: the images/s between two forced builds of `counts` images (links
     to the photos, cycled), after a warm-up build, so that start-up cancels; against the bare
     TFLite forward pass timed in the same run, after each build."""
-    from bench.extraction_profile import linked_folder
-
     size, (small, large) = 160, counts
     with tempfile.TemporaryDirectory() as folder:
         walls, bare = {}, []
@@ -596,61 +595,3 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             (f"cache.load, {n}×1280 float32", "–", f"{cache_read_mb_s(n, repeats):.0f} MB/s", "warm page cache")
         )
     return rows
-
-
-def views_table(data: Path, weights: str, sizes=(160, 224), most: int = 8) -> list[tuple]:
-    """Accuracy on the scored split, each image as it is and with test-time augmentation, with the
-    report's 95% intervals, and extraction seconds, for VIEWS in 1, 2, 4, ... `most` with the
-    `finetune` policy and 2 with `flip`. One cache of `most` views per size and policy: its first K
-    views are exactly what VIEWS=K extracts (a view depends only on the image and its index)."""
-    from report.collect import methods_in
-    from report.verdict import rows_of
-
-    table = []
-    with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as engine_dir:
-        for size in sizes:
-            for policy, top in (("flip", 2), ("finetune", most)):
-                full = Path(root, f"{policy}{size}")
-                config = ExtractConfig(
-                    data=str(data),
-                    weights=weights,
-                    out=str(full),
-                    image_size=size,
-                    engine_dir=engine_dir,
-                    views=top,
-                    view_policy=policy,
-                )
-                build.run(config, progress=False)
-                seconds = sum(s["seconds"] for s in cache.info(Paths(full).cache)["splits"].values())
-                for count in [1] + [k for k in (2, 4, 8, 16) if k <= top]:
-                    out = Path(root, f"{policy}{size}-{count}")
-                    _first_views(Paths(full).cache, Paths(out).cache, count)
-                    heads_train.run(HeadConfig(out=str(out)))
-                    for row in rows_of(methods_in(out)):
-                        a = row.accuracy
-                        table.append(
-                            (
-                                size,
-                                policy if count > 1 else "–",
-                                count,
-                                row.method.name,
-                                f"{100 * a.estimate:.2f} [{100 * a.low:.2f}, {100 * a.high:.2f}]",
-                                f"{seconds * count / top:.0f}",
-                            )
-                        )
-    return table
-
-
-def _first_views(source: Path, target: Path, count: int) -> None:
-    """A copy of a cache with each image's first `count` views (the image itself first)."""
-    meta = cache.info(source)
-    attrs = {k: v for k, v in meta.items() if k not in ("splits", "format_version", "complete")}
-    attrs |= {"views": count, "fingerprint": f"{meta['fingerprint']}-{count}"}
-    writer = cache.CacheWriter(target, attrs, backbone.FEATURE_DIM, meta["dtype"], count)
-    for split, counts in meta["splits"].items():
-        data = cache.read_split(source, split, views=True)
-        writer.add_split(split)
-        writer.append(split, data.features[:, 0], data.labels, data.ids, [], [], views=data.features[:, 1:count])
-        # extraction costs a forward pass per view: the copy's share of the source's time
-        writer.set_split_attrs(split, n_inputs=counts["n_inputs"], seconds=counts["seconds"] * count / meta["views"])
-    writer.close()

@@ -1,8 +1,8 @@
 """The streamed Dense head against the in-memory one as classes and views grow, and how the rows'
 stored order decides it (issue 26; BENCHMARKS.md):
 
-    .venv/bin/python -m bench.mixing            # every row of the table
-    .venv/bin/python -m bench.mixing --quick    # one small row, a smoke test
+    .venv/bin/python -m bench.experiments.mixing            # every row of the table
+    .venv/bin/python -m bench.experiments.mixing --quick    # one small row, a smoke test
 
 Generated features: Gaussian classes in `DIM` dimensions (spread so that the in-memory head
 reaches roughly 70-80%), each image with `views` - 1 noisy copies. The block size is scaled by
