@@ -25,9 +25,11 @@ from audit import find as audit_find
 from audit.config import AuditConfig
 from bench import finetune_speed
 from bench.config import BenchConfig
+from bench.folders import linked_folder
 from bench.peak import measured
 from bench.precision import int8_rows
 from bench.scale import scale_rows
+from bench.synthetic import gaussian_cache
 from bench.timing import median_rate
 from classify import heads
 from classify import train as heads_train
@@ -99,8 +101,6 @@ def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[in
     """What a large dataset sees: the images/s between two forced builds of `counts` images (links
     to the photos, cycled), after a warm-up build, so that start-up cancels; against the bare
     TFLite forward pass timed in the same run, after each build."""
-    from bench.extraction_profile import linked_folder
-
     size, (small, large) = 160, counts
     with tempfile.TemporaryDirectory() as folder:
         walls, bare = {}, []
@@ -189,14 +189,7 @@ def predict_rate(data: Path, out: Path, engine_dir: Path) -> tuple[float, int]:
 def cache_read_mb_s(rows: int, repeats: int) -> float:
     """cache.load of a train split of `rows` × 1280 float32 (warm page cache)."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "features.h5"
-        writer = cache.CacheWriter(
-            path, {"fingerprint": "bench", "class_names": ["a", "b"], "versions": {}}, backbone.FEATURE_DIM, "float32"
-        )
-        writer.add_split("train")
-        features = np.random.default_rng(0).random((rows, backbone.FEATURE_DIM), dtype=np.float32)
-        writer.append("train", features, np.zeros(rows), [str(i) for i in range(rows)], [], [])
-        writer.close()
+        path = gaussian_cache(Path(folder) / "features.h5", 2, {"train": rows}, backbone.FEATURE_DIM, dtype="float32")
         rate = median_rate(lambda: cache.load(path, "train"), rows, repeats)
     return rate * backbone.FEATURE_DIM * 4 / 1e6
 
@@ -431,19 +424,10 @@ def audit_rows(out: Path, rows: int) -> list[tuple]:
     counts = json.loads(Paths(out).audit_json.read_text())["images"]
     result = [(f"make audit, {sum(counts.values())} photos", 160, f"{wall:.1f} s", "wall incl. start-up; target 10 s")]
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "features.h5"
-        rng = np.random.default_rng(0)
-        labels = rng.integers(0, 2, rows)
-        means = rng.normal(0, 1, (2, backbone.FEATURE_DIM))
-        features = np.maximum(means[labels] + rng.normal(0, 1, (rows, backbone.FEATURE_DIM)), 0).astype(np.float32)
-        attrs = {"fingerprint": "bench", "class_names": ["a", "b"], "versions": {}}
-        writer = cache.CacheWriter(path, attrs, backbone.FEATURE_DIM, "float32")
-        cut = rows * 9 // 10
-        for split, part in (("train", slice(0, cut)), ("validation", slice(cut, rows))):
-            writer.add_split(split)
-            writer.append(split, features[part], labels[part], [f"{split}/{i}" for i in range(rows)[part]], [], [])
-        writer.close()
-        del features
+        splits = {"train": rows * 9 // 10, "validation": rows - rows * 9 // 10}
+        path = gaussian_cache(
+            Path(folder) / "features.h5", 2, splits, backbone.FEATURE_DIM, spread=1.0, relu=True, dtype="float32"
+        )
         tracemalloc.start()
         started = time.perf_counter()
         audit_find.audit(path, AuditConfig(out=folder))
@@ -611,61 +595,3 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             (f"cache.load, {n}×1280 float32", "–", f"{cache_read_mb_s(n, repeats):.0f} MB/s", "warm page cache")
         )
     return rows
-
-
-def views_table(data: Path, weights: str, sizes=(160, 224), most: int = 8) -> list[tuple]:
-    """Accuracy on the scored split, each image as it is and with test-time augmentation, with the
-    report's 95% intervals, and extraction seconds, for VIEWS in 1, 2, 4, ... `most` with the
-    `finetune` policy and 2 with `flip`. One cache of `most` views per size and policy: its first K
-    views are exactly what VIEWS=K extracts (a view depends only on the image and its index)."""
-    from report.collect import methods_in
-    from report.verdict import rows_of
-
-    table = []
-    with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as engine_dir:
-        for size in sizes:
-            for policy, top in (("flip", 2), ("finetune", most)):
-                full = Path(root, f"{policy}{size}")
-                config = ExtractConfig(
-                    data=str(data),
-                    weights=weights,
-                    out=str(full),
-                    image_size=size,
-                    engine_dir=engine_dir,
-                    views=top,
-                    view_policy=policy,
-                )
-                build.run(config, progress=False)
-                seconds = sum(s["seconds"] for s in cache.info(Paths(full).cache)["splits"].values())
-                for count in [1] + [k for k in (2, 4, 8, 16) if k <= top]:
-                    out = Path(root, f"{policy}{size}-{count}")
-                    _first_views(Paths(full).cache, Paths(out).cache, count)
-                    heads_train.run(HeadConfig(out=str(out)))
-                    for row in rows_of(methods_in(out)):
-                        a = row.accuracy
-                        table.append(
-                            (
-                                size,
-                                policy if count > 1 else "–",
-                                count,
-                                row.method.name,
-                                f"{100 * a.estimate:.2f} [{100 * a.low:.2f}, {100 * a.high:.2f}]",
-                                f"{seconds * count / top:.0f}",
-                            )
-                        )
-    return table
-
-
-def _first_views(source: Path, target: Path, count: int) -> None:
-    """A copy of a cache with each image's first `count` views (the image itself first)."""
-    meta = cache.info(source)
-    attrs = {k: v for k, v in meta.items() if k not in ("splits", "format_version", "complete")}
-    attrs |= {"views": count, "fingerprint": f"{meta['fingerprint']}-{count}"}
-    writer = cache.CacheWriter(target, attrs, backbone.FEATURE_DIM, meta["dtype"], count)
-    for split, counts in meta["splits"].items():
-        data = cache.read_split(source, split, views=True)
-        writer.add_split(split)
-        writer.append(split, data.features[:, 0], data.labels, data.ids, [], [], views=data.features[:, 1:count])
-        # extraction costs a forward pass per view: the copy's share of the source's time
-        writer.set_split_attrs(split, n_inputs=counts["n_inputs"], seconds=counts["seconds"] * count / meta["views"])
-    writer.close()

@@ -13,6 +13,7 @@ from sklearn.metrics import balanced_accuracy_score, classification_report, f1_s
 from sklearn.utils.class_weight import compute_class_weight
 
 import cache
+from bench.synthetic import gaussian_cache
 from classify import scored
 from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
@@ -177,24 +178,11 @@ def test_confusion_matrices_keep_their_tick_labels_apart(n_classes):
 
 def unequal_cache(out, counts=(300, 100, 30), dim=16, seed=0):
     """Three overlapping Gaussian classes of unequal size in train, validation and test."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 0.5, (len(counts), dim))
-    attrs = {"fingerprint": "unequal", "class_names": ["large", "middle", "small"], "dataset": "blobs"}
-    attrs |= {"image_size": 32, "engine": "tflite", "preprocessing": "-", "model": "-", "weights": "-"}
-    writer = cache.CacheWriter(Paths(out).cache, attrs | {"weights_sha256": "0" * 64, "versions": {}}, dim, "float32")
-    for split, share in (("train", 1.0), ("validation", 0.5), ("test", 0.5)):
-        labels = np.repeat(np.arange(len(counts)), [int(c * share) for c in counts])
-        writer.add_split(split)
-        writer.append(
-            split,
-            centres[labels] + rng.normal(0, 1, (len(labels), dim)),
-            labels,
-            [f"{split}/{i}" for i in range(len(labels))],
-            [],
-            [],
-        )
-        writer.set_split_attrs(split, n_inputs=len(labels), seconds=1.0)
-    writer.close()
+    rows = {"train": sum(counts), "validation": sum(counts) // 2, "test": sum(counts) // 2}
+    names = {"fingerprint": "unequal", "class_names": ["large", "middle", "small"]}
+    gaussian_cache(
+        Paths(out).cache, 3, rows, dim, spread=0.5, sizes=counts, listing=True, dtype="float32", seed=seed, attrs=names
+    )
     return out
 
 

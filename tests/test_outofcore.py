@@ -5,46 +5,21 @@ import numpy as np
 import pytest
 
 import cache
+from bench.synthetic import gaussian_cache
 from classify import heads, saved, train
 from classify import part as part_module
 from classify.config import HeadConfig
 from classify.linear import logreg_pipeline, streamed_logreg
 from classify.part import SPAN, Part, every_view
 from classify.protocol import protocol_of, rows_of
-from extract.sources import in_row_order
 from tests.mixing import assert_mixed, unmixed_parts
 
 DIM = 16
 
 
-def blob_cache(path, n_classes=2, rows=(700, 150, 150), views=1, seed=0, sizes=None, listing=False):
-    """Gaussian clusters of `DIM` features with `views` noisy copies per image, in the order
-    extraction stores a folder's rows (`in_row_order`), or with `listing`, each class's images
-    together as the listing of class folders gives them. `sizes`: train's class sizes (else
-    classes drawn at random), the other splits in the same proportions."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 0.6, (n_classes, DIM))
-    attrs = {"fingerprint": "fp", "dataset": "blobs", "class_names": [f"c{i}" for i in range(n_classes)]}
-    writer = cache.CacheWriter(path, attrs, DIM, "float16", views)
-    for split, count in zip(("train", "validation", "test"), rows, strict=True):
-        if sizes is None:
-            labels = np.sort(rng.integers(0, n_classes, count))
-        else:
-            share = np.asarray(sizes) * (count / rows[0])
-            labels = np.repeat(np.arange(n_classes), np.maximum(1, np.round(share)).astype(int))
-        ids = [f"{split}/c{label}/{i}" for i, label in enumerate(labels)]
-        if not listing:
-            position = {item: i for i, item in enumerate(ids)}
-            order = np.array([position[item] for item in in_row_order(ids)])
-            labels, ids = labels[order], [ids[i] for i in order]
-        count = len(labels)
-        images = centres[labels] + rng.normal(0, 1, (count, DIM))
-        extra = images[:, None] + rng.normal(0, 0.3, (count, views - 1, DIM)) if views > 1 else None
-        writer.add_split(split)
-        writer.append(split, images, labels, ids, [], [], views=extra)
-        writer.set_split_attrs(split, n_inputs=count, seconds=1.0)
-    writer.close()
-    return path
+def blob_cache(path, n_classes=2, rows=(700, 150, 150), **more):
+    """Gaussian clusters of `DIM` features (`bench.synthetic.gaussian_cache`), `rows` per split."""
+    return gaussian_cache(path, n_classes, dict(zip(("train", "validation", "test"), rows, strict=True)), DIM, **more)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The streamed Dense head against the in-memory one as classes and views grow, and how the rows'
 stored order decides it (issue 26; BENCHMARKS.md):
 
-    .venv/bin/python -m bench.mixing            # every row of the table
-    .venv/bin/python -m bench.mixing --quick    # one small row, a smoke test
+    .venv/bin/python -m bench.experiments.mixing            # every row of the table
+    .venv/bin/python -m bench.experiments.mixing --quick    # one small row, a smoke test
 
 Generated features: Gaussian classes in `DIM` dimensions (spread so that the in-memory head
 reaches roughly 70-80%), each image with `views` - 1 noisy copies. The block size is scaled by
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 import cache
+from bench.synthetic import gaussian_cache
 from classify import heads
 from classify import part as part_module
 from classify.config import HeadConfig
 from classify.part import SPAN, Part
 from extract.backbone import FEATURE_DIM
-from extract.sources import in_row_order
 from workflow.paths import Paths
 
 DIM = 64
@@ -52,32 +52,21 @@ def spread_for(n_classes: int, target: float = 0.75, seed: int = 0) -> float:
 
 
 def generated(path: Path, n_classes: int, views: int, images: int, order: str, seed: int = 0, sizes=None) -> Path:
-    """A cache of `images` train images (and a quarter as many in validation and test each); with
-    `sizes`, train's class sizes (the other splits a quarter of each, at least two)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, spread_for(n_classes), (n_classes, DIM))
-    attrs = {"fingerprint": "mixing", "dataset": "generated", "class_names": [f"c{k}" for k in range(n_classes)]}
-    attrs |= {"image_size": 32, "engine": "-", "preprocessing": "-", "model": "-", "weights": "-", "versions": {}}
-    writer = cache.CacheWriter(path, attrs | {"weights_sha256": "0" * 64}, DIM, "float16", views)
-    for split, count in (("train", images), ("validation", images // 4), ("test", images // 4)):
-        if sizes is None:
-            labels = np.sort(rng.integers(0, n_classes, count))  # the listing: each class's images together
-        else:
-            per_class = sizes if split == "train" else np.maximum(2, np.asarray(sizes) // 4)
-            labels = np.repeat(np.arange(n_classes), per_class)
-            count = len(labels)
-        ids = [f"{split}/c{label}/{i}" for i, label in enumerate(labels)]
-        if order == "hash" or split != "train":
-            rows = {item: i for i, item in enumerate(ids)}
-            positions = np.array([rows[item] for item in in_row_order(ids)])
-            labels, ids = labels[positions], [ids[i] for i in positions]
-        images_ = centres[labels] + rng.normal(0, 1, (count, DIM))
-        extra = images_[:, None] + rng.normal(0, 0.5, (count, views - 1, DIM)) if views > 1 else None
-        writer.add_split(split)
-        writer.append(split, images_, labels, ids, [], [], views=extra)
-        writer.set_split_attrs(split, n_inputs=count, seconds=1.0)
-    writer.close()
-    return path
+    """A cache of `images` train images (and a quarter as many in validation and test each), stored
+    in `order` ("listing" or "hash"); with `sizes`, train's class sizes, the others in proportion."""
+    rows = {"train": images, "validation": images // 4, "test": images // 4}
+    return gaussian_cache(
+        path,
+        n_classes,
+        rows,
+        DIM,
+        spread=spread_for(n_classes),
+        views=views,
+        view_noise=0.5,
+        sizes=sizes,
+        listing=order == "listing",
+        seed=seed,
+    )
 
 
 def gathered_blocks(self: Part, seed=None):

@@ -3,7 +3,7 @@ which one worker process is SIGKILLed (or the client's connection dropped) at a 
 within that moment; how many finished, how many gave the single-process cache bit for bit, and
 their wall time against an unkilled run.
 
-    python -m bench.faults --kills 3 --limit 48 --size 32
+    python -m bench.experiments.faults --kills 3 --limit 48 --size 32
 
 Moments: start-up (a worker process killed within its first second, before or while it reaches
 the scheduler), submission (as soon as the client has its workers: when the split used to be

@@ -1,7 +1,7 @@
 """Does the scored split's labelling decide which train images the audit lists? (issue 26;
 BENCHMARKS.md)
 
-    .venv/bin/python -m bench.scored_labels DATA WEIGHTS [--flips 60] [--find path/to/find.py]
+    .venv/bin/python -m bench.experiments.scored_labels DATA WEIGHTS [--flips 60] [--find path/to/find.py]
 
 Copies DATA (hard links) with `--flips` train photos moved to another class folder, extracts it
 at 160 px, and runs the audit's label issues and outliers twice: as labelled, and with the
