@@ -1,7 +1,7 @@
 """Feature layers (`LAYERS`): extraction speed of each named set against the last layer alone, in
 one run, and the cache's bytes per image at float32 and float16 (BENCHMARKS.md, issue 20/21).
 
-    .venv/bin/python -m bench.layers --data ../shared/data/pbc_sample --weights <no-top .h5>
+    .venv/bin/python -m bench.experiments.layers --data ../shared/data/pbc_sample --weights <no-top .h5>
 
 Speed: extraction's own input pipeline (decode, resize, batch) and the TFLite engine over the
 same images, the sets taken in turn in each repeat so that the machine's noise falls on all
