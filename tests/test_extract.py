@@ -131,6 +131,12 @@ def test_layers_name_a_set_or_layers_and_a_wrong_name_is_one_line_naming_the_nea
     assert "no layer or set 'out_relux'; nearest: out_relu" in err
 
 
+def test_the_weights_check_refuses_a_record_of_another_backbone(random_weights):
+    record = {"model": "ResNet50(include_top=False, pooling=avg)", "weights": str(random_weights), "image_size": TINY}
+    with pytest.raises(backbone.WeightsError, match="the cache was built on ResNet50.*this version builds MobileNetV2"):
+        backbone.matching_backbone(record, None, "the cache")
+
+
 def test_a_cache_of_several_layers_keeps_each_block_and_its_own_fingerprint(
     dataset, tmp_path, random_weights, engine_dir
 ):

@@ -121,6 +121,25 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
     assert not np.array_equal(head.get_weights()[0], head_before[0])
 
 
+def test_fine_tune_at_counts_the_same_backbone_layers_whatever_blocks_are_pooled():
+    """Keras orders a multi-output model's layers by depth: an early block's pooling would shift
+    every index after it, and FINE_TUNE_AT would unfreeze other layers."""
+    from extract.feature_source import backbone_layers, source_of
+
+    last, every = (backbone_layers(source_of(name).build(None, TINY)) for name in ("last", "all"))
+    assert len(last) == 155 and len(every) == 154 + 24 + 1  # the backbone's, then pooling (and concatenation)
+    assert [layer.name for layer in last[1:154]] == [layer.name for layer in every[1:154]]  # after the input
+    head = heads.build_dense(7392, 2)
+    base = source_of("all").build(None, TINY)
+    build_finetune_model(base, head, fine_tune_at=100)
+    layers = backbone_layers(base)
+    assert not any(layer.trainable for layer in layers[:100])
+    above = [
+        layer for layer in layers[100:154] if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert above and all(layer.trainable for layer in above)
+
+
 def test_finetune_writes_model_metrics_and_curve(trained):
     metrics = run(FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=2, recipe="tutorial"), progress=False)
     entry = metrics["finetune"]
