@@ -246,7 +246,9 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     heads_train.run(HeadConfig(out=str(out), heads=["dense"], epochs=1, jobs=1, seeds=1, class_weight="balanced"))
     fit_calls.clear()
     settings = {"out": str(out), "epochs": 1, "batch": 8, "seeds": 1, "class_weight": "balanced"}
-    tuned = finetune(FinetuneConfig(**settings), progress=False)
+    # a search of one candidate for a few steps: what matters is the class weights every fit gets
+    search = {"search_rates": [1e-4], "search_depths": [130], "search_steps": 3}
+    tuned = finetune(FinetuneConfig(**settings, **search), progress=False)
     baseline = run_baseline(BaselineConfig(**settings), progress=False)
     fit_rows = protocol_of(Paths(out).cache, 0.1)
     labels = cache.labels(Paths(out).cache, "train")
