@@ -29,9 +29,11 @@ from bench.peak import measured
 from bench.precision import int8_rows
 from bench.scale import scale_rows
 from bench.timing import median_rate
-from classify import heads
 from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
+from classify.heads import network
+from classify.heads.logreg import train_logreg
+from classify.part import Loaded
 from classify.prediction import predict
 from extract import backbone, build, engines, pipeline
 from extract.config import ExtractConfig
@@ -468,10 +470,11 @@ def heads_seconds(rows: int, repeats: int) -> dict[str, float]:
     labels = rng.integers(0, 2, rows)
     features = np.maximum(rng.normal(0, 1, (rows, backbone.FEATURE_DIM)) + labels[:, None] * 0.1, 0)
     features = features.astype(np.float32)
-    config = HeadConfig(cs=[0.01], folds=2, jobs=-1)
-    logreg = statistics.median(heads.train_logreg(config, features, labels)[1]["fit_seconds"] for _ in range(repeats))
+    config = HeadConfig(cs=[0.01], folds=2, jobs=-1, dense_recipe="tutorial", patience=10)
+    logreg = statistics.median(train_logreg(config, features, labels)[1]["fit_seconds"] for _ in range(repeats))
     started = time.perf_counter()
-    heads.train_dense(config, (features, labels), None, 2)
+    rows = Loaded(features[:, None], labels, [])
+    network.train_dense(config, rows, rows, 2)
     return {"logreg fit": logreg, "dense fit (10 epochs)": time.perf_counter() - started}
 
 

@@ -29,7 +29,7 @@ def trained(tmp_path_factory, random_weights, engine_dir):
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
     generated_cache(root / "data", out, random_weights, engine_dir)
-    heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
+    heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2))
     finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8, seeds=1), progress=False)
     return root, out
 
@@ -69,7 +69,7 @@ def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_w
     validation = cache.read_split(Paths(out).cache, "validation")
     for head in ("logreg", "dense"):
         model, _ = saved.load(out, head)
-        seen = heads_train.probabilities(head, model, validation.features)
+        seen = model.predict_proba(validation.features)
         predict(
             PredictConfig(
                 images=[str(root / "data" / "validation")], out=str(out), head=head, weights=str(random_weights)
