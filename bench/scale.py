@@ -17,6 +17,7 @@ import numpy as np
 
 import cache
 from bench.peak import measured
+from classify.config import HeadConfig
 from extract.backbone import FEATURE_DIM
 from workflow.paths import Paths
 
@@ -58,13 +59,10 @@ def scale_rows(sizes: tuple[int, ...], memory_gb: float) -> list[tuple]:
             started = time.perf_counter()
             synthetic_cache(Paths(folder).cache, rows)
             written = time.perf_counter() - started
-            for head in ("logreg", "dense"):
+            for head in HeadConfig().heads:  # the default heads
                 seconds, rss, entry = measured_head(Path(folder), head, memory_gb)
                 how = "streamed" if entry["streamed"] else "in memory"
-                if head == "logreg":
-                    detail = f"C {entry['best_C']:g}" + (f", {entry['passes']} passes" if entry["streamed"] else "")
-                else:
-                    detail = f"{entry['epochs_run']} epochs"
+                detail = entry["choices"].split(";")[0] + (f", {entry['passes']} passes" if "passes" in entry else "")
                 result.append(
                     (
                         f"{head} head, {rows:,} train rows × 1280 float16 ({how})",
@@ -85,7 +83,6 @@ def solver_rows(cache_path: Path, seeds: int = 3) -> list[tuple]:
     record): `python -c "from bench.scale import solver_rows; print(solver_rows('artifacts/features.h5'))"`."""
     from sklearn.linear_model import SGDClassifier
 
-    from classify.config import HeadConfig
     from classify.heads.logreg import train_logreg
     from classify.linear import streamed_logreg
     from classify.part import every_view
