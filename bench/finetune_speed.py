@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from classify import heads
+from classify.heads import network
 from extract.backbone import FEATURE_DIM, build_backbone
 from finetune.model import build_finetune_model
 
@@ -27,8 +27,8 @@ def step_seconds(weights: str, size: int, steps: int, repeats: int, batch: int =
     models = {}
     for jit, per_call in SETTINGS:
         keras.utils.set_random_seed(0)
-        model = build_finetune_model(build_backbone(weights, size), heads.build_dense(FEATURE_DIM, 2), 100)
-        heads.compile_dense(model, 2, 1e-5, per_call, jit_compile=jit)
+        model = build_finetune_model(build_backbone(weights, size), network.build_dense(FEATURE_DIM, 2), 100)
+        network.compile_dense(model, 2, 1e-5, per_call, jit_compile=jit)
         model.fit(data, steps_per_epoch=2 * per_call, epochs=1, verbose=0, shuffle=False)  # traces, compiles
         models[(jit, per_call)] = model
     seconds = {setting: [] for setting in SETTINGS}

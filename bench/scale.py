@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.peak import measured
 from bench.synthetic import gaussian_cache
+from classify.config import HeadConfig
 from extract.backbone import FEATURE_DIM
 from workflow.paths import Paths
 
@@ -46,13 +47,10 @@ def scale_rows(sizes: tuple[int, ...], memory_gb: float) -> list[tuple]:
             started = time.perf_counter()
             synthetic_cache(Paths(folder).cache, rows)
             written = time.perf_counter() - started
-            for head in ("logreg", "dense"):
+            for head in HeadConfig().heads:  # the default heads
                 seconds, rss, entry = measured_head(Path(folder), head, memory_gb)
                 how = "streamed" if entry["streamed"] else "in memory"
-                if head == "logreg":
-                    detail = f"C {entry['best_C']:g}" + (f", {entry['passes']} passes" if entry["streamed"] else "")
-                else:
-                    detail = f"{entry['epochs_run']} epochs"
+                detail = entry["choices"].split(";")[0] + (f", {entry['passes']} passes" if "passes" in entry else "")
                 result.append(
                     (
                         f"{head} head, {rows:,} train rows × 1280 float16 ({how})",

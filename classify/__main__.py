@@ -22,9 +22,9 @@ main = cli.command(
     "classify.train:run",
     show,
     prog="python -m classify",
-    description="Train a Keras Dense head and a scikit-learn logistic regression on the cached MobileNetV2 "
-    "features in <out>/features.h5 (train split), score them on every other split, and save models, "
-    "metrics.json and a learning curve in <out>/heads/.",
+    description="Train the heads HEADS names (logistic regression, Keras Dense and MLP heads, k nearest "
+    "neighbours: classify/heads/) on the cached MobileNetV2 features in <out>/features.h5 (train split), score "
+    "them on every other split, and save models, metrics.json and learning curves in <out>/heads/.",
 )
 
 if __name__ == "__main__":

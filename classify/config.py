@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from classify.heads import REGISTRY
 from extract.identity import PRECISIONS
 from workflow.cli import option
-from workflow.paths import MODEL_FILES, Paths
+from workflow.paths import FINETUNED, Paths
 
-HEADS = ("logreg", "dense")
-MODELS = tuple(MODEL_FILES)  # what predict and export can use: the heads, and the fine-tuned model
+HEADS = tuple(REGISTRY)
+MODELS = (*HEADS, FINETUNED)  # what predict and export can use: the heads, and the fine-tuned model
+DENSE_RECIPES = ("converged", "tutorial")
 CLASS_WEIGHTS = ("none", "balanced")
 CLASS_WEIGHT_HELP = (
     "balanced: weigh each class by the inverse of its frequency in the fit rows, so a rare class counts as much as "
@@ -33,16 +35,28 @@ def check_runs(seeds: int, dev_fraction: float, class_weight: str) -> None:
 @dataclass
 class HeadConfig:
     out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads")
-    heads: list[str] = option(list(HEADS), "which heads to train, comma-separated: logreg, dense")
-    # Dense head (the tutorial's classifier on pooled features)
-    epochs: int = option(10, "Dense head: most epochs (early stopping may end sooner)")
-    batch: int = option(32, "Dense head: batch size")
-    learning_rate: float = option(1e-4, "Dense head: RMSprop learning rate (the tutorial's)")
-    dropout: float = option(0.2, "Dense head: dropout before each Dense layer")
-    hidden: int = option(0, "Dense head: units of a ReLU hidden layer (0: none)")
-    patience: int = option(
-        3, "Dense head: stop after this many epochs without a better validation loss; the best epoch is kept"
+    heads: list[str] = option(["logreg", "dense"], f"which heads to train, comma-separated: {', '.join(HEADS)}")
+    # Dense and MLP heads (Keras, on pooled features)
+    dense_recipe: str = option(
+        "converged",
+        "Dense and MLP heads: converged: Adam at each of RATES, at most MAX_EPOCHS epochs with early stopping on the "
+        "choice rows, the rate with the lowest choice loss kept; tutorial: RMSprop at LEARNING_RATE for at most "
+        "EPOCHS (the tutorial's recipe)",
+        choices=DENSE_RECIPES,
     )
+    rates: list[float] = option([1e-3, 3e-3, 1e-2], "Dense and MLP heads, converged recipe: Adam learning rates tried")
+    max_epochs: int = option(300, "Dense and MLP heads, converged recipe: most epochs")
+    converged_patience: int = option(
+        20, "Dense and MLP heads, converged recipe: stop after this many epochs without a better choice loss"
+    )
+    epochs: int = option(10, "Dense and MLP heads, tutorial recipe: most epochs (early stopping may end sooner)")
+    learning_rate: float = option(1e-4, "Dense and MLP heads, tutorial recipe: RMSprop learning rate")
+    patience: int = option(
+        3, "Dense and MLP heads, tutorial recipe: stop after this many epochs without a better choice loss"
+    )
+    batch: int = option(32, "Dense and MLP heads: batch size")
+    dropout: float = option(0.2, "Dense and MLP heads: dropout before each Dense layer")
+    hidden: int = option(1024, "MLP head: units of its ReLU hidden layer (the seed notebooks')")
     # Logistic regression: C is chosen by stratified k-fold cross-validation on train
     cs: list[float] = option(
         [0.001, 0.01, 0.1, 1.0],
@@ -64,7 +78,7 @@ class HeadConfig:
     memory_gb: float = option(
         1.0,
         "train in memory while the fit rows' features (float32, every view) take at most this many GB; above "
-        "it both heads stream them from the cache a block at a time, so memory stays flat whatever the size "
+        "it the heads stream them from the cache a block at a time, so memory stays flat whatever the size "
         "(logistic regression: L-BFGS over full passes, C chosen on SEARCH_ROWS images). 0: always stream",
     )
     search_rows: int = option(
@@ -85,8 +99,12 @@ class HeadConfig:
         unknown = set(self.heads) - set(HEADS)
         if unknown or not self.heads:
             raise ValueError(f"heads must be some of {', '.join(HEADS)}, got {','.join(self.heads)!r}")
-        if self.epochs < 1 or self.batch < 1 or self.folds < 2:
-            raise ValueError("epochs and batch must be positive, folds at least 2")
+        if min(self.epochs, self.max_epochs, self.batch, self.hidden) < 1 or self.folds < 2:
+            raise ValueError("epochs, max epochs, batch and hidden units must be positive, folds at least 2")
+        if self.dense_recipe not in DENSE_RECIPES:
+            raise ValueError(f"dense recipe must be one of {', '.join(DENSE_RECIPES)}, got {self.dense_recipe!r}")
+        if not self.rates or min(self.rates) <= 0:
+            raise ValueError(f"every rate must be positive, got {self.rates}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         check_runs(self.seeds, self.dev_fraction, self.class_weight)

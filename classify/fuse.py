@@ -1,8 +1,9 @@
 """Backbone + pooling + head fused into one deployable model (`make export`).
 
-The logistic-regression pipeline becomes a Dense layer with its standardisation folded into
-the weights; a one-logit binary head becomes a two-way softmax, so every export maps a
-preprocessed image to (N, K) class probabilities.
+Each head gives its own Keras form (`Head.to_keras`: logistic regression becomes a Dense layer
+with its standardisation folded into the weights; a one-logit binary head becomes a two-way
+softmax), so every export maps a preprocessed image to (N, K) class probabilities. A head with
+no Keras form (k nearest neighbours) is refused in one line.
 """
 
 from __future__ import annotations
@@ -18,49 +19,30 @@ import cache
 from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
+from classify.heads.network import probabilities_model
 from classify.protocol import protocol_of
 from extract import calibration, engines
 from extract.backbone import matching_backbone
 from extract.calibration import cached_split
 from extract.identity import CALIBRATION_IMAGES
-
-
-def folded_logreg(pipeline) -> tuple[np.ndarray, np.ndarray]:
-    """(kernel, bias) of a Dense layer equal to StandardScaler + LogisticRegression's decision function."""
-    scaler, logreg = pipeline.named_steps["scale"], pipeline.named_steps["logreg"]
-    kernel = (logreg.coef_ / scaler.scale_).T
-    bias = logreg.intercept_ - (logreg.coef_ * (scaler.mean_ / scaler.scale_)).sum(axis=1)
-    return kernel, bias
-
-
-def softmax_layer(kernel: np.ndarray, bias: np.ndarray) -> keras.layers.Dense:
-    """A Dense softmax over K classes; one binary logit z becomes softmax([0, z]) = [1 - σ(z), σ(z)]."""
-    if kernel.shape[1] == 1:
-        kernel = np.concatenate([np.zeros_like(kernel), kernel], axis=1)
-        bias = np.concatenate([np.zeros_like(bias), bias])
-    layer = keras.layers.Dense(kernel.shape[1], activation="softmax", name="probabilities")
-    layer.build((None, kernel.shape[0]))
-    layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
-    return layer
+from workflow.paths import FINETUNED
 
 
 def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras.Model:
     """`weights` None: the backbone weights the model's record names."""
     model, record = saved.load(out, head)
     size = record["image_size"]
-    if head == "finetune":
-        base, head_model = model.layers[-2:]  # finetune.model: [input, base, head]
+    if head == FINETUNED:
+        base, network = model.layers[-2:]  # finetune.model: [input, base, head]
+        on_features = probabilities_model(network)
     else:
-        base, head_model = matching_backbone(record, weights, f"the {head} head"), model
-    if head == "logreg":
-        hidden, (kernel, bias) = [], folded_logreg(model)
-    else:
-        hidden, (kernel, bias) = head_model.layers[:-1], head_model.layers[-1].get_weights()
+        on_features = model.to_keras()  # refuses a head with no Keras form, before the backbone is built
+        base = matching_backbone(record, weights, f"the {head} head")
     inputs = keras.Input((size, size, 3), name="image")
     x = base(inputs, training=False)
-    for layer in hidden:
+    for layer in on_features.layers[1:]:  # past its input
         x = layer(x, training=False)
-    return keras.Model(inputs, softmax_layer(kernel, bias)(x), name=f"mobilenet_v2_{head}")
+    return keras.Model(inputs, x, name=f"mobilenet_v2_{head}")
 
 
 @holding_lock("make export")

@@ -25,6 +25,7 @@ BLOCK_BYTES = 64 * 2**20  # float32 features of one block, every view: the memor
 
 @dataclass(frozen=True)
 class Part:
+    streamed = True  # read from the cache a block at a time (`Loaded`: in memory)
     cache_path: Path
     split: str
     positions: np.ndarray  # the rows' indices in the split, ascending
@@ -73,10 +74,10 @@ class Part:
                 ids += [names[i] for i in self.positions[rows] - first]
         return ids
 
-    def load(self, views: bool = True) -> cache.SplitData:
+    def load(self, views: bool = True) -> Loaded:
         """All of it in memory: (N, K, D) features, or with `views` False (N, D), the images as they are."""
         features = np.concatenate([x for x, _ in self.blocks()]) if len(self) else np.zeros((0, self.views, self.dim))
-        return cache.SplitData(features if views else features[:, 0], self.labels, self.ids())
+        return Loaded(features if views else features[:, 0], self.labels, self.ids())
 
     def blocks(self, seed: int | tuple[int, ...] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(features (n, K, D) float32, labels) a block at a time: in the split's order, or with a
@@ -115,12 +116,42 @@ class Part:
             yield first, end, slice(int(low), int(high))
 
 
+@dataclass
+class Loaded(cache.SplitData):
+    """Rows in memory with a `Part`'s interface: one block. So a head reads rows one way, whether
+    they came from memory or stream from the cache."""
+
+    streamed = False
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def views(self) -> int:
+        return self.features.shape[1] if self.features.ndim == 3 else 1
+
+    @property
+    def dim(self) -> int:
+        return self.features.shape[-1]
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * self.views * self.dim * 4
+
+    def load(self, views: bool = True) -> Loaded:
+        return self if views or self.features.ndim == 2 else Loaded(self.features[:, 0], self.labels, self.ids)
+
+    def blocks(self, seed: int | tuple[int, ...] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Its rows as one block, (n, K, D) float32; with a `seed`, in random order."""
+        features = self.features.reshape(len(self), self.views, self.dim).astype(np.float32, copy=False)
+        if seed is None:
+            yield features, self.labels
+            return
+        order = np.random.default_rng(seed).permutation(len(self))
+        yield features[order], self.labels[order]
+
+
 def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, labels, image index) with one row per view: (N, K, D) features become N·K rows."""
     count, views, dim = data.features.shape
     return data.features.reshape(-1, dim), np.repeat(data.labels, views), np.repeat(np.arange(count), views)
-
-
-def blocks_of(data: Part | cache.SplitData) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(features (n, K, D), labels) a block at a time: a part's blocks, or rows in memory as one."""
-    return data.blocks() if isinstance(data, Part) else iter([(data.features, data.labels)])

@@ -17,13 +17,14 @@ import numpy as np
 from tqdm import tqdm
 
 import cache
-from classify import heads, saved
+from classify import saved
 from classify.config import PredictConfig
-from classify.train import probabilities
+from classify.heads.network import probabilities_of_outputs
 from extract import calibration, engines, images, pipeline
 from extract.backbone import matching_backbone
 from extract.hashes import ContentHashes
 from extract.sources import DataError, Split
+from workflow.paths import FINETUNED
 
 
 def image_files(inputs: list[str]) -> list[Path]:
@@ -55,8 +56,8 @@ def classifier(config: PredictConfig):
         raise cache.CacheError(
             f"the {config.head} model was trained with other preprocessing ({record['preprocessing']!r}): retrain it"
         )
-    if config.head == "finetune":
-        return record, lambda batch: heads.probabilities_of_outputs(model.predict_on_batch(batch))
+    if config.head == FINETUNED:
+        return record, lambda batch: probabilities_of_outputs(model.predict_on_batch(batch))
     base = matching_backbone(record, config.weights, f"the {config.head} head")
     # a head trained on int8 features sees int8 features: the engine the cache was extracted with
     int8 = calibration.Calibration(record["calibration"]) if record.get("precision") == "int8" else None
@@ -69,7 +70,7 @@ def classifier(config: PredictConfig):
         config.engine_path,
         calibration=int8,
     )
-    return record, lambda batch: probabilities(config.head, model, engine(batch))
+    return record, lambda batch: model.predict_proba(engine(batch))
 
 
 def exported_int8(config: PredictConfig):
@@ -147,7 +148,7 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
             done = upto
 
         on_cpu = config.precision == "int8"  # the int8 export: a TFLite file
-        overlap = not on_cpu and engines.runs_on_gpu("keras" if config.head == "finetune" else record["engine"])
+        overlap = not on_cpu and engines.runs_on_gpu("keras" if config.head == FINETUNED else record["engine"])
         inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, record.get("view_policy", "flip"))
         for positions, batch in inputs:
             for position, probs in zip(positions, mean_over_views(classify, batch, config.batch), strict=True):

@@ -21,12 +21,12 @@ from typing import Generic, TypeVar
 import numpy as np
 
 import cache
-from classify.part import Part
+from classify.part import Loaded, Part
 from extract.calibration import hash_order
 from extract.identity import digest
 from workflow.errors import WorkflowError
 
-Data = TypeVar("Data", Part, cache.SplitData)
+Data = TypeVar("Data", Part, Loaded)
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,7 @@ def parts_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset
     return Rows(fit=train.subset(~in_dev), choose=choose, score=others[protocol.score], others=others)
 
 
-def rows_of(
-    cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset(), views: bool = False
-) -> Rows[cache.SplitData]:
+def rows_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset(), views: bool = False) -> Rows[Loaded]:
     """`parts_of`, read into memory. With `views`, features are (N, K, D): each image, then its
     augmented views."""
     parts = parts_of(cache_path, protocol, exclude)

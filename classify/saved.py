@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import joblib
 import keras
 
 import cache
+from classify.heads import REGISTRY
 from extract.identity import file_sha256
 from workflow.errors import WorkflowError
-from workflow.paths import MAKE_TARGET, Paths
+from workflow.paths import FINETUNED, Paths
 
 # What a later stage needs to turn a new image into the features the model was trained on.
 RECORDED = (
@@ -37,6 +37,20 @@ RECORDED = (
 )
 
 
+def model_path(paths: Paths, name: str) -> Path:
+    """A head's file (its suffix is the head's), or the fine-tuned model's."""
+    return paths.model(name, REGISTRY[name].suffix) if name in REGISTRY else paths.model(name)
+
+
+def record_path(paths: Paths, name: str) -> Path:
+    return model_path(paths, name).with_suffix(".json")
+
+
+def make_target(name: str) -> str:
+    """The command that makes a saved model."""
+    return "make finetune" if name == FINETUNED else "make heads"
+
+
 class HeadMismatchError(cache.CacheError):
     """A saved model does not belong to this cache, or is missing."""
 
@@ -53,14 +67,14 @@ PROTOCOL_NAMES = {  # each key of `classify.protocol.recorded`, as a sentence na
 }
 
 
-def check_protocol(record: dict, current: dict, name: str = "dense") -> None:
+def check_protocol(record: dict, current: dict, name: str) -> None:
     """Refuse, in one line naming the difference, a saved head whose protocol (its record's
     `protocol`, from `classify.protocol.recorded`) is not `current`: a stage starting from it would
     choose on rows it was fitted on, or fit on rows it left out."""
     saved_protocol = record.get("protocol")
     if saved_protocol is None:
         raise ProtocolMismatchError(
-            f"the saved {name} head does not record the protocol it was trained under: run `{MAKE_TARGET[name]}` again"
+            f"the saved {name} head does not record the protocol it was trained under: run `{make_target(name)}` again"
         )
     differences = [
         f"{PROTOCOL_NAMES.get(key, key)} {_shown(saved_protocol.get(key))}, not {_shown(current.get(key))}"
@@ -70,7 +84,7 @@ def check_protocol(record: dict, current: dict, name: str = "dense") -> None:
     if differences:
         raise ProtocolMismatchError(
             f"the saved {name} head was trained with {'; '.join(differences)} as here: "
-            f"run `{MAKE_TARGET[name]}` with the same settings first"
+            f"run `{make_target(name)}` with the same settings first"
         )
 
 
@@ -85,37 +99,37 @@ def record_of(cache_info: dict, extra: dict | None = None) -> dict:
 
 
 def save(model, paths: Paths, name: str, record: dict) -> Path:
-    path = paths.model(name)
+    """`model`: a head (`classify.heads.Head`) or the fine-tuned Keras model, each saving itself."""
+    path = model_path(paths, name)
     with cache.atomic_path(path) as tmp:
-        if path.suffix == ".keras":
-            model.save(tmp)
-        else:
-            joblib.dump(model, tmp)
+        model.save(tmp)
         record = record | {"file_sha256": file_sha256(tmp)}  # checked on every load
-    cache.write_text(paths.record(name), json.dumps(record, indent=2))
+    cache.write_text(record_path(paths, name), json.dumps(record, indent=2))
     return path
 
 
 def load_record(out: str | Path, name: str) -> dict:
     paths = Paths(out)
-    if not paths.model(name).exists() or not paths.record(name).exists():
-        raise HeadMismatchError(f"no saved {name} model in {out}: run `{MAKE_TARGET[name]}` first")
-    return json.loads(paths.record(name).read_text())
+    if not model_path(paths, name).exists() or not record_path(paths, name).exists():
+        raise HeadMismatchError(f"no saved {name} model in {out}: run `{make_target(name)}` first")
+    return json.loads(record_path(paths, name).read_text())
 
 
 def load(out: str | Path, name: str, fingerprint: str | None = None):
-    """(model, record); with `fingerprint`, refuse a model trained on another cache."""
+    """(model, record): a head (`classify.heads.Head`), or the fine-tuned Keras model; with
+    `fingerprint`, refuse a model trained on another cache."""
     record = load_record(out, name)
     if fingerprint is not None and record["fingerprint"] != fingerprint:
         raise HeadMismatchError(
             f"the saved {name} model was trained on cache {record['fingerprint'][:12]}, not on this one "
-            f"({fingerprint[:12]}): run `{MAKE_TARGET[name]}` again"
+            f"({fingerprint[:12]}): run `{make_target(name)}` again"
         )
-    path = Paths(out).model(name)
+    path = model_path(Paths(out), name)
     if file_sha256(path) != record.get("file_sha256"):
         raise HeadMismatchError(
-            f"{path} is damaged (it does not match the checksum in its record): run `{MAKE_TARGET[name]}` again"
+            f"{path} is damaged (it does not match the checksum in its record): run `{make_target(name)}` again"
         )
-    # compile=False: a later stage compiles afresh (fine-tuning) or only predicts
-    model = keras.saving.load_model(path, compile=False) if path.suffix == ".keras" else joblib.load(path)
-    return model, record
+    if name in REGISTRY:
+        return REGISTRY[name].load(path), record
+    # compile=False: a later stage compiles afresh or only predicts
+    return keras.saving.load_model(path, compile=False), record

@@ -13,10 +13,10 @@ from sklearn.metrics import log_loss
 
 import cache
 from cache.lock import exclusive
-from classify import heads, plots, saved, scored
+from classify import plots, saved, scored
 from classify.config import HeadConfig
+from classify.heads import REGISTRY, Head, check_trainable
 from classify.metrics import score
-from classify.part import Part, blocks_of, every_view
 from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
 from classify.weights import class_weights, record
 from extract.build import data_change
@@ -26,11 +26,9 @@ from workflow.paths import Paths
 @dataclass
 class Run:
     seed: int
-    model: object
+    model: Head  # fitted: its `record` (C chosen, epochs run) goes to metrics.json, its `history` to a curve
     seconds: float
     choice_loss: float  # log loss on the choice rows: how the saved run is picked
-    extra: dict  # the head's own record for metrics.json (C chosen, epochs run)
-    history: dict | None  # the Dense head's epochs, for its learning curve
 
 
 def run(config: HeadConfig, progress: bool = False) -> dict:
@@ -38,13 +36,13 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
 
     Every head is trained and scored before anything is written, and heads/ is replaced as one
     set, so a failure leaves the previous heads/ as it was. `progress`: bars for the fits streamed
-    from the cache, which take minutes; in-memory fits take seconds and show none."""
+    from the cache, which take minutes; in-memory fits show none."""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
     protocol = protocol_of(cache_path, config.dev_fraction)
     exclude = read_ids(config.exclude) if config.exclude else frozenset()
     rows = parts_of(cache_path, protocol, exclude)
-    heads.check_trainable(rows.fit.labels, meta["class_names"])
+    check_trainable(rows.fit.labels, meta["class_names"])
     if rows.fit.nbytes <= config.memory_gb * 2**30:
         rows = replace(rows, fit=rows.fit.load())
     if rows.choose.nbytes <= config.memory_gb * 2**30:  # read once, not each epoch
@@ -62,33 +60,17 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
         return write_metrics(paths.heads_metrics, {head.name: head.entry for head in trained})
 
 
-def fit(
-    name: str, config: HeadConfig, rows: Rows, n_classes: int, progress: bool = False
-) -> tuple[object, dict, dict | None]:
-    """One head trained on every view of the fit rows, with `config.seed`; (model, its record, its
-    epochs or None). The fit rows are in memory, or a `Part` streamed from the cache when larger
-    than `config.memory_gb`. Choices (early stopping) see the choice rows' images as they are."""
-    streamed = isinstance(rows.fit, Part)
-    history = None
+def fit(name: str, config: HeadConfig, rows: Rows, n_classes: int, progress: bool = False) -> Head:
+    """One head trained on every view of the fit rows, with `config.seed`. The fit rows are in
+    memory, or streamed from the cache when larger than `config.memory_gb`: the head reads them
+    alike. Choices (early stopping, k) see the choice rows' images as they are."""
     weights = class_weights(rows.fit.labels, n_classes, config.class_weight)
-    if name == "logreg" and streamed:
-        model, extra = heads.train_logreg_streamed(config, rows.fit, weights, progress)
-    elif name == "logreg":
-        model, extra = heads.train_logreg(config, *every_view(rows.fit), weights)
-    else:
-        train = rows.fit if streamed else every_view(rows.fit)[:2]
-        model, history = heads.train_dense(
-            config, train, rows.choose, n_classes, weights, verbose=2 if progress and streamed else 0
-        )
-        extra = {"epochs_run": len(history["loss"])}
-    if name == "logreg":
-        weights = model.named_steps["logreg"].class_weight  # what its optimiser saw
-    return model, extra | {"streamed": streamed, "class_weight": weights}, history
+    return REGISTRY[name](config).fit(rows.fit, rows.choose, n_classes, config.seed, weights, progress)
 
 
-def predict_blocks(predict, model, data: Part | cache.SplitData) -> np.ndarray:
-    """`predict(model, (n, K, D) features)` over rows of the cache, a block at a time."""
-    return np.concatenate([predict(model, features) for features, _ in blocks_of(data)])
+def predict_blocks(predict, model, data) -> np.ndarray:
+    """`predict(model, (n, K, D) features)` over rows, a block at a time."""
+    return np.concatenate([predict(model, features) for features, _ in data.blocks()])
 
 
 @dataclass
@@ -107,31 +89,22 @@ def train_head(
     probability over an image's views)."""
     n_classes = len(meta["class_names"])
 
-    def as_they_are(model, features: np.ndarray) -> np.ndarray:
-        return probabilities(name, model, features[:, 0])
+    def as_they_are(model: Head, features: np.ndarray) -> np.ndarray:
+        return model.predict_proba(features[:, 0])
 
     runs = []
     for seed in range(config.seed, config.seed + config.seeds):
         started = time.perf_counter()
-        model, extra, history = fit(name, replace(config, seed=seed), rows, n_classes, progress)
+        model = fit(name, replace(config, seed=seed), rows, n_classes, progress)
         seconds = time.perf_counter() - started
-        extra["class_weight"] = record(config.class_weight, extra["class_weight"], meta["class_names"])
+        model.record["class_weight"] = record(config.class_weight, model.record["class_weight"], meta["class_names"])
         choice = predict_blocks(as_they_are, model, rows.choose)
-        runs.append(
-            Run(
-                seed,
-                model,
-                seconds,
-                float(log_loss(rows.choose.labels, choice, labels=range(n_classes))),
-                extra,
-                history,
-            )
-        )
+        runs.append(Run(seed, model, seconds, float(log_loss(rows.choose.labels, choice, labels=range(n_classes)))))
     best = min(runs, key=lambda r: r.choice_loss)
 
-    def over_views(model, features: np.ndarray) -> np.ndarray:
+    def over_views(model: Head, features: np.ndarray) -> np.ndarray:
         count, views, dim = features.shape
-        return probabilities(name, model, features.reshape(-1, dim)).reshape(count, views, -1).mean(axis=1)
+        return model.predict_proba(features.reshape(-1, dim)).reshape(count, views, -1).mean(axis=1)
 
     trained = [evaluate(name, as_they_are, 1, runs, best, config, meta, protocol, rows)]
     views = rows.score.views
@@ -156,7 +129,6 @@ def evaluate(
 ) -> Trained:
     """Score every run on the scored split and the saved run on every other split, with `predict`
     (model, (N, K, D) features) -> (N, C) probabilities, which needs `passes` views of a new image."""
-    head = name.removesuffix("_tta")
     started = time.perf_counter()
     on_scored = np.stack([predict_blocks(predict, r.model, rows.score) for r in runs])
     head_seconds = (time.perf_counter() - started) / len(runs) / len(rows.score)
@@ -181,11 +153,12 @@ def evaluate(
         | {
             "train_seconds": float(np.mean([r.seconds for r in runs])),
             "runs": [
-                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss} | r.extra for r in runs
+                {"seed": r.seed, "train_seconds": r.seconds, "choice_loss": r.choice_loss} | r.model.record
+                for r in runs
             ],
             "saved_seed": best.seed,
             "protocol": protocol.describe(),
-            "choices": choices(head, config, protocol, best.extra),
+            "choices": f"{best.model.choices(protocol.choose)}; saved run: lowest log loss on {protocol.choose}",
             "inference_ms_per_image": 1000 * (extraction + head_seconds),
             "cache_fingerprint": meta["fingerprint"],
             "class_counts": {
@@ -193,53 +166,34 @@ def evaluate(
                 for role, part in (("fit", rows.fit), ("choose", rows.choose), ("score", rows.score))
             },
         }
-        | best.extra
+        | best.model.record
     )
     return Trained(name, best, every_run, entry)
 
 
 def save_head(head: Trained, record: dict, meta: dict, protocol: Protocol, paths: Paths) -> None:
     """The saved model and its record (`record`: the settings and the protocol it was trained
-    under), every run's scores, and the Dense head's curve (a `_tta` entry: its scores alone, the
-    model being its head's)."""
+    under), every run's scores, and the curve of a head trained by epochs (a `_tta` entry: its
+    scores alone, the model being its head's)."""
     scored.save(paths.scored(head.name), head.scored)
     if head.name.endswith("_tta"):
         return
     saved.save(head.best.model, paths, head.name, saved.record_of(meta, {"head": head.name} | record))
-    if head.best.history is not None:
-        cache.write_text(paths.dense_history, json.dumps(head.best.history))
+    history = head.best.model.history
+    if history is not None:
+        cache.write_text(paths.history(head.name), json.dumps(history))
         plots.learning_curves(
-            head.best.history,
-            paths.dense_curve,
-            f"Dense head on cached features ({meta['dataset']})",
+            history,
+            paths.curve(head.name),
+            f"{head.best.model.title} ({meta['dataset']})",
             validation_name=protocol.choose,
         )
-
-
-def choices(name: str, config: HeadConfig, protocol: Protocol, record: dict) -> str:
-    """What the head chose, and on which rows (`record`: the saved run's)."""
-    run = f"saved run: lowest log loss on {protocol.choose}"
-    if name == "logreg" and record["streamed"]:
-        return (
-            f"C from {config.cs} by {config.folds}-fold cross-validation on {record['search_images']} fit images "
-            f"drawn at random (stratified), then fitted on every fit row streamed from the cache; {run}"
-        )
-    if name == "logreg":
-        return f"C from {config.cs} by {config.folds}-fold cross-validation on the fit rows; {run}"
-    streaming = ", fit rows streamed from the cache" if record["streamed"] else ""
-    return f"best epoch by early stopping on {protocol.choose}{streaming}; {run}"
 
 
 def extraction_seconds_per_image(meta: dict) -> float:
     """The cache's extraction wall seconds per image (every split; all of an image's views)."""
     splits = meta["splits"].values()
     return sum(s["seconds"] for s in splits) / max(1, sum(s["rows"] for s in splits))
-
-
-def probabilities(name: str, model, features: np.ndarray) -> np.ndarray:
-    if name == "dense":
-        return heads.dense_probabilities(model, features)
-    return heads.logreg_probabilities(model, features)
 
 
 def write_metrics(path: Path, results: dict) -> dict:

@@ -38,6 +38,7 @@ class EndToEndConfig:
 
 
 RECIPES = ("searched", "tutorial")
+TUTORIAL_HEAD = "dense"  # the head the tutorial's recipe fine-tunes from: its own Dense head
 
 
 @dataclass

@@ -23,7 +23,8 @@ import keras
 import numpy as np
 
 import cache
-from classify import heads, scored
+from classify import scored
+from classify.heads import network
 from classify.metrics import score
 from classify.weights import class_weights, record
 from finetune.data import image_dataset
@@ -245,7 +246,7 @@ def predict(model: keras.Model, role: tuple, meta: dict, batch: int) -> np.ndarr
     """(images, classes) probabilities of a split's kept images, in cache order."""
     binary = len(meta["class_names"]) == 2
     outputs = model.predict(image_dataset(*role, meta["image_size"], batch, binary), verbose=0)
-    return heads.probabilities_of_outputs(outputs)
+    return network.probabilities_of_outputs(outputs)
 
 
 def score_splits(model: keras.Model, splits: dict, meta: dict, batch: int) -> dict:

@@ -17,12 +17,13 @@ import keras
 
 import cache
 from cache.lock import holding_lock
-from classify import heads, plots, saved, scored
+from classify import plots, saved, scored
+from classify.heads import network
 from classify.protocol import protocol_of, recorded
 from extract import engines
 from extract.backbone import matching_backbone
 from extract.identity import file_sha256
-from finetune.config import FinetuneConfig
+from finetune.config import TUTORIAL_HEAD, FinetuneConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
 from finetune.runs import load_best, score_splits, scored_of, summary, train_runs
@@ -37,8 +38,8 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     meta = cache.info(paths.cache)
     n_classes = len(meta["class_names"])
     searched = config.recipe == "searched"
-    start = best_head(paths) if searched else "dense"
-    start_head(config.out, start, meta["fingerprint"], n_classes)  # refuses a head of another cache
+    start = best_head(paths) if searched else TUTORIAL_HEAD
+    start_head(config.out, start, meta["fingerprint"])  # refuses a head of another cache
     if engines.has_gpu():  # before any layer is built: the policy applies to layers made after it
         keras.mixed_precision.set_global_policy("mixed_float16")
     protocol = protocol_of(paths.cache, config.dev_fraction)
@@ -49,13 +50,13 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     steps_per_epoch = math.ceil(int(roles["fit"][1].sum()) / config.batch)
 
     def warm_model(learning_rate, fine_tune_at: int) -> keras.Model:
-        head = start_head(config.out, start, meta["fingerprint"], n_classes)  # a fresh copy for each run
+        head = start_head(config.out, start, meta["fingerprint"])  # a fresh copy for each run
         base = matching_backbone(meta, config.weights, "the cache")
         model = build_finetune_model(base, head, fine_tune_at)
-        heads.compile_dense(model, n_classes, learning_rate)
+        network.compile_dense(model, n_classes, learning_rate)
         return model
 
-    decides = {"start": start, "head": file_sha256(paths.model(start)), "protocol": protocol.describe()}
+    decides = {"start": start, "head": file_sha256(saved.model_path(paths, start)), "protocol": protocol.describe()}
 
     def candidate(peak_rate: float, fine_tune_at: int, steps: int) -> keras.Model:
         return warm_model(warmup_cosine(peak_rate, steps), fine_tune_at)
@@ -66,7 +67,8 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         schedule = warmup_cosine(learning_rate, config.epochs * steps_per_epoch)  # stateless: shared by the runs
     else:
         found = None
-        learning_rate = config.learning_rate or saved.load_record(config.out, "dense")["config"]["learning_rate"] / 10
+        head_rate = saved.load_record(config.out, TUTORIAL_HEAD)["config"]["learning_rate"]
+        learning_rate = config.learning_rate or head_rate / 10
         fine_tune_at = config.fine_tune_at
         schedule = learning_rate
 
@@ -107,8 +109,8 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
         saved.save(model, staged, "finetune", record)
         scored.save(staged.scored("finetune"), scored_of(results, roles["score"], protocol.score))
         cache.write_text(staged.finetune_metrics, json.dumps(metrics, indent=2))
-        # the frozen phase shown before fine-tuning is the Dense head's: the start's only where it started from it
-        _plot(best.history, paths.dense_history if start == "dense" else None, staged.finetune_curve, protocol.choose)
+        # the frozen phase shown before fine-tuning: the start's epochs, where it was trained by epochs
+        _plot(best.history, paths.history(start), staged.finetune_curve, protocol.choose)
     return metrics
 
 

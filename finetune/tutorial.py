@@ -10,7 +10,8 @@ import keras
 
 import cache
 from cache.lock import holding_lock
-from classify import heads, scored
+from classify import scored
+from classify.heads import network
 from classify.metrics import scores_of
 from classify.protocol import protocol_of
 from extract.backbone import matching_backbone
@@ -33,10 +34,10 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     matching_backbone(meta, config.weights, "the cache", last)  # refuse other weights before any training
 
     def make_model(seed: int) -> keras.Model:
-        head = heads.build_dense(last.width, n_classes, dropout=0.2)
+        head = network.build_dense(last.width, n_classes, dropout=0.2)
         base = matching_backbone(meta, config.weights, "the cache", last)
         model = build_finetune_model(base, head, fine_tune_at=None)
-        heads.compile_dense(model, n_classes, config.learning_rate)
+        network.compile_dense(model, n_classes, config.learning_rate)
         return model
 
     results = train_runs("tutorial", config, {"protocol": protocol.describe()}, make_model, roles, meta, progress)

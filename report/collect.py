@@ -16,24 +16,25 @@ import numpy as np
 
 import cache
 from classify import scored
+from classify.heads import REGISTRY
 from workflow.errors import WorkflowError
-from workflow.paths import Paths
+from workflow.paths import FINETUNED, Paths
 
-METHODS = ("logreg", "logreg_tta", "dense", "dense_tta", "finetune", "tutorial")  # the table's order
+TUTORIAL = "tutorial"  # the tutorial's recipe, timed (make report BASELINE=1)
+# every head, as it is and with test-time augmentation (`<head>_tta`), in the registry's order
 LABELS = {
-    "logreg": "logistic regression on cache",
-    "logreg_tta": "logistic regression on cache, test-time augmentation",
-    "dense": "Dense head on cache",
-    "dense_tta": "Dense head on cache, test-time augmentation",
-    "finetune": "fine-tuned end to end",
-    "tutorial": "tutorial recipe (frozen base in fit)",
+    name: label
+    for head, cls in REGISTRY.items()
+    for name, label in ((head, cls.title), (f"{head}_tta", f"{cls.title}, test-time augmentation"))
 }
-USES_CACHE = ("logreg", "logreg_tta", "dense", "dense_tta")
+USES_CACHE = tuple(LABELS)
+LABELS |= {FINETUNED: "fine-tuned end to end", TUTORIAL: "tutorial recipe (frozen base in fit)"}
+METHODS = tuple(LABELS)  # the table's order
 
 
 @dataclass
 class Method:
-    name: str  # logreg, dense, finetune or tutorial
+    name: str  # a head (or `<head>_tta`), finetune or tutorial
     label: str  # as the report shows it
     out: Path  # the output folder it came from
     meta: dict  # that folder's cache.info
@@ -59,9 +60,9 @@ class Method:
 
 def metrics_files(paths: Paths) -> dict[Path, tuple[str, ...]]:
     return {
-        paths.heads_metrics: ("logreg", "logreg_tta", "dense", "dense_tta"),
-        paths.finetune_metrics: ("finetune",),
-        paths.baseline_metrics: ("tutorial",),
+        paths.heads_metrics: USES_CACHE,
+        paths.finetune_metrics: (FINETUNED,),
+        paths.baseline_metrics: (TUTORIAL,),
     }
 
 

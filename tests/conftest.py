@@ -157,4 +157,4 @@ def shared_heads(shared_cache) -> dict:
     from classify.config import HeadConfig
 
     # 30 epochs: at the tutorial's 10 the Dense head is still climbing (~96.5%, BENCHMARKS.md).
-    return train.run(HeadConfig(out=str(shared_cache.parent), epochs=30))
+    return train.run(HeadConfig(dense_recipe="tutorial", out=str(shared_cache.parent), epochs=30))

@@ -214,9 +214,9 @@ def test_a_plain_stage_folder_from_an_older_version_is_taken_over(tmp_path):
     paths = Paths(tmp_path)
     paths.heads.mkdir()
     paths.heads_metrics.write_text("old")
-    paths.dense_history.write_text("kept")
+    paths.history("dense").write_text("kept")
     with cache.staged(paths, "heads") as staged:
         cache.write_text(staged.heads_metrics, "new")
     assert paths.heads.is_symlink()
-    assert paths.heads_metrics.read_text() == "new" and paths.dense_history.read_text() == "kept"
+    assert paths.heads_metrics.read_text() == "new" and paths.history("dense").read_text() == "kept"
     assert len([p for p in tmp_path.iterdir() if p.name.startswith(".heads")]) == 1

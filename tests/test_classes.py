@@ -203,7 +203,15 @@ def fit_calls(monkeypatch):
 def test_balanced_class_weights_reach_both_heads_and_lift_the_small_class(tmp_path, fit_calls):
     unequal_cache(tmp_path)
     expected = {"large": 430 / (3 * 300), "middle": 430 / (3 * 100), "small": 430 / (3 * 30)}  # n / (K n_k)
-    config = HeadConfig(out=str(tmp_path), seeds=1, jobs=1, epochs=20, learning_rate=1e-3, class_weight="balanced")
+    config = HeadConfig(
+        dense_recipe="tutorial",
+        out=str(tmp_path),
+        seeds=1,
+        jobs=1,
+        epochs=20,
+        learning_rate=1e-3,
+        class_weight="balanced",
+    )
     weighted = heads_train.run(config)
     for name in ("logreg", "dense"):
         record = weighted[name]["class_weight"]
@@ -212,7 +220,9 @@ def test_balanced_class_weights_reach_both_heads_and_lift_the_small_class(tmp_pa
         assert weighted[name]["runs"][0]["class_weight"] == record  # each run's optimiser
     assert fit_calls == [pytest.approx({0: expected["large"], 1: expected["middle"], 2: expected["small"]})]
     assert weighted["logreg"]["test"]["per_class"]["small"]["support"] == 15
-    plain = heads_train.run(HeadConfig(out=str(tmp_path), seeds=1, jobs=1, epochs=20, learning_rate=1e-3))
+    plain = heads_train.run(
+        HeadConfig(dense_recipe="tutorial", out=str(tmp_path), seeds=1, jobs=1, epochs=20, learning_rate=1e-3)
+    )
     assert plain["logreg"]["class_weight"] == {"setting": "none", "weights": None} and fit_calls[-1] is None
     for name in ("logreg", "dense"):
         small = [m[name]["test"]["per_class"]["small"]["recall"]["estimate"] for m in (plain, weighted)]
@@ -243,7 +253,11 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     out = tmp_path / "out"
     generated_cache(data, out, random_weights, engine_dir)
     # fine-tuning starts from a head weighted as its own runs are (it refuses one weighted otherwise)
-    heads_train.run(HeadConfig(out=str(out), heads=["dense"], epochs=1, jobs=1, seeds=1, class_weight="balanced"))
+    heads_train.run(
+        HeadConfig(
+            dense_recipe="tutorial", out=str(out), heads=["dense"], epochs=1, jobs=1, seeds=1, class_weight="balanced"
+        )
+    )
     fit_calls.clear()
     settings = {"out": str(out), "epochs": 1, "batch": 8, "seeds": 1, "class_weight": "balanced"}
     # a search of one candidate for a few steps: what matters is the class weights every fit gets

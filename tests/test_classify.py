@@ -6,10 +6,13 @@ import pytest
 from sklearn.metrics import log_loss
 
 import cache
-from classify import heads, saved, scored
+from classify import saved, scored
 from classify import train as runner
 from classify.__main__ import main as classify_main
 from classify.config import HeadConfig
+from classify.heads import network
+from classify.heads.logreg import train_logreg
+from classify.part import Loaded
 from classify.protocol import protocol_of, rows_of
 from workflow.paths import Paths
 
@@ -54,7 +57,9 @@ def write_feature_cache(
 
 
 def fast_config(out, **overrides):
-    return HeadConfig(**({"out": str(out), "epochs": 40, "learning_rate": 1e-3, "jobs": 1, "seeds": 1} | overrides))
+    """The tutorial's recipe at a higher rate: seconds per head (the converged recipe: tests/test_heads.py)."""
+    settings = {"out": str(out), "dense_recipe": "tutorial", "epochs": 40, "learning_rate": 1e-3, "jobs": 1, "seeds": 1}
+    return HeadConfig(**(settings | overrides))
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -75,7 +80,7 @@ def test_both_heads_learn_separable_features(tmp_path, n_classes):
         assert (tmp_path / "heads" / name).stat().st_size > 0
     model, record = saved.load(tmp_path, "dense", "fp-1")
     X, y = cache.load(tmp_path / "features.h5", "validation")
-    probabilities = runner.probabilities("dense", model, X)
+    probabilities = model.predict_proba(X)
     assert probabilities.shape == (len(y), n_classes)
     np.testing.assert_allclose(probabilities.sum(1), 1, atol=1e-5)
     assert record["class_names"] == [f"class{i}" for i in range(n_classes)]
@@ -92,14 +97,14 @@ def test_a_head_is_refused_against_another_cache(tmp_path):
 
 def test_same_seed_gives_identical_logistic_regression(tmp_path):
     X, y = blobs(50, 3)
-    first, _ = heads.train_logreg(HeadConfig(seed=3, jobs=1), X, y)
-    second, _ = heads.train_logreg(HeadConfig(seed=3, jobs=1), X, y)
+    first, _ = train_logreg(HeadConfig(seed=3, jobs=1), X, y)
+    second, _ = train_logreg(HeadConfig(seed=3, jobs=1), X, y)
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
 
 
 def test_cross_validation_picks_c_and_times_the_search(tmp_path):
     X, y = blobs(50, 2)
-    _, record = heads.train_logreg(HeadConfig(cs=[1e-4, 1.0], jobs=1), X, y)
+    _, record = train_logreg(HeadConfig(cs=[1e-4, 1.0], jobs=1), X, y)
     assert record["best_C"] in (1e-4, 1.0) and record["fit_seconds"] > 0 and record["search_seconds"] > 0
 
 
@@ -154,10 +159,11 @@ def test_cli_prints_a_markdown_table(tmp_path, capsys):
 def test_validation_logs_equal_keras_evaluation_and_the_best_epoch_is_kept(n_classes):
     X, y = blobs(60, n_classes)
     Xv, yv = blobs(30, n_classes, seed=1)
-    config = HeadConfig(epochs=6, learning_rate=3e-2, patience=2, hidden=8)  # loud enough to overfit
-    model, history = heads.train_dense(config, (X, y), (Xv, yv), n_classes)
+    config = HeadConfig(dense_recipe="tutorial", epochs=6, learning_rate=3e-2, patience=2)  # loud enough to overfit
+    fit, choose = Loaded(X[:, None], y, []), Loaded(Xv[:, None], yv, [])
+    model, history, _ = network.train_dense(config, fit, choose, n_classes, hidden=8)
     assert len(history["val_loss"]) == len(history["loss"]) == len(history["val_accuracy"])
-    loss, accuracy = model.evaluate(Xv, heads.targets(yv, n_classes), verbose=0)
+    loss, accuracy = model.evaluate(Xv, network.targets(yv, n_classes), verbose=0)
     best = int(np.argmin(history["val_loss"]))
     assert loss == pytest.approx(history["val_loss"][best], rel=1e-5)
     assert accuracy == pytest.approx(history["val_accuracy"][best], abs=1e-6)
@@ -178,7 +184,7 @@ def test_every_run_is_kept_and_the_saved_run_has_the_lowest_choice_loss(tmp_path
         X, _ = cache.load(Paths(tmp_path).cache, "test")
         np.testing.assert_allclose(
             every_run.probabilities[every_run.seeds.index(entry["saved_seed"])],
-            runner.probabilities(name, model, X),
+            model.predict_proba(X),
             atol=1e-6,
         )
     dense_runs = scored.load(Paths(tmp_path).scored("dense")).probabilities
@@ -192,9 +198,9 @@ def test_without_a_test_split_choices_use_dev_rows_of_train(tmp_path):
     assert scored.load(Paths(tmp_path).scored("dense")).split == "validation"
     rows = rows_of(Paths(tmp_path).cache, protocol_of(Paths(tmp_path).cache, 0.2))
     assert len(rows.choose.ids) == 24 and len(rows.fit.ids) == 96  # 20% of each class's 60 train rows
-    history = json.loads(Paths(tmp_path).dense_history.read_text())
+    history = json.loads(Paths(tmp_path).history("dense").read_text())
     model, _ = saved.load(tmp_path, "dense")
-    dev_loss = log_loss(rows.choose.labels, runner.probabilities("dense", model, rows.choose.features))
+    dev_loss = log_loss(rows.choose.labels, model.predict_proba(rows.choose.features))
     assert dev_loss == pytest.approx(min(history["val_loss"]), rel=1e-4)  # early stopping watched the dev rows
 
 
@@ -213,7 +219,7 @@ def test_a_class_without_training_images_is_refused_before_anything_is_written(t
 def test_a_damaged_saved_head_is_refused_in_one_line(tmp_path, capsys):
     write_feature_cache(tmp_path)
     runner.run(fast_config(tmp_path, heads=["logreg"]))
-    model_file = Paths(tmp_path).model("logreg")
+    model_file = saved.model_path(Paths(tmp_path), "logreg")
     data = bytearray(model_file.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model_file.write_bytes(bytes(data))

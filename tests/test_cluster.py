@@ -216,16 +216,16 @@ def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
 def test_the_heads_search_runs_on_a_cluster_and_chooses_as_in_threads():
     from dask.distributed import LocalCluster
 
-    from classify import heads
     from classify.config import HeadConfig
+    from classify.heads.logreg import train_logreg
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 60)
     features = rng.normal(0, 1, (120, 16)) + labels[:, None] * 0.8
     config = HeadConfig(cs=[0.001, 0.1, 10.0], folds=3, jobs=2)
-    _, in_threads = heads.train_logreg(config, features, labels)
+    _, in_threads = train_logreg(config, features, labels)
     with LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address="127.0.0.1:0") as c:
-        model, on_cluster = heads.train_logreg(
+        model, on_cluster = train_logreg(
             HeadConfig(**(vars(config) | {"scheduler": c.scheduler_address})), features, labels
         )
     assert on_cluster["best_C"] == in_threads["best_C"]

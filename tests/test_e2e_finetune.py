@@ -30,7 +30,7 @@ def test_finetuning_and_the_report_on_400_real_photos(tmp_path, engine_dir):
         ),
         progress=False,
     )
-    heads = heads_train.run(HeadConfig(out=out, epochs=30))  # 3 runs of each head
+    heads = heads_train.run(HeadConfig(dense_recipe="tutorial", out=out, epochs=30))  # 3 runs of each head
     search = dict(search_steps=6, search_rates=[1e-5, 1e-4], search_depths=[100])  # short, for CI
     metrics = run(FinetuneConfig(out=out, epochs=1, seeds=1, **search), progress=False)["finetune"]
     assert metrics["validation"]["n"] == 400

@@ -34,7 +34,7 @@ def test_streamed_heads_match_the_in_memory_heads_on_real_photos(shared_cache, s
     from classify.config import HeadConfig
 
     (tmp_path / "features.h5").symlink_to(shared_cache)  # its own heads/, beside the shared cache
-    streamed = train.run(HeadConfig(out=str(tmp_path), epochs=30, memory_gb=0))
+    streamed = train.run(HeadConfig(dense_recipe="tutorial", out=str(tmp_path), epochs=30, memory_gb=0))
     for name, tolerance in (("logreg", 0.003), ("dense", 0.01)):
         assert streamed[name]["streamed"] and not shared_heads[name]["streamed"]
         in_memory = shared_heads[name]["validation"]["accuracy"]

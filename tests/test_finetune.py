@@ -15,9 +15,10 @@ import pytest
 import tensorflow as tf
 
 import cache
-from classify import heads, saved, scored
+from classify import saved, scored
 from classify import train as heads_train
 from classify.config import HeadConfig
+from classify.heads import network
 from extract import backbone, images
 from extract.backbone import WeightsError
 from extract.sources import Split, folder_source
@@ -44,7 +45,7 @@ def trained(tmp_path, random_weights, engine_dir):
     write_class_folders(data / "validation", ["a", "b"], 6, seed=1)
     out = tmp_path / "artifacts"
     generated_cache(data, out, random_weights, engine_dir)
-    heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2))
+    heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2))
     return out
 
 
@@ -99,13 +100,13 @@ def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):
 
 def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weights):
     keras.utils.set_random_seed(0)
-    head = heads.build_dense(1280, 2)
+    head = network.build_dense(1280, 2)
     head_before = [w.copy() for w in head.get_weights()]
     base = backbone.build_backbone(str(random_weights), TINY)
     model = build_finetune_model(base, head, fine_tune_at=100)
     np.testing.assert_equal(model.layers[-1].get_weights(), head_before)  # starts as the saved head
     before = {id(v): np.array(v) for v in base.weights}
-    heads.compile_dense(model, 2, 1e-3)
+    network.compile_dense(model, 2, 1e-3)
     rng = np.random.default_rng(0)
     model.train_on_batch(rng.uniform(-1, 1, (8, TINY, TINY, 3)).astype("float32"), rng.integers(0, 2, (8, 1)))
     for index, layer in enumerate(base.layers):
@@ -129,7 +130,7 @@ def test_fine_tune_at_counts_the_same_backbone_layers_whatever_blocks_are_pooled
     last, every = (backbone_layers(source_of(name).build(None, TINY)) for name in ("last", "all"))
     assert len(last) == 155 and len(every) == 154 + 24 + 1  # the backbone's, then pooling (and concatenation)
     assert [layer.name for layer in last[1:154]] == [layer.name for layer in every[1:154]]  # after the input
-    head = heads.build_dense(7392, 2)
+    head = network.build_dense(7392, 2)
     base = source_of("all").build(None, TINY)
     build_finetune_model(base, head, fine_tune_at=100)
     layers = backbone_layers(base)
@@ -166,7 +167,7 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     x = np.stack(
         [images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY).numpy() for i in validation.ids]
     )
-    probabilities = heads.probabilities_of_outputs(model.predict(x, verbose=0))
+    probabilities = network.probabilities_of_outputs(model.predict(x, verbose=0))
     assert entry["validation"]["n"] == len(validation.ids) == 12
     assert entry["validation"]["accuracy"] == np.mean(probabilities.argmax(1) == validation.labels)
     every_run = scored.load(Paths(trained).scored("finetune"))
@@ -190,9 +191,9 @@ def test_the_warm_start_gives_the_cached_heads_probabilities(trained, name):
     meta = cache.info(Paths(trained).cache)
     choice = cache.read_split(Paths(trained).cache, "train")  # dev rows among them: any rows will do
     model, _ = saved.load(trained, name)
-    expected = heads_train.probabilities(name, model, choice.features)
-    head = start_head(trained, name, meta["fingerprint"], 2)
-    np.testing.assert_allclose(heads.dense_probabilities(head, choice.features), expected, atol=1e-4)
+    expected = model.predict_proba(choice.features)
+    head = start_head(trained, name, meta["fingerprint"])
+    np.testing.assert_allclose(network.dense_probabilities(head, choice.features), expected, atol=1e-4)
 
 
 def test_both_starts_keep_float32_probabilities_under_mixed_precision(trained):
@@ -201,7 +202,7 @@ def test_both_starts_keep_float32_probabilities_under_mixed_precision(trained):
     fingerprint = cache.info(Paths(trained).cache)["fingerprint"]
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        starts = {name: start_head(trained, name, fingerprint, 2) for name in ("logreg", "dense")}
+        starts = {name: start_head(trained, name, fingerprint) for name in ("logreg", "dense")}
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert {name: head.layers[-1].compute_dtype for name, head in starts.items()} == {
@@ -241,7 +242,7 @@ def test_a_run_that_only_diverges_ends_where_it_started(trained):
     assert min(entry["curve"]["choice_loss"][1:]) > entry["curve"]["choice_loss"][0]
     tuned = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
     dense, _ = saved.load(trained, "dense")
-    for tuned_weights, start_weights in zip(tuned.layers[-1].get_weights(), dense.get_weights(), strict=True):
+    for tuned_weights, start_weights in zip(tuned.layers[-1].get_weights(), dense.model.get_weights(), strict=True):
         np.testing.assert_array_equal(tuned_weights, start_weights)
 
 
@@ -254,7 +255,7 @@ def swapped_validation_labels(tmp_path, random_weights, engine_dir):
         write_class_folders(data / "validation", classes, 6, seed=1)  # class a's images under b/, and back
         out = tmp_path / f"{name}-artifacts"
         generated_cache(data, out, random_weights, engine_dir)
-        heads_train.run(HeadConfig(out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
+        heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
         outs.append(out)
     return outs
 
@@ -291,7 +292,7 @@ def test_a_kept_search_is_made_again_for_another_batch_or_augmentation(tmp_path)
         model = keras.Sequential(
             [keras.Input((TINY, TINY, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1)]
         )
-        heads.compile_dense(model, 2, rate)
+        network.compile_dense(model, 2, rate)
         return model
 
     def searched(**settings) -> int:
@@ -341,7 +342,9 @@ def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trai
 
     listed = trained / "exclude.txt"
     listed.write_text("train/a/a.3.jpg\n")
-    heads_train.run(HeadConfig(out=str(trained), epochs=2, jobs=1, folds=2, exclude=str(listed)))
+    heads_train.run(
+        HeadConfig(dense_recipe="tutorial", out=str(trained), epochs=2, jobs=1, folds=2, exclude=str(listed))
+    )
     assert saved.load_record(trained, "dense")["protocol"]["excluded_ids"] != recorded["excluded_ids"]
     with pytest.raises(saved.ProtocolMismatchError, match=r"excluded train ids \(EXCLUDE\)"):
         run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)

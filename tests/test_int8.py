@@ -15,7 +15,6 @@ from classify import train as heads_train
 from classify.config import ExportConfig, HeadConfig, PredictConfig
 from classify.prediction import predict
 from classify.protocol import dev_ids
-from classify.train import probabilities
 from extract import backbone, build, calibration, engines
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
@@ -141,7 +140,7 @@ def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path,
     # what the head saw: the cache's int8 features, not float32's
     predict(PredictConfig(images=[validation], out=str(out), batch=4, engine_dir=str(engine_dir)), progress=False)
     model, _ = saved.load(out, "logreg")
-    expected = probabilities("logreg", model, cache.load(Paths(out).cache, "validation")[0]).max(axis=1)
+    expected = model.predict_proba(cache.load(Paths(out).cache, "validation")[0]).max(axis=1)
     rows = {row["path"]: row for row in csv.DictReader(open(out / "predictions.csv", newline=""))}
     ids = cache.ids(Paths(out).cache, "validation")  # the cache's rows are in its own order, the CSV's by path
     scores = [float(rows[str(tmp_path / "data" / item)]["score"]) for item in ids]

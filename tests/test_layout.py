@@ -48,6 +48,7 @@ MAKE_VARIABLES = {
     "VIEW_POLICY": (ExtractConfig, "view_policy"),
     "HEADS": (HeadConfig, "heads"),
     "EPOCHS": (HeadConfig, "epochs"),
+    "DENSE_RECIPE": (HeadConfig, "dense_recipe"),
     "FT_EPOCHS": (FinetuneConfig, "epochs"),
     "FINE_TUNE_AT": (FinetuneConfig, "fine_tune_at"),
     "FT_RECIPE": (FinetuneConfig, "recipe"),

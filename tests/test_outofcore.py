@@ -6,9 +6,10 @@ import pytest
 
 import cache
 from bench.synthetic import gaussian_cache
-from classify import heads, saved, train
 from classify import part as part_module
+from classify import saved, train
 from classify.config import HeadConfig
+from classify.heads import network
 from classify.linear import logreg_pipeline, streamed_logreg
 from classify.part import SPAN, Part, every_view
 from classify.protocol import protocol_of, rows_of
@@ -58,11 +59,7 @@ def stream_of(kind: str, path) -> np.ndarray:
     config = HeadConfig(seed=0)
     if kind == "blocks":
         return np.concatenate([labels for _, labels in part.blocks(seed=0)])
-    if kind == "streamed":
-        batches = heads.streamed_batches(part, config, n_classes)
-    else:
-        X, y, _ = every_view(part.load())
-        batches = heads.memory_batches(X, y, config, n_classes)
+    batches = network.batches(part if kind == "streamed" else part.load(), config, n_classes)
     return np.concatenate([labels.numpy() for _, labels in batches]).astype(int)
 
 
@@ -109,7 +106,7 @@ def test_streamed_logistic_regression_is_the_in_memory_fit(tmp_path, small_block
 def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, small_blocks, monkeypatch, capsys):
     out = tmp_path / "out"
     blob_cache(out / "features.h5", rows=(1500, 300, 300))
-    settings = {"out": str(out), "epochs": 15, "learning_rate": 1e-3, "jobs": 1, "seeds": 1}
+    settings = {"out": str(out), "dense_recipe": "tutorial", "epochs": 15, "learning_rate": 1e-3, "jobs": 1, "seeds": 1}
     in_memory = train.run(HeadConfig(**settings))
 
     largest = []
@@ -130,7 +127,7 @@ def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, sm
     assert not in_memory["logreg"]["streamed"] and streamed["logreg"]["search_images"] == 400
     model, _ = saved.load(out, "logreg")  # saved, and read back, as an in-memory fit is
     test = Part.whole(out / "features.h5", "test").load(views=False)
-    accuracy = np.mean(model.predict(test.features) == test.labels)
+    accuracy = np.mean(model.predict_proba(test.features).argmax(axis=1) == test.labels)
     assert accuracy == pytest.approx(streamed["logreg"]["test"]["accuracy"])
     for head, tolerance in (("logreg", 0.01), ("dense", 0.03)):
         assert abs(streamed[head]["test"]["accuracy"] - in_memory[head]["test"]["accuracy"]) <= tolerance, head

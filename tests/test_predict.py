@@ -11,6 +11,8 @@ from classify import fuse, saved
 from classify import train as heads_train
 from classify.config import ExportConfig, HeadConfig, PredictConfig
 from classify.export import main as export_main
+from classify.heads import REGISTRY
+from classify.heads.logreg import LogReg
 from classify.predict import main as predict_main
 from classify.prediction import predict
 from extract import images
@@ -23,13 +25,13 @@ from workflow.paths import Paths
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, random_weights, engine_dir):
-    """Three classes of generated images: a cache, both heads and a fine-tuned model."""
+    """Three classes of generated images: a cache, every registered head and a fine-tuned model."""
     root = tmp_path_factory.mktemp("predict")
     write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
     generated_cache(root / "data", out, random_weights, engine_dir)
-    heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2))
+    heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, heads=list(REGISTRY)))
     finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8, seeds=1), progress=False)
     return root, out
 
@@ -39,7 +41,7 @@ def read_rows(path):
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("head", ["logreg", "dense", "finetune"])
+@pytest.mark.parametrize("head", [*REGISTRY, "finetune"])
 def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random_weights, tmp_path, head):
     root, out = trained
     folder = tmp_path / "new"
@@ -67,9 +69,9 @@ def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random
 def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_weights):
     root, out = trained
     validation = cache.read_split(Paths(out).cache, "validation")
-    for head in ("logreg", "dense"):
+    for head in REGISTRY:
         model, _ = saved.load(out, head)
-        seen = heads_train.probabilities(head, model, validation.features)
+        seen = model.predict_proba(validation.features)
         predict(
             PredictConfig(
                 images=[str(root / "data" / "validation")], out=str(out), head=head, weights=str(random_weights)
@@ -115,7 +117,15 @@ def preprocessed(paths, size):
     return np.stack([images.preprocess(tf.io.read_file(str(p)), size).numpy() for p in paths])
 
 
-@pytest.mark.parametrize("head", ["logreg", "dense", "finetune"])
+def test_a_head_with_no_keras_form_is_refused_by_export_in_one_line(trained, capsys):
+    _, out = trained
+    for head in (name for name, kind in REGISTRY.items() if not kind.fuses):
+        assert export_main(["--out", str(out), "--head", head, "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {head} cannot be fused") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("head", [*(name for name, kind in REGISTRY.items() if kind.fuses), "finetune"])
 def test_exported_model_equals_the_two_step_path(trained, random_weights, head):
     root, out = trained
     keras_path, tflite_path, *_ = fuse.export(ExportConfig(out=str(out), head=head))
@@ -190,8 +200,8 @@ def test_logistic_regression_folds_into_one_dense_layer():
         y = np.arange(120) % n_classes
         X[:, 0] += y
         pipeline = Pipeline([("scale", StandardScaler()), ("logreg", LogisticRegression())]).fit(X, y)
-        layer = fuse.softmax_layer(*fuse.folded_logreg(pipeline))
-        np.testing.assert_allclose(np.asarray(layer(X.astype("float32"))), pipeline.predict_proba(X), atol=1e-5)
+        model = LogReg(model=pipeline).to_keras()
+        np.testing.assert_allclose(np.asarray(model(X.astype("float32"))), pipeline.predict_proba(X), atol=1e-5)
 
 
 def test_odd_names_get_their_rows_and_broken_links_an_error(trained, tmp_path):

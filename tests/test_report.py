@@ -206,7 +206,7 @@ def two_sizes(tmp_path_factory, random_weights, engine_dir):
     for size in (TINY, 40):
         out = root / f"out{size}"
         generated_cache(root / "data", out, random_weights, engine_dir, image_size=size)
-        heads_train.run(HeadConfig(out=str(out), epochs=3, jobs=1, folds=2, seeds=2))
+        heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, seeds=2))
         outs.append(out)
     search = dict(search_steps=3, search_rates=[1e-5, 1e-4], search_depths=[100])
     finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1, **search), progress=False)
@@ -262,6 +262,8 @@ def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_p
     assert len(labels) == 6
     other = tmp_path / "other"
     generated_cache(root / "data", other, random_weights, engine_dir, limit=10)
-    heads_train.run(HeadConfig(out=str(other), epochs=1, jobs=1, folds=2, seeds=1, heads=["logreg"]))
+    heads_train.run(
+        HeadConfig(dense_recipe="tutorial", out=str(other), epochs=1, jobs=1, folds=2, seeds=1, heads=["logreg"])
+    )
     with pytest.raises(WorkflowError, match="scored on other images"):
         collect([small, other])

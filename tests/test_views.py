@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 import cache
-from classify import heads, saved, scored
+from classify import saved, scored
 from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
+from classify.heads.logreg import folds_of
 from classify.prediction import predict
 from extract import augment, build, pipeline
 from extract.sources import folder_source
@@ -111,14 +112,14 @@ def test_an_update_with_views_is_the_fresh_build_bit_for_bit(
 def test_grouped_folds_never_split_an_images_views():
     labels = np.repeat(np.arange(30) % 2, 4)
     groups = np.repeat(np.arange(30), 4)
-    folds = heads.folds_of(HeadConfig(folds=5), labels, groups)
+    folds = folds_of(HeadConfig(folds=5), labels, groups)
     for fit, held_out in folds.split(np.zeros((len(labels), 1)), labels, groups):
         assert not set(groups[fit]) & set(groups[held_out])
 
 
 def test_heads_train_on_every_view_and_tta_is_the_mean_over_views(data, tmp_path, random_weights, engine_dir):
     path = extracted(data, tmp_path, random_weights, engine_dir, views=2)
-    metrics = heads_train.run(HeadConfig(out=str(tmp_path), seeds=2, jobs=1, epochs=3))
+    metrics = heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(tmp_path), seeds=2, jobs=1, epochs=3))
     assert set(metrics) == {"logreg", "logreg_tta", "dense", "dense_tta"}
     model, _ = saved.load(str(tmp_path), "logreg")
     features = cache.read_split(path, "validation", views=True).features

@@ -9,9 +9,10 @@ laid out by stage:
     <out>/features.h5.hashes.json   each image file's content hash (extract.hashes)
     <out>/features.h5.parts/        finished shards of an interrupted extraction
     <out>/engines/                  converted TFLite backbones, keyed by weights and size
-    <out>/heads/                    logreg.joblib, dense.keras (+ .json records), metrics.json,
-                                    {logreg,dense}.scored.npz, dense_history.json,
-                                    dense_learning_curve.png (make heads)
+    <out>/heads/                    <head><suffix> (the head's own: .joblib, .keras) with a .json
+                                    record, for each head; metrics.json, <head>.scored.npz,
+                                    <head>_history.json and <head>_learning_curve.png for heads
+                                    trained by epochs (make heads)
     <out>/finetune/                 model.keras (+ .json), metrics.json, finetune.scored.npz,
                                     learning_curve.png (make finetune)
     <out>/baseline/                 metrics.json, tutorial.scored.npz: the tutorial's recipe,
@@ -38,15 +39,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# Trained models: the stage folder and file of each, and which target makes it.
-MODEL_FILES = {
-    "logreg": ("heads", "logreg.joblib"),
-    "dense": ("heads", "dense.keras"),
-    "finetune": ("finetune", "model.keras"),
-}
+FINETUNED = "finetune"  # the fine-tuned model's name; every other trained model is a head (`classify.heads`)
 # A stage's folder is replaced as a whole (`cache.atomic.staged`): these are they.
 STAGE_FOLDERS = ("heads", "finetune", "baseline", "export")
-MAKE_TARGET = {"logreg": "make heads", "dense": "make heads", "finetune": "make finetune"}
 
 
 @dataclass(frozen=True)
@@ -140,29 +135,29 @@ class Paths:
     def heads_metrics(self) -> Path:
         return self.heads / "metrics.json"
 
-    @property
-    def dense_history(self) -> Path:
-        return self.heads / "dense_history.json"
+    def history(self, head: str) -> Path:
+        """The saved run's epochs, of a head trained by epochs."""
+        return self.heads / f"{head}_history.json"
 
-    @property
-    def dense_curve(self) -> Path:
-        return self.heads / "dense_learning_curve.png"
+    def curve(self, head: str) -> Path:
+        return self.heads / f"{head}_learning_curve.png"
 
-    def model(self, name: str) -> Path:
-        """A trained model's file: `logreg`, `dense` or `finetune`."""
-        folder, file = MODEL_FILES[name]
-        return self.stage(folder) / file
+    def model(self, name: str, suffix: str = ".keras") -> Path:
+        """A trained model's file: the fine-tuned model (FINETUNED), or a head's, `heads/<name><suffix>`
+        (each head names its own suffix: `classify.heads`)."""
+        if name == FINETUNED:
+            return self.finetune / "model.keras"
+        return self.heads / f"{name}{suffix}"
 
     def scored(self, method: str) -> Path:
-        """Every run's probabilities on the scored split (`classify.scored`) of a method:
-        `logreg`, `dense` (and `logreg_tta`, `dense_tta`: test-time augmentation), `finetune` or
-        `tutorial`."""
+        """Every run's probabilities on the scored split (`classify.scored`) of a method: a head (and
+        `<head>_tta`: test-time augmentation), `finetune` or `tutorial`."""
         folders = {"finetune": self.finetune, "tutorial": self.baseline}  # the heads' (and _tta's): heads/
         return folders.get(method, self.heads) / f"{method}.scored.npz"
 
-    def record(self, name: str) -> Path:
+    def record(self, name: str, suffix: str = ".keras") -> Path:
         """The JSON record beside a model: the cache it was trained on and its settings."""
-        return self.model(name).with_suffix(".json")
+        return self.model(name, suffix).with_suffix(".json")
 
     # --- make finetune
     @property

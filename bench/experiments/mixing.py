@@ -27,10 +27,10 @@ import numpy as np
 
 import cache
 from bench.synthetic import gaussian_cache
-from classify import heads
 from classify import part as part_module
 from classify.config import HeadConfig
-from classify.part import SPAN, Part
+from classify.heads import network
+from classify.part import SPAN, Loaded, Part
 from extract.backbone import FEATURE_DIM
 from workflow.paths import Paths
 
@@ -92,29 +92,28 @@ ordered_blocks = Part.blocks
 
 
 def accuracy(model, data: cache.SplitData) -> float:
-    return float((heads.dense_probabilities(model, data.features).argmax(axis=1) == data.labels).mean())
+    return float((network.dense_probabilities(model, data.features).argmax(axis=1) == data.labels).mean())
 
 
 def row(n_classes: int, views: int, images: int, orders: list[str], folder: Path, learning_rate: float = 1e-4) -> dict:
     """Test accuracy of the in-memory head and of the streamed head under each order, and seconds."""
     part_module.BLOCK_BYTES = BLOCK_BYTES
-    config = HeadConfig(seed=0, learning_rate=learning_rate)
+    config = HeadConfig(seed=0, learning_rate=learning_rate, dense_recipe="tutorial")
     result = {"classes": n_classes, "views": views, "images": images}
     for order in orders:
         path = generated(folder / f"{n_classes}-{views}-{order}.h5", n_classes, views, images, order)
         fit = Part.whole(path, "train")
         choose, test = cache.read_split(path, "validation"), cache.read_split(path, "test")
-        choose = cache.SplitData(choose.features[:, None], choose.labels, choose.ids)
+        choose = Loaded(choose.features[:, None], choose.labels, choose.ids)
         if order == "hash":
             data = fit.load()
             started = time.perf_counter()
-            X = data.features.reshape(-1, DIM)
-            model, _ = heads.train_dense(config, (X, np.repeat(data.labels, views)), choose, n_classes)
+            model, _, _ = network.train_dense(config, data, choose, n_classes)
             result["memory"] = (accuracy(model, test), time.perf_counter() - started)
         Part.blocks = gathered_blocks if order == "gather" else ordered_blocks
         try:
             started = time.perf_counter()
-            model, _ = heads.train_dense(config, fit, choose, n_classes)
+            model, _, _ = network.train_dense(config, fit, choose, n_classes)
             result[order] = (accuracy(model, test), time.perf_counter() - started)
         finally:
             Part.blocks = ordered_blocks

@@ -50,7 +50,7 @@ def precision_table(data: Path, weights: str, size: int = 160, root: Path | None
             rate = sum(s["rows"] for s in splits) / sum(s["seconds"] for s in splits)
             cells = [precision, f"{rate:.0f}"]
             cells.append("–" if precision == "float32" else f"{cosines.mean():.3f} (min {cosines.min():.3f})")
-            for head in ("logreg", "dense"):
+            for head in HeadConfig().heads:  # the default heads
                 method = methods[precision][head]
                 correct = stats.correctness(method.scored.probabilities, method.scored.labels)
                 a = stats.accuracy_interval(correct)

@@ -18,7 +18,7 @@ def solver_rows(cache_path: Path, seeds: int = 3) -> list[tuple]:
     from sklearn.linear_model import SGDClassifier
 
     from classify.config import HeadConfig
-    from classify.heads import train_logreg
+    from classify.heads.logreg import train_logreg
     from classify.linear import streamed_logreg
     from classify.part import every_view
     from classify.protocol import parts_of, protocol_of
