@@ -34,6 +34,7 @@ SEARCH_ROWS  ?=
 SIMILARITY   ?=
 EPOCHS       ?=
 DENSE_RECIPE ?=
+FEATURES     ?=
 FT_EPOCHS    ?=
 FINE_TUNE_AT ?=
 FT_RECIPE    ?=
@@ -96,7 +97,7 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--class-weight,$(CLASS_WEIGHT))
 HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
-	$(call opt,--dense-recipe,$(DENSE_RECIPE)) $(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER)) $(call opt,--memory-gb,$(MEMORY_GB)) \
+	$(call opt,--dense-recipe,$(DENSE_RECIPE)) $(call opt,--features,$(FEATURES)) $(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER)) $(call opt,--memory-gb,$(MEMORY_GB)) \
 	$(call opt,--search-rows,$(SEARCH_ROWS))
 FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCHS)) \
 	$(call opt,--fine-tune-at,$(FINE_TUNE_AT)) $(call opt,--batch,$(BATCH)) \

@@ -39,6 +39,8 @@ def gaussian_cache(
     dtype: str = "float16",
     seed: int = 0,
     attrs: dict | None = None,
+    blocks: dict[str, int] | None = None,
+    informative: int | None = None,
 ) -> Path:
     """A cache of `rows[split]` images per split (default 700, 150, 150), each image its class's
     centre (drawn with `spread`) plus unit noise, with `views` - 1 copies at `view_noise`.
@@ -46,12 +48,16 @@ def gaussian_cache(
     `sizes`: train's class sizes, the other splits in the same proportions (at least one image a
     class); else labels drawn at random. Rows in the order extraction stores a folder's
     (`in_row_order`), or with `listing`, each class's images together as a listing of class folders
-    gives them. `relu`: features clipped at zero, as pooled ReLU outputs are."""
+    gives them. `relu`: features clipped at zero, as pooled ReLU outputs are. `blocks`: the feature
+    blocks ({name: width}, `dim` their sum) as a multi-layer cache stores them; `informative`: only
+    the first so many columns have class centres, the rest is noise."""
     rows = rows or {"train": 700, "validation": 150, "test": 150}
     rng = np.random.default_rng(seed)
+    dim = sum(blocks.values()) if blocks else dim
     centres = rng.normal(0, spread, (n_classes, dim))
+    centres[:, informative:] = 0 if informative is not None else centres[:, informative:]
     record = ATTRS | {"fingerprint": f"generated-{seed}", "class_names": [f"c{k}" for k in range(n_classes)]}
-    writer = cache.CacheWriter(path, record | (attrs or {}), dim, dtype, views)
+    writer = cache.CacheWriter(path, record | (attrs or {}), blocks or dim, dtype, views)
     for split, count in rows.items():
         if sizes is None:
             labels = np.sort(rng.integers(0, n_classes, count))

@@ -36,6 +36,11 @@ def check_runs(seeds: int, dev_fraction: float, class_weight: str) -> None:
 class HeadConfig:
     out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads")
     heads: list[str] = option(["logreg", "dense"], f"which heads to train, comma-separated: {', '.join(HEADS)}")
+    features: str = option(
+        "choose",
+        "which of the cache's feature blocks each head uses: choose (the last layer or every stored layer, "
+        "whichever gives the lower log loss on the choice rows), or a LAYERS set or comma list the cache holds",
+    )
     # Dense and MLP heads (Keras, on pooled features)
     dense_recipe: str = option(
         "converged",

@@ -10,7 +10,7 @@ random sample of the split: a streaming head sees every class in its share throu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +32,26 @@ class Part:
     labels: np.ndarray  # their labels
     views: int  # features per image: the image, then its augmented views
     dim: int
+    layers: tuple[str, ...] | None = None  # the feature blocks read, in the cache's column order (None: all)
 
     @classmethod
-    def whole(cls, cache_path, split: str) -> Part:
+    def whole(cls, cache_path, split: str, layers: tuple[str, ...] | None = None) -> Part:
         labels = cache.labels(cache_path, split)
-        with cache.reading(cache_path, split) as split_file:
+        with cache.reading(cache_path, split, layers) as split_file:
             views, dim = split_file.views, split_file.dim
-        return cls(Path(cache_path), split, np.arange(len(labels)), labels, views, dim)
+        return cls(Path(cache_path), split, np.arange(len(labels)), labels, views, dim, layers)
 
     def __len__(self) -> int:
         return len(self.positions)
 
     def subset(self, keep: np.ndarray) -> Part:
         """The rows where the boolean `keep` (one per row of this part) is set."""
-        return Part(self.cache_path, self.split, self.positions[keep], self.labels[keep], self.views, self.dim)
+        return replace(self, positions=self.positions[keep], labels=self.labels[keep])
+
+    def only(self, layers: tuple[str, ...], blocks: dict[str, int]) -> Part:
+        """The same rows with only the feature blocks of `layers` (`blocks`: the cache's {name: width},
+        in column order), read from the cache block by block: the others are never read."""
+        return replace(self, layers=tuple(layers), dim=sum(blocks[name] for name in layers))
 
     def sample(self, count: int, seed: int, least: int = 1) -> Part:
         """About `count` of its images drawn at random without replacement, stratified: every class
@@ -87,7 +93,7 @@ class Part:
         if rng is not None:
             spans = rng.permutation(spans)
         per_block = max(1, BLOCK_BYTES // (SPAN * self.views * self.dim * 4))
-        with cache.reading(self.cache_path, self.split) as split_file:
+        with cache.reading(self.cache_path, self.split, self.layers) as split_file:
             for start in range(0, len(spans), per_block):
                 features, labels = self._read(split_file, np.sort(spans[start : start + per_block]))
                 if rng is not None:
@@ -141,6 +147,11 @@ class Loaded(cache.SplitData):
     def load(self, views: bool = True) -> Loaded:
         return self if views or self.features.ndim == 2 else Loaded(self.features[:, 0], self.labels, self.ids)
 
+    def only(self, layers: tuple[str, ...], blocks: dict[str, int]) -> Loaded:
+        """The same rows with only the columns of the feature blocks `layers` (`blocks`: the cache's
+        {name: width}, in column order)."""
+        return Loaded(self.features[..., columns(layers, blocks)], self.labels, self.ids)
+
     def blocks(self, seed: int | tuple[int, ...] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Its rows as one block, (n, K, D) float32; with a `seed`, in random order."""
         features = self.features.reshape(len(self), self.views, self.dim).astype(np.float32, copy=False)
@@ -149,6 +160,14 @@ class Loaded(cache.SplitData):
             return
         order = np.random.default_rng(seed).permutation(len(self))
         yield features[order], self.labels[order]
+
+
+def columns(layers: tuple[str, ...], blocks: dict[str, int]) -> np.ndarray:
+    """The column indices of the blocks `layers` among all of `blocks` ({name: width}, column order),
+    in column order."""
+    ends = np.cumsum(list(blocks.values()))
+    spans = {name: np.arange(end - width, end) for (name, width), end in zip(blocks.items(), ends, strict=True)}
+    return np.concatenate([spans[name] for name in blocks if name in layers])
 
 
 def every_view(data: cache.SplitData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -90,6 +90,13 @@ class Rows(Generic[Data]):
     score: Data
     others: dict[str, Data]  # every split but train, by name, each scored for metrics.json
 
+    def only(self, layers: tuple[str, ...], blocks: dict[str, int]) -> Rows[Data]:
+        """The same rows with only the feature blocks `layers` (`blocks`: the cache's {name: width})."""
+        return Rows(
+            *(part.only(layers, blocks) for part in (self.fit, self.choose, self.score)),
+            {name: part.only(layers, blocks) for name, part in self.others.items()},
+        )
+
 
 def parts_of(cache_path, protocol: Protocol, exclude: frozenset[str] = frozenset()) -> Rows[Part]:
     """Each role's rows, not yet read; `exclude`d ids leave train (fit and dev)."""

@@ -13,13 +13,14 @@ from sklearn.metrics import log_loss
 
 import cache
 from cache.lock import exclusive
-from classify import plots, saved, scored
+from classify import features, plots, saved, scored
 from classify.config import HeadConfig
 from classify.heads import REGISTRY, Head, check_trainable
 from classify.metrics import score
 from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
 from classify.weights import class_weights, record
 from extract.build import data_change
+from extract.feature_source import source_in
 from workflow.paths import Paths
 
 
@@ -92,14 +93,33 @@ def train_head(
     def as_they_are(model: Head, features: np.ndarray) -> np.ndarray:
         return model.predict_proba(features[:, 0])
 
-    runs = []
-    for seed in range(config.seed, config.seed + config.seeds):
+    def one_run(seed: int, rows: Rows) -> Run:
         started = time.perf_counter()
         model = fit(name, replace(config, seed=seed), rows, n_classes, progress)
         seconds = time.perf_counter() - started
         model.record["class_weight"] = record(config.class_weight, model.record["class_weight"], meta["class_names"])
         choice = predict_blocks(as_they_are, model, rows.choose)
-        runs.append(Run(seed, model, seconds, float(log_loss(rows.choose.labels, choice, labels=range(n_classes)))))
+        return Run(seed, model, seconds, float(log_loss(rows.choose.labels, choice, labels=range(n_classes))))
+
+    # each candidate set of feature blocks trains the first seed's run; the lowest choice loss keeps its set
+    blocks = meta["blocks"]
+    tried = {}
+    for label, layers in features.candidates(config.features, blocks).items():
+        chosen = rows if layers == tuple(blocks) else rows.only(layers, blocks)
+        tried[label] = (one_run(config.seed, chosen), chosen, layers)
+    label = min(tried, key=lambda key: tried[key][0].choice_loss)
+    first, rows, layers = tried[label]
+    runs = [first] + [one_run(seed, rows) for seed in range(config.seed + 1, config.seed + config.seeds)]
+    losses = {key: run.choice_loss for key, (run, _, _) in tried.items()}
+    used = {
+        "features": label,
+        "layers": list(layers),
+        "width": rows.fit.dim,
+        "choice_losses": losses,
+        "described": features.described(label, layers, blocks, losses, protocol.choose),
+    }
+    for run in runs:
+        run.model.record["features"] = used
     best = min(runs, key=lambda r: r.choice_loss)
 
     def over_views(model: Head, features: np.ndarray) -> np.ndarray:
@@ -158,7 +178,8 @@ def evaluate(
             ],
             "saved_seed": best.seed,
             "protocol": protocol.describe(),
-            "choices": f"{best.model.choices(protocol.choose)}; saved run: lowest log loss on {protocol.choose}",
+            "choices": f"{best.model.record['features']['described']}; {best.model.choices(protocol.choose)}; "
+            f"saved run: lowest log loss on {protocol.choose}",
             "inference_ms_per_image": 1000 * (extraction + head_seconds),
             "cache_fingerprint": meta["fingerprint"],
             "class_counts": {
@@ -178,7 +199,11 @@ def save_head(head: Trained, record: dict, meta: dict, protocol: Protocol, paths
     scored.save(paths.scored(head.name), head.scored)
     if head.name.endswith("_tta"):
         return
-    saved.save(head.best.model, paths, head.name, saved.record_of(meta, {"head": head.name} | record))
+    # predict and export rebuild the backbone from this record: with the blocks the head chose
+    layers = tuple(head.best.model.record["features"]["layers"])
+    source = replace(source_in(meta), layers=layers).to_record()
+    extra = {"head": head.name, "feature_source": source} | record
+    saved.save(head.best.model, paths, head.name, saved.record_of(meta, extra))
     history = head.best.model.history
     if history is not None:
         cache.write_text(paths.history(head.name), json.dumps(history))

@@ -22,6 +22,7 @@ from classify.heads import network
 from classify.protocol import protocol_of, recorded
 from extract import engines
 from extract.backbone import matching_backbone
+from extract.feature_source import source_in
 from extract.identity import file_sha256
 from finetune.config import TUTORIAL_HEAD, FinetuneConfig
 from finetune.data import cached_splits, roles_of
@@ -49,9 +50,11 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     roles = roles_of(splits, protocol)
     steps_per_epoch = math.ceil(int(roles["fit"][1].sum()) / config.batch)
 
+    layers = source_in(saved.load_record(config.out, start))  # the feature blocks the start head chose
+
     def warm_model(learning_rate, fine_tune_at: int) -> keras.Model:
         head = start_head(config.out, start, meta["fingerprint"])  # a fresh copy for each run
-        base = matching_backbone(meta, config.weights, "the cache")
+        base = matching_backbone(meta, config.weights, "the cache", layers)
         model = build_finetune_model(base, head, fine_tune_at)
         network.compile_dense(model, n_classes, learning_rate)
         return model
