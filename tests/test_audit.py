@@ -203,6 +203,7 @@ def test_heads_exclude_exactly_the_listed_train_ids(tmp_path):
     assert metrics["logreg"]["excluded"] == {"file": str(audit_csv), "train_rows": len(FLIPPED)}
 
 
+@pytest.mark.slow
 def test_the_report_compares_heads_with_and_without_the_audits_findings_and_quotes_its_leakage(tmp_path, monkeypatch):
     from audit import write
     from report import write as report_writer

@@ -152,6 +152,7 @@ def overlapping(texts, renderer) -> list[tuple[str, str]]:
     return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_classes", [8, 40])
 def test_confusion_matrices_keep_their_tick_labels_apart(n_classes):
     names = [f"cell type {k:02d} long" for k in range(n_classes)]
@@ -200,6 +201,7 @@ def fit_calls(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 def test_balanced_class_weights_reach_both_heads_and_lift_the_small_class(tmp_path, fit_calls):
     unequal_cache(tmp_path)
     expected = {"large": 430 / (3 * 300), "middle": 430 / (3 * 100), "small": 430 / (3 * 30)}  # n / (K n_k)
@@ -243,6 +245,7 @@ def test_streamed_logistic_regression_with_class_weights_is_scikit_learns(tmp_pa
     assert np.abs(unweighted.predict_proba(test) - in_memory.predict_proba(test)).max() > 0.05
 
 
+@pytest.mark.slow
 def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     tmp_path, random_weights, engine_dir, fit_calls
 ):
@@ -280,6 +283,7 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
 # --- leakage-free scores ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_report_scores_again_without_leaked_images_and_ignores_a_stale_audit(tmp_path, monkeypatch):
     unequal_cache(tmp_path)
     heads_train.run(HeadConfig(out=str(tmp_path), heads=["logreg"], seeds=1, jobs=1))
@@ -316,6 +320,7 @@ def read_rows(path):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_top_k_columns_and_more_than_twenty_classes_in_their_own_file(tmp_path, random_weights, engine_dir):
     classes = [f"k{k:02d}" for k in range(21)]
     write_class_folders(tmp_path / "data" / "train", classes, 4)

@@ -62,6 +62,7 @@ def fast_config(out, **overrides):
     return HeadConfig(**(settings | overrides))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_both_heads_learn_separable_features(tmp_path, n_classes):
     write_feature_cache(tmp_path, n_classes)
@@ -108,6 +109,7 @@ def test_cross_validation_picks_c_and_times_the_search(tmp_path):
     assert record["best_C"] in (1e-4, 1.0) and record["fit_seconds"] > 0 and record["search_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_one_head_at_a_time_keeps_the_others_metrics(tmp_path):
     write_feature_cache(tmp_path)
     runner.run(fast_config(tmp_path))
@@ -117,6 +119,7 @@ def test_one_head_at_a_time_keeps_the_others_metrics(tmp_path):
     assert set(runner.run(fast_config(tmp_path, heads=["logreg"]))) == {"logreg"}
 
 
+@pytest.mark.slow
 def test_a_failure_while_writing_leaves_the_previous_heads_whole(tmp_path, monkeypatch):
     write_feature_cache(tmp_path)
     config = fast_config(tmp_path)
@@ -148,6 +151,7 @@ def test_missing_and_interrupted_caches(tmp_path, capsys):
     assert "interrupted" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_prints_a_markdown_table(tmp_path, capsys):
     write_feature_cache(tmp_path)
     assert classify_main(["--out", str(tmp_path), "--heads", "logreg", "--jobs", "1"]) == 0
@@ -155,6 +159,7 @@ def test_cli_prints_a_markdown_table(tmp_path, capsys):
     assert "| logreg | validation |" in out and "| logreg | test |" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_validation_logs_equal_keras_evaluation_and_the_best_epoch_is_kept(n_classes):
     X, y = blobs(60, n_classes)
@@ -169,6 +174,7 @@ def test_validation_logs_equal_keras_evaluation_and_the_best_epoch_is_kept(n_cla
     assert accuracy == pytest.approx(history["val_accuracy"][best], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_every_run_is_kept_and_the_saved_run_has_the_lowest_choice_loss(tmp_path):
     write_feature_cache(tmp_path)  # train, validation, test: choices on validation, verdict on test
     metrics = runner.run(fast_config(tmp_path, seeds=3, epochs=5))
@@ -191,6 +197,7 @@ def test_every_run_is_kept_and_the_saved_run_has_the_lowest_choice_loss(tmp_path
     assert not np.allclose(dense_runs[0], dense_runs[1])  # seeds change initialisation and shuffling
 
 
+@pytest.mark.slow
 def test_without_a_test_split_choices_use_dev_rows_of_train(tmp_path):
     write_feature_cache(tmp_path, splits=("train", "validation"))
     entry = runner.run(fast_config(tmp_path, heads=["dense"], dev_fraction=0.2))["dense"]

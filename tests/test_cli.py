@@ -117,6 +117,7 @@ def test_the_baseline_prints_the_accuracy_of_the_split_it_scored(scored, capsys)
     assert f"{scored} accuracy 91.25%" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_failures_of_the_surroundings_are_one_actionable_line(tmp_path):
     """Real errors as the OS, h5py, NumPy and Dask raise them, each mapped to what to do."""
     import errno

@@ -41,6 +41,7 @@ def config_for(dataset, tmp_path, random_weights, engine_dir, **overrides):
     return small_shards(root, tmp_path, random_weights, engine_dir, **overrides)
 
 
+@pytest.mark.slow
 def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, random_weights, engine_dir):
     root, expected = dataset
     summary = build.run(config_for(dataset, tmp_path, random_weights, engine_dir), progress=False)
@@ -64,6 +65,7 @@ def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, ra
     assert not (tmp_path / "features.h5.parts").exists()
 
 
+@pytest.mark.slow
 def test_same_inputs_do_nothing_and_changed_inputs_rebuild(dataset, tmp_path, random_weights, engine_dir):
     config = config_for(dataset, tmp_path, random_weights, engine_dir)
     build.run(config, progress=False)
@@ -80,6 +82,7 @@ def test_same_inputs_do_nothing_and_changed_inputs_rebuild(dataset, tmp_path, ra
     )
 
 
+@pytest.mark.slow
 def test_float16_cache(dataset, tmp_path, random_weights, engine_dir):
     config = config_for(dataset, tmp_path, random_weights, engine_dir, dtype="float16", limit=3)
     X, y = cache.load(build.run(config, progress=False).path, "validation")
@@ -87,6 +90,7 @@ def test_float16_cache(dataset, tmp_path, random_weights, engine_dir):
     assert X.dtype == np.float16 and len(X) == len(y) == 6 and set(y.tolist()) == {0, 1, 2}
 
 
+@pytest.mark.slow
 def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, engine_dir):
     keras_cfg = config_for(dataset, tmp_path / "k", random_weights, engine_dir, engine="keras")
     tflite_cfg = config_for(dataset, tmp_path / "t", random_weights, engine_dir)
@@ -96,6 +100,7 @@ def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, en
     np.testing.assert_allclose(by_keras.features, by_tflite.features, rtol=1e-4, atol=5e-4)
 
 
+@pytest.mark.slow
 def test_layer_blocks_come_from_one_forward_pass_and_equal_a_model_per_layer(random_weights):
     import keras
 
@@ -137,6 +142,7 @@ def test_the_weights_check_refuses_a_record_of_another_backbone(random_weights):
         backbone.matching_backbone(record, None, "the cache")
 
 
+@pytest.mark.slow
 def test_a_cache_of_several_layers_keeps_each_block_and_its_own_fingerprint(
     dataset, tmp_path, random_weights, engine_dir
 ):
@@ -174,6 +180,7 @@ def test_auto_engine_is_tflite_on_a_cpu_and_keras_on_a_gpu(monkeypatch):
         engines.resolve("onnx")
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Keras warns about each mismatched layer first
 def test_weights_of_the_wrong_format_or_shape(tmp_path):
     (tmp_path / "text.h5").write_text("not weights")
@@ -203,6 +210,7 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path, capsys, random_weights):
     assert "image size must be from 32" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_prints_a_summary(dataset, tmp_path, capsys, random_weights, engine_dir):
     root, _ = dataset
     code = extract_main(
@@ -248,6 +256,7 @@ print(summary.status, "tensorflow" in sys.modules, "keras" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_an_up_to_date_cache_is_decided_without_tensorflow(dataset, tmp_path, random_weights, engine_dir):
     config = config_for(dataset, tmp_path, random_weights, engine_dir)
     build.run(config, progress=False)
@@ -284,6 +293,7 @@ def test_a_changed_weights_file_or_dataset_misses_the_quick_key(dataset, tmp_pat
     assert ExtractConfig(**(vars(config) | {"weights": str(tmp_path / "none.h5")})).quick_key("x") is None
 
 
+@pytest.mark.slow
 def test_two_concurrent_extractions_into_one_folder(tmp_path, random_weights, engine_dir):
     data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 300).parent
     write_class_folders(data / "validation", ["a", "b"], 10, seed=1)
@@ -336,6 +346,7 @@ def test_two_concurrent_extractions_into_one_folder(tmp_path, random_weights, en
         np.testing.assert_array_equal(mine.features, expected.features)
 
 
+@pytest.mark.slow
 def test_a_damaged_cache_is_rebuilt_and_heads_say_so(dataset, tmp_path, random_weights, engine_dir, capsys):
     config = config_for(dataset, tmp_path, random_weights, engine_dir)
     build.run(config, progress=False)
@@ -364,6 +375,7 @@ def extract_cli(data, out, weights, engine_dir) -> int:
     return extract_main([*args, "--engine-dir", str(engine_dir), "--quiet"])
 
 
+@pytest.mark.slow
 def test_a_class_with_no_images_in_a_split_is_warned_about(tmp_path, random_weights, engine_dir, capsys):
     write_class_folders(tmp_path / "data" / "train", ["a", "b", "c"], 3)
     write_class_folders(tmp_path / "data" / "validation", ["a", "b"], 2, seed=1)
@@ -372,6 +384,7 @@ def test_a_class_with_no_images_in_a_split_is_warned_about(tmp_path, random_weig
     assert "warning: no validation images of class c" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["split folders", "class folders alone"])
 def test_odd_names_are_kept_and_broken_links_skipped_with_a_reason(
     tmp_path, random_weights, engine_dir, layout, capsys
@@ -396,6 +409,7 @@ def test_odd_names_are_kept_and_broken_links_skipped_with_a_reason(
     assert "skipped " in printed and "gone.jpg: unreadable" in printed
 
 
+@pytest.mark.slow
 def test_touch_re_extracts_nothing_and_verify_catches_an_edit_that_kept_size_and_mtime(
     tmp_path, random_weights, engine_dir
 ):
@@ -434,6 +448,7 @@ def test_touch_re_extracts_nothing_and_verify_catches_an_edit_that_kept_size_and
     assert config.paths.cache.stat().st_mtime_ns != stamp
 
 
+@pytest.mark.slow
 def test_only_the_inputs_decoded_near_a_libjpeg_warning_are_decoded_again_to_find_it(
     tmp_path, random_weights, engine_dir
 ):
@@ -458,6 +473,7 @@ def test_only_the_inputs_decoded_near_a_libjpeg_warning_are_decoded_again_to_fin
     assert len(shard.suspects) <= 2 * (os.cpu_count() or 1) + 2 * config.batch < len(train) / 4, len(shard.suspects)
 
 
+@pytest.mark.slow
 def test_a_jpeg_decoded_despite_damaged_data_is_kept_and_named(tmp_path, random_weights, engine_dir, capsys):
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 6)
@@ -479,6 +495,7 @@ def test_a_jpeg_decoded_despite_damaged_data_is_kept_and_named(tmp_path, random_
     assert cache.info(path)["splits"]["train"]["extracted"] == 1
 
 
+@pytest.mark.slow
 def test_heads_on_a_cache_whose_data_changed_since_say_so(tmp_path, random_weights, engine_dir, capsys):
     from classify.__main__ import main as heads_main
 
@@ -498,6 +515,7 @@ def test_heads_on_a_cache_whose_data_changed_since_say_so(tmp_path, random_weigh
     assert json.loads(Paths(out).heads_metrics.read_text())["logreg"]["data_changed"].endswith("(1 added, 1 changed)")
 
 
+@pytest.mark.slow
 def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     tmp_path, random_weights, engine_dir, monkeypatch
 ):

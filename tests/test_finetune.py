@@ -36,6 +36,8 @@ from tests.conftest import ROOT, TINY, colour_image, generated_cache, write_clas
 from tests.mixing import assert_mixed
 from workflow.paths import Paths
 
+pytestmark = pytest.mark.slow  # end-to-end fine-tuning runs, resumed and searched: minutes in all
+
 
 @pytest.fixture
 def trained(tmp_path, random_weights, engine_dir):

@@ -6,9 +6,13 @@ import pytest
 
 from classify.config import HEADS, MODELS, HeadConfig
 from classify.heads import REGISTRY, HeadError
+from classify.heads.dense import Dense
 from classify.part import Loaded, Part
 from report.collect import LABELS, USES_CACHE
 from tests.test_outofcore import DIM, blob_cache
+
+# heads trained by Keras epochs take seconds each: out of `make test-fast`, in `make test`
+EVERY_HEAD = [pytest.param(name, marks=[pytest.mark.slow] * issubclass(head, Dense)) for name, head in REGISTRY.items()]
 
 # seconds per head: one Adam rate, few epochs, a small hidden layer, two C
 FAST = {"jobs": 1, "folds": 3, "cs": [0.1, 1.0], "rates": [1e-2], "max_epochs": 60, "converged_patience": 5}
@@ -39,7 +43,7 @@ def test_every_head_is_registered_under_its_name_and_reaches_every_list():
         assert name in HEADS and name in MODELS and name in USES_CACHE and f"{name}_tta" in LABELS
 
 
-@pytest.mark.parametrize("name", REGISTRY)
+@pytest.mark.parametrize("name", EVERY_HEAD)
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_a_head_beats_chance_and_gives_probabilities(name, n_classes):
     head = fitted(name, blobs([40] * n_classes, 0), blobs([15] * n_classes, 1))
@@ -51,7 +55,7 @@ def test_a_head_beats_chance_and_gives_probabilities(name, n_classes):
     assert "\n" not in head.choices("validation") and head.record["streamed"] is False
 
 
-@pytest.mark.parametrize("name", REGISTRY)
+@pytest.mark.parametrize("name", EVERY_HEAD)
 def test_save_and_load_give_the_same_probabilities(name, tmp_path):
     head = fitted(name, blobs([40] * 3, 0), blobs([15] * 3, 1))
     path = tmp_path / f"{name}{head.suffix}"
@@ -60,7 +64,7 @@ def test_save_and_load_give_the_same_probabilities(name, tmp_path):
     np.testing.assert_allclose(type(head).load(path).predict_proba(test), head.predict_proba(test), atol=1e-6)
 
 
-@pytest.mark.parametrize("name", REGISTRY)
+@pytest.mark.parametrize("name", EVERY_HEAD)
 def test_the_keras_form_gives_the_same_probabilities_or_a_one_line_refusal(name):
     head = fitted(name, blobs([40] * 3, 0), blobs([15] * 3, 1))
     if not head.fuses:
@@ -73,7 +77,7 @@ def test_the_keras_form_gives_the_same_probabilities_or_a_one_line_refusal(name)
     np.testing.assert_allclose(np.asarray(model(test, training=False)), head.predict_proba(test), atol=1e-4)
 
 
-@pytest.mark.parametrize("name", REGISTRY)
+@pytest.mark.parametrize("name", EVERY_HEAD)
 def test_streamed_rows_train_as_rows_in_memory_or_are_refused_in_one_line(name, tmp_path):
     path = blob_cache(tmp_path / "features.h5", 3, rows=(600, 90, 150))
     streamed = Part.whole(path, "train")
@@ -90,7 +94,7 @@ def test_streamed_rows_train_as_rows_in_memory_or_are_refused_in_one_line(name, 
     assert abs(np.mean(a.argmax(1) == test.labels) - np.mean(b.argmax(1) == test.labels)) <= 0.03
 
 
-@pytest.mark.parametrize("name", REGISTRY)
+@pytest.mark.parametrize("name", EVERY_HEAD)
 def test_neither_row_order_nor_class_order_changes_the_result(name):
     fit, choose, test = blobs([40] * 3, 0), blobs([15] * 3, 1), blobs([20] * 3, 2).features[:, 0]
     settings = {"cs": [1.0]}  # one C: the folds of permuted rows differ, and a close call may go either way
@@ -104,7 +108,7 @@ def test_neither_row_order_nor_class_order_changes_the_result(name):
     assert np.mean(np.abs(relabelled[:, classes] - reference)) < 0.03
 
 
-@pytest.mark.parametrize("name", REGISTRY)
+@pytest.mark.parametrize("name", EVERY_HEAD)
 def test_a_class_of_three_examples_still_gets_probabilities(name):
     head = fitted(name, blobs([40, 40, 3], 0), blobs([15, 15, 2], 1))
     test = blobs([20, 20, 10], 2)

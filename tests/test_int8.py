@@ -21,6 +21,8 @@ from extract.config import ExtractConfig
 from extract.sources import open_source
 from workflow.paths import Paths
 
+pytestmark = pytest.mark.slow  # int8 conversions and calibrated extractions
+
 
 def test_the_calibration_sample_is_stable_stratified_and_clear_of_the_dev_rows(tmp_path):
     data = write_class_folders(tmp_path / "data", ["a", "b", "c"], 30)

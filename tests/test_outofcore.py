@@ -63,6 +63,7 @@ def stream_of(kind: str, path) -> np.ndarray:
     return np.concatenate([labels.numpy() for _, labels in batches]).astype(int)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["streamed", "memory", "blocks"])
 @pytest.mark.parametrize("n_classes, views", [(2, 1), (10, 1), (10, 8), (100, 1)])
 def test_every_training_stream_mixes_its_classes_in_every_tenth_of_an_epoch(
@@ -103,6 +104,7 @@ def test_streamed_logistic_regression_is_the_in_memory_fit(tmp_path, small_block
     np.testing.assert_allclose(far_start.predict_proba(test), in_memory.predict_proba(test), atol=2e-3)
 
 
+@pytest.mark.slow
 def test_heads_stream_above_memory_gb_without_reading_a_split_whole(tmp_path, small_blocks, monkeypatch, capsys):
     out = tmp_path / "out"
     blob_cache(out / "features.h5", rows=(1500, 300, 300))
@@ -145,6 +147,7 @@ def test_a_sample_keeps_every_class_in_its_share_and_at_least_a_folds_worth_of_e
     assert np.bincount(rare.sample(40, seed=1, least=5).labels)[1] == 3  # all of a class with fewer
 
 
+@pytest.mark.slow
 def test_streamed_logistic_regression_on_long_tailed_classes_runs_and_matches_the_in_memory_fit(tmp_path):
     """Power-law class sizes down to 10 images: the C search's sample holds every class (before,
     a sample that missed the rarest stopped the fit)."""

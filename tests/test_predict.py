@@ -22,6 +22,8 @@ from finetune.tune import run as finetune
 from tests.conftest import TINY, colour_image, generated_cache, write_bad_files, write_class_folders
 from workflow.paths import Paths
 
+pytestmark = pytest.mark.slow  # every head trained, then predict and export through TFLite
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, random_weights, engine_dir):

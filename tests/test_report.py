@@ -214,6 +214,7 @@ def two_sizes(tmp_path_factory, random_weights, engine_dir):
     return root, outs
 
 
+@pytest.mark.slow
 def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, capsys):
     _, (out, _) = two_sizes
     capsys.readouterr()
@@ -253,6 +254,7 @@ def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, ca
     assert Paths(out).report_fine_tuning.stat().st_size > 0 and page.count("data:image/png;base64,") == 3
 
 
+@pytest.mark.slow
 def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_path, random_weights, engine_dir):
     root, (small, large) = two_sizes
     assert report_main(["--out", str(tmp_path / "both"), "--runs", f"{small},{large}", "--quiet"]) == 0

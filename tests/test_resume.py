@@ -8,11 +8,14 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 import cache
 from extract import build
 from extract.config import ExtractConfig
 from tests.conftest import ROOT, TINY, write_class_folders
+
+pytestmark = pytest.mark.slow  # extractions killed and resumed in subprocesses
 
 
 def test_sigkill_then_resume_gives_the_same_cache(tmp_path, random_weights, engine_dir):

@@ -17,6 +17,8 @@ from extract.sources import folder_source
 from tests.conftest import TINY, colour_image, small_shards, write_class_folders
 from workflow.paths import Paths
 
+pytestmark = pytest.mark.slow  # extractions with augmented views
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
