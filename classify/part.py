@@ -95,13 +95,13 @@ class Part:
         per_block = max(1, BLOCK_BYTES // (SPAN * self.views * self.dim * 4))
         with cache.reading(self.cache_path, self.split, self.layers) as split_file:
             for start in range(0, len(spans), per_block):
-                features, labels = self._read(split_file, np.sort(spans[start : start + per_block]))
+                features, labels = self.read_spans(split_file, np.sort(spans[start : start + per_block]))
                 if rng is not None:
                     order = rng.permutation(len(labels))
                     features, labels = features[order], labels[order]
                 yield features, labels
 
-    def _read(self, split_file: cache.SplitFile, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def read_spans(self, split_file: cache.SplitFile, spans: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """This part's rows within the (ascending) spans."""
         features, labels = [], []
         for first, end, rows in self._runs(spans):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract import identity
-from extract.feature_source import NAMED_SETS, FeatureSource, source_of
+from extract.feature_source import DEFAULT_LAYERS, NAMED_SETS, FeatureSource, source_of
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -27,7 +27,7 @@ class ExtractConfig:
     )
     image_size: int = option(160, "square input side in pixels")
     layers: str = option(
-        "last",
+        DEFAULT_LAYERS,
         f"the backbone's layers whose pooled outputs the cache keeps, one feature block each: {', '.join(NAMED_SETS)} "
         "(extract/feature_source.py) or a comma list of layer names; one forward pass",
     )

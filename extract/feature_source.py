@@ -47,6 +47,11 @@ NAMED_SETS = {
 }
 
 
+# The default LAYERS: on images unlike ImageNet's the block outputs add 5 points and more over the
+# last layer, extraction keeps 0.96-0.99x of last-only speed (`all`: 0.79-1.03x), and the heads'
+# FEATURES=choose keeps the last layer where the blocks add nothing (BENCHMARKS.md, issue 21).
+DEFAULT_LAYERS = "blocks"
+
 POOL, CONCATENATE = "pool_", "blocks"  # names of the layers `build` adds after the backbone's
 
 

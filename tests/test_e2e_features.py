@@ -6,6 +6,7 @@ from sklearn.linear_model import LogisticRegression
 
 import cache
 from extract import backbone, engines, images
+from extract.feature_source import DEFAULT_LAYERS, source_of
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
 
@@ -13,8 +14,9 @@ def test_real_photos_give_features_a_linear_model_separates(shared_cache):
     meta = cache.info(shared_cache)
     assert meta["class_names"] == ["cats", "dogs"]
     assert {name: s["rows"] for name, s in meta["splits"].items()} == {"train": 2000, "validation": 1000}
-    X, y = cache.load(shared_cache, "train")
-    Xv, yv = cache.load(shared_cache, "validation")
+    assert meta["blocks"] == source_of(DEFAULT_LAYERS).blocks
+    X, y = cache.load(shared_cache, "train", blocks=["out_relu"])  # the last layer alone: the tutorial's features
+    Xv, yv = cache.load(shared_cache, "validation", blocks=["out_relu"])
     assert X.shape == (2000, 1280) and list(np.bincount(y)) == [1000, 1000]
     accuracy = LogisticRegression(max_iter=3000).fit(X, y).score(Xv, yv)
     assert accuracy >= 0.965, accuracy

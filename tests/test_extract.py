@@ -13,6 +13,7 @@ import cache
 from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
+from extract.feature_source import DEFAULT_LAYERS, source_of
 from extract.sources import in_row_order
 from tests.conftest import (
     ROOT,
@@ -49,7 +50,7 @@ def test_cache_holds_every_good_image_and_reports_the_rest(dataset, tmp_path, ra
     good = sorted(f"train/class_a/odd/{n}" for n, ok in expected.items() if ok)
     bad = sorted(f"train/class_a/odd/{n}" for n, ok in expected.items() if not ok)
     train = cache.read_split(summary.path, "train")
-    assert train.features.shape == (18 + len(good), backbone.FEATURE_DIM)
+    assert train.features.shape == (18 + len(good), source_of(DEFAULT_LAYERS).width)
     assert train.features.dtype == np.float32 and np.isfinite(train.features).all()
     assert sorted(i for i in train.ids if "/odd/" in i) == good
     assert train.ids == in_row_order(train.ids)  # the source's order kept across shards

@@ -13,6 +13,7 @@ from classify.config import HeadConfig, PredictConfig
 from classify.heads.logreg import folds_of
 from classify.prediction import predict
 from extract import augment, build, pipeline
+from extract.feature_source import DEFAULT_LAYERS, source_of
 from extract.sources import folder_source
 from tests.conftest import TINY, colour_image, small_shards, write_class_folders
 from workflow.paths import Paths
@@ -76,7 +77,7 @@ def test_a_cache_with_views_keeps_the_images_own_rows_and_updates_like_a_fresh_b
     for split in ("train", "validation"):
         np.testing.assert_array_equal(cache.load(viewed, split)[0], cache.load(plain, split)[0])
         every, labels = cache.load(viewed, split, views=True)
-        assert every.shape == (len(labels), 3, 1280)
+        assert every.shape == (len(labels), 3, source_of(DEFAULT_LAYERS).width)
         np.testing.assert_array_equal(every[:, 0], cache.load(plain, split)[0])
         assert np.abs(every[:, 1] - every[:, 0]).max() > 1e-3
     assert cache.load(plain, "train", views=True)[0].shape[1] == 1  # a cache without views reads as K=1

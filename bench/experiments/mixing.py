@@ -83,7 +83,7 @@ def gathered_blocks(self: Part, seed=None):
             keep = np.zeros(len(self), dtype=bool)
             keep[order[start : start + rows]] = True
             block = self.subset(keep)
-            features, labels = block._read(split_file, np.unique(block.positions // SPAN))
+            features, labels = block.read_spans(split_file, np.unique(block.positions // SPAN))
             mixed = rng.permutation(len(labels))
             yield features[mixed], labels[mixed]
 

@@ -36,6 +36,7 @@ def views_table(data: Path, weights: str, sizes=(160, 224), most: int = 8) -> li
                     engine_dir=engine_dir,
                     views=top,
                     view_policy=policy,
+                    layers="last",  # `first_views` copies one block
                 )
                 build.run(config, progress=False)
                 seconds = sum(s["seconds"] for s in cache.info(Paths(full).cache)["splits"].values())
