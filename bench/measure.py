@@ -290,7 +290,7 @@ def assembly_rows(rows: int) -> list[tuple]:
     from extract.sources import Source
 
     rng = np.random.default_rng(0)
-    config = ExtractConfig(data="-")
+    config = ExtractConfig(data="-", layers="last")  # the rows below are the last layer's width
     ids = [f"train/{i}.jpg" for i in range(rows)]
     split = Split("train", ids, np.zeros(rows, np.int64))
     with tempfile.TemporaryDirectory() as folder:
