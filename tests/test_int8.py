@@ -183,3 +183,7 @@ def test_a_head_on_some_blocks_of_an_int8_cache_predicts_on_the_cache_s_int8_fea
     rows = {row["path"]: row for row in csv.DictReader(open(out / "predictions.csv", newline=""))}
     scores = [float(rows[str(tmp_path / "data" / item)]["score"]) for item in features.ids]
     np.testing.assert_allclose(scores, expected, atol=1e-5)
+    # and its int8 export: the fused model taps the chosen block alone
+    fuse.export(ExportConfig(out=str(out), head="logreg", precision="int8"))
+    agreement = json.loads(Paths(out).export_record.read_text())["agreement"]
+    assert agreement["rows"] > 0 and agreement["same_class"] > 0.5
