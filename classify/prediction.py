@@ -11,6 +11,7 @@ import io
 import json
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,10 @@ import cache
 from classify import saved
 from classify.config import PredictConfig
 from classify.heads.network import probabilities_of_outputs
+from classify.part import columns
 from extract import calibration, engines, images, pipeline
 from extract.backbone import matching_backbone
+from extract.feature_source import source_in
 from extract.hashes import ContentHashes
 from extract.sources import DataError, Split
 from workflow.paths import FINETUNED
@@ -58,9 +61,13 @@ def classifier(config: PredictConfig):
         )
     if config.head == FINETUNED:
         return record, lambda batch: probabilities_of_outputs(model.predict_on_batch(batch))
-    base = matching_backbone(record, config.weights, f"the {config.head} head")
-    # a head trained on int8 features sees int8 features: the engine the cache was extracted with
+    # a head trained on int8 features sees int8 features: the engine the cache was extracted with,
+    # which was calibrated and built on every block the cache holds; the head reads its own blocks' columns
     int8 = calibration.Calibration(record["calibration"]) if record.get("precision") == "int8" else None
+    chosen = source_in(record)
+    cached = replace(chosen, layers=tuple(record["blocks"])) if int8 is not None and record.get("blocks") else chosen
+    keep = columns(chosen.layers, cached.blocks)
+    base = matching_backbone(record, config.weights, f"the {config.head} head", cached)
     engine = engines.make_engine(
         record["engine"],
         base,
@@ -70,7 +77,7 @@ def classifier(config: PredictConfig):
         config.engine_path,
         calibration=int8,
     )
-    return record, lambda batch: model.predict_proba(engine(batch))
+    return record, lambda batch: model.predict_proba(engine(batch)[:, keep])
 
 
 def exported_int8(config: PredictConfig):

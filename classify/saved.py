@@ -28,6 +28,7 @@ RECORDED = (
     "preprocessing",
     "model",
     "feature_source",
+    "blocks",  # the cache's {name: width}: an int8 head reads its blocks' columns of the cache's engine
     "weights",
     "weights_sha256",
     "views",

@@ -160,3 +160,30 @@ def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path,
     assert len(rows) == 12 and all(row["label"] in ("a", "b") for row in rows)
     with pytest.raises(cache.CacheError, match="is of the logreg model"):
         predict(PredictConfig(images=[validation], out=str(out), head="dense", precision="int8"), progress=False)
+
+
+def test_a_head_on_some_blocks_of_an_int8_cache_predicts_on_the_cache_s_int8_features(
+    tmp_path, random_weights, engine_dir
+):
+    write_class_folders(tmp_path / "data" / "train", ["a", "b"], 16)
+    write_class_folders(tmp_path / "data" / "validation", ["a", "b"], 6, seed=1)
+    out = tmp_path / "out"
+    layers = "block_3_project_BN,out_relu"
+    config = small_shards(
+        tmp_path / "data", out, random_weights, engine_dir, precision="int8", calibration=8, layers=layers
+    )
+    build.run(config, progress=False)
+    heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, seeds=1, features="last"))
+    validation = str(tmp_path / "data" / "validation")
+    predict(PredictConfig(images=[validation], out=str(out), batch=4, engine_dir=str(engine_dir)), progress=False)
+    model, _ = saved.load(out, "logreg")
+    # what the head saw: the last layer's columns of the cache's int8 features
+    features = cache.read_split(Paths(out).cache, "validation", blocks=["out_relu"])
+    expected = model.predict_proba(features.features.astype(np.float32)).max(axis=1)
+    rows = {row["path"]: row for row in csv.DictReader(open(out / "predictions.csv", newline=""))}
+    scores = [float(rows[str(tmp_path / "data" / item)]["score"]) for item in features.ids]
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    # and its int8 export: the fused model taps the chosen block alone
+    fuse.export(ExportConfig(out=str(out), head="logreg", precision="int8"))
+    agreement = json.loads(Paths(out).export_record.read_text())["agreement"]
+    assert agreement["rows"] > 0 and agreement["same_class"] > 0.5

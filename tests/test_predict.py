@@ -1,5 +1,6 @@
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -172,13 +173,25 @@ def trained_on_blocks(tmp_path_factory, random_weights, engine_dir):
     return root, out
 
 
-def test_predict_and_export_on_several_blocks_give_the_heads_probabilities(trained_on_blocks, random_weights):
+@pytest.mark.parametrize(
+    ("features", "layers"),
+    [("choose", ["block_3_project_BN", "block_13_expand_relu", "out_relu"]), ("last", ["out_relu"])],
+)
+def test_predict_and_export_on_several_blocks_give_the_heads_probabilities(
+    trained_on_blocks, random_weights, features, layers
+):
     root, out = trained_on_blocks
+    if features != "choose":  # the same cache, the head on the blocks FEATURES names alone
+        out = root / features
+        out.mkdir(exist_ok=True)
+        shutil.copy(Paths(trained_on_blocks[1]).cache, Paths(out).cache)
+        heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, features=features))
     validation = cache.read_split(Paths(out).cache, "validation")
     assert validation.features.shape[1] == 32 + 576 + 1280
     model, record = saved.load(out, "logreg")
-    assert record["feature_source"]["layers"] == ["block_3_project_BN", "block_13_expand_relu", "out_relu"]
-    seen = heads_train.probabilities("logreg", model, validation.features)
+    assert record["feature_source"]["layers"] == layers
+    # what the head saw: the columns of the blocks it chose
+    seen = model.predict_proba(cache.read_split(Paths(out).cache, "validation", blocks=layers).features)
     paths = [root / "data" / i for i in validation.ids]
     predict(PredictConfig(images=[str(p) for p in paths], out=str(out), weights=str(random_weights)), progress=False)
     predicted = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in read_rows(out / "predictions.csv")])
