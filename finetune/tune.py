@@ -108,7 +108,8 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     # Everything is scored before anything is written, and finetune/ is replaced as one set: a
     # failure leaves the previous outputs.
     with cache.staged(paths, "finetune") as staged:
-        record = saved.record_of(meta, {"head": "finetune", "config": asdict(config)})
+        tapped = {"feature_source": saved.load_record(config.out, start)["feature_source"]}  # the start head's blocks
+        record = saved.record_of(meta, {"head": "finetune", "config": asdict(config)} | tapped)
         saved.save(model, staged, "finetune", record)
         scored.save(staged.scored("finetune"), scored_of(results, roles["score"], protocol.score))
         cache.write_text(staged.finetune_metrics, json.dumps(metrics, indent=2))

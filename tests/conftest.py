@@ -158,3 +158,13 @@ def shared_heads(shared_cache) -> dict:
 
     # 30 epochs: at the tutorial's 10 the Dense head is still climbing (~96.5%, BENCHMARKS.md).
     return train.run(HeadConfig(dense_recipe="tutorial", out=str(shared_cache.parent), epochs=30))
+
+
+def seen_by(out, head: str, split: str, views: bool = False):
+    """A split of the cache as the saved `head` sees it: the feature blocks it chose (FEATURES)."""
+    import cache
+    from classify import saved
+    from workflow.paths import Paths
+
+    layers = saved.load_record(out, head)["feature_source"]["layers"]
+    return cache.read_split(Paths(out).cache, split, views, blocks=layers)

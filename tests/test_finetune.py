@@ -32,7 +32,7 @@ from finetune.search import search
 from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import ROOT, TINY, colour_image, generated_cache, write_class_folders
+from tests.conftest import ROOT, TINY, colour_image, generated_cache, seen_by, write_class_folders
 from tests.mixing import assert_mixed
 from workflow.paths import Paths
 
@@ -191,7 +191,7 @@ def test_finetune_writes_model_metrics_and_curve(trained):
 @pytest.mark.parametrize("name", ["logreg", "dense"])
 def test_the_warm_start_gives_the_cached_heads_probabilities(trained, name):
     meta = cache.info(Paths(trained).cache)
-    choice = cache.read_split(Paths(trained).cache, "train")  # dev rows among them: any rows will do
+    choice = seen_by(trained, name, "train")  # dev rows among them: any rows will do
     model, _ = saved.load(trained, name)
     expected = model.predict_proba(choice.features)
     head = start_head(trained, name, meta["fingerprint"])

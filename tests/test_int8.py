@@ -19,6 +19,7 @@ from extract import backbone, build, calibration, engines
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
 from extract.sources import open_source
+from tests.conftest import seen_by
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # int8 conversions and calibrated extractions
@@ -142,7 +143,7 @@ def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path,
     # what the head saw: the cache's int8 features, not float32's
     predict(PredictConfig(images=[validation], out=str(out), batch=4, engine_dir=str(engine_dir)), progress=False)
     model, _ = saved.load(out, "logreg")
-    expected = model.predict_proba(cache.load(Paths(out).cache, "validation")[0]).max(axis=1)
+    expected = model.predict_proba(seen_by(out, "logreg", "validation").features).max(axis=1)
     rows = {row["path"]: row for row in csv.DictReader(open(out / "predictions.csv", newline=""))}
     ids = cache.ids(Paths(out).cache, "validation")  # the cache's rows are in its own order, the CSV's by path
     scores = [float(rows[str(tmp_path / "data" / item)]["score"]) for item in ids]

@@ -20,7 +20,7 @@ from extract import images
 from extract.backbone import WeightsError
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
-from tests.conftest import TINY, colour_image, generated_cache, write_bad_files, write_class_folders
+from tests.conftest import TINY, colour_image, generated_cache, seen_by, write_bad_files, write_class_folders
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # every head trained, then predict and export through TFLite
@@ -71,9 +71,9 @@ def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random
 
 def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_weights):
     root, out = trained
-    validation = cache.read_split(Paths(out).cache, "validation")
     for head in REGISTRY:
         model, _ = saved.load(out, head)
+        validation = seen_by(out, head, "validation")
         seen = model.predict_proba(validation.features)
         predict(
             PredictConfig(

@@ -15,7 +15,7 @@ from classify.prediction import predict
 from extract import augment, build, pipeline
 from extract.feature_source import DEFAULT_LAYERS, source_of
 from extract.sources import folder_source
-from tests.conftest import TINY, colour_image, small_shards, write_class_folders
+from tests.conftest import TINY, colour_image, seen_by, small_shards, write_class_folders
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # extractions with augmented views
@@ -125,7 +125,7 @@ def test_heads_train_on_every_view_and_tta_is_the_mean_over_views(data, tmp_path
     metrics = heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(tmp_path), seeds=2, jobs=1, epochs=3))
     assert set(metrics) == {"logreg", "logreg_tta", "dense", "dense_tta"}
     model, _ = saved.load(str(tmp_path), "logreg")
-    features = cache.read_split(path, "validation", views=True).features
+    features = seen_by(tmp_path, "logreg", "validation", views=True).features
     expected = np.mean([model.predict_proba(features[:, k]) for k in range(2)], axis=0)
     tta = scored.load(Paths(tmp_path).scored("logreg_tta"))
     run = tta.seeds.index(metrics["logreg"]["saved_seed"])
