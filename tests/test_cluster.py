@@ -193,7 +193,7 @@ def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     # what a run killed whole leaves: some finished shards of train, in the store of this cache
     one_process = small_shards(data, tmp_path, random_weights, engine_dir)
     store = ShardStore(Paths(tmp_path).parts, identity.digest([cache.info(single)["fingerprint"], None]))
-    model = backbone.build_backbone(one_process.weights, TINY)
+    model = backbone.build_backbone(one_process.weights, TINY, one_process.source)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
     train = folder_source(data).splits[0]
     for index, shard in shard_work.extract_shards(train, [0, 1, 3], engine, one_process):

@@ -466,7 +466,7 @@ def test_only_the_inputs_decoded_near_a_libjpeg_warning_are_decoded_again_to_fin
     victim.write_bytes(whole[: len(whole) // 2] + whole[-2:])  # decodes, with "premature end of data segment"
     train = folder_source(data).splits[0]
     config = small_shards(data, tmp_path, random_weights, engine_dir, shard_size=1024)
-    model = backbone.build_backbone(config.weights, TINY)
+    model = backbone.build_backbone(config.weights, TINY, config.source)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
     ((_, shard),) = shard_work.extract_shards(train, [0], engine, config)
     position = train.ids.index("train/a/a.5.jpg")
