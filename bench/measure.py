@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -501,6 +502,19 @@ def start_up_rows(data: Path, weights: str, out: Path, limit: int | None, repeat
     return rows
 
 
+def cpu_model() -> tuple[str, str]:
+    """The CPU's name and its vector extensions: int8's speedup over float32 depends on them (on an
+    AVX2-only AMD EPYC it is about 1x; BENCHMARKS.md)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine(), "extensions unknown (no /proc/cpuinfo)"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    return name, ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in wanted)
+
+
 def keras_device() -> str:
     """Where the Keras engine rows ran: they measure a GPU exactly when TensorFlow sees one."""
     if not engines.has_gpu():
@@ -524,6 +538,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
     flops = peak_flops(repeats)
     rows.append(("CPU float32 matmul peak", "–", f"{flops / 1e9:.0f} GFLOP/s", "NumPy 2048² matmul, every core"))
     rows.append(("device of the keras engine rows", "–", keras_device(), "engines.has_gpu()"))
+    rows.append(("CPU", "–", *cpu_model()))
     with tempfile.TemporaryDirectory() as engine_dir, tempfile.TemporaryDirectory() as out:
         engine_dir, out = Path(engine_dir), Path(out)
         for size in (160,) if quick else (160, 224):

@@ -89,13 +89,7 @@ def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) ->
         for name, content in (("float", float_bytes), ("int8", int8_bytes)):
             (Path(folder) / name).write_bytes(content)
             models.append(engines.TFLiteEngine(Path(folder) / name, 32))
-        probs = {name: [] for name in ("float", "int8")}
-        labels = []
-        for positions, batch in calibration.images(rows, size):
-            for name, model in zip(probs, models, strict=True):
-                probs[name].append(model(batch))
-            labels.append(rows.labels[positions])
-    a, b, y = np.concatenate(probs["float"]), np.concatenate(probs["int8"]), np.concatenate(labels)
+        a, b, y, speedup = calibration.side_by_side(*models, rows, size, 32)
     return int8_bytes, {
         "rows": len(y),
         "split": protocol.choose,  # validation, or dev (of train)
@@ -104,4 +98,5 @@ def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) ->
         "max_probability_difference": float(np.abs(a - b).max()),
         "accuracy_float32": float(np.mean(a.argmax(1) == y)),
         "accuracy_int8": float(np.mean(b.argmax(1) == y)),
+        "speedup": speedup,
     }

@@ -16,6 +16,7 @@ accuracy of a quick logistic regression on each version of those rows.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ CHECK_ROWS = 200  # choice rows the agreement is measured on
 # rows give about ±2 points of noise on the difference (paired folds), so 3 points is a real loss.
 TOLERANCE = 0.03
 FOLDS = 5
+# below this speedup over float32 on the check's batches, the build notes that int8 buys nothing here
+WORTH_IT = 1.2
 
 
 def hash_order(ids: list[str]) -> list[int]:
@@ -130,15 +133,27 @@ def cached_split(cache_path, name: str) -> Split:
     return Split(name, ids, cache.labels(cache_path, name), paths=[str(folder / i) for i in ids], content=content)
 
 
+def side_by_side(float_engine, int8_engine, split: Split, image_size: int, batch: int):
+    """Both engines' outputs on `split`'s inputs, batch by batch in turns, the labels, and int8's
+    speed over float32's on those batches: measured, since int8 pays only where the CPU multiplies
+    8-bit integers faster than floats (2.1-2.6x on some of these machines, none on others:
+    BENCHMARKS.md). Each engine's first batch, which sets up its delegate, is not timed; None
+    where there is no second batch."""
+    outputs, labels, seconds = ([], []), [], [0.0, 0.0]
+    for number, (positions, inputs) in enumerate(images(split, image_size, batch)):
+        for which, engine in enumerate((float_engine, int8_engine)):
+            started = time.perf_counter()
+            outputs[which].append(engine(inputs))
+            seconds[which] += (time.perf_counter() - started) if number else 0.0
+        labels.append(split.labels[positions])
+    speedup = seconds[0] / seconds[1] if seconds[1] else None
+    return np.concatenate(outputs[0]), np.concatenate(outputs[1]), np.concatenate(labels), speedup
+
+
 def agreement(float_engine, int8_engine, split: Split, image_size: int, batch: int) -> dict:
     """How the int8 features of `split`'s inputs compare with float32's: cosine per row (mean,
-    min) and the cross-validated accuracy of a quick logistic regression on each."""
-    exact, quantized, labels = [], [], []
-    for positions, inputs in images(split, image_size, batch):
-        exact.append(float_engine(inputs))
-        quantized.append(int8_engine(inputs))
-        labels.append(split.labels[positions])
-    a, b, y = np.concatenate(exact), np.concatenate(quantized), np.concatenate(labels)
+    min), the cross-validated accuracy of a quick logistic regression on each, and the speedup."""
+    a, b, y, speedup = side_by_side(float_engine, int8_engine, split, image_size, batch)
     cosine = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
     result = {
         "rows": len(y),
@@ -146,6 +161,7 @@ def agreement(float_engine, int8_engine, split: Split, image_size: int, batch: i
         "cosine_mean": float(cosine.mean()),
         "cosine_min": float(cosine.min()),
         "tolerance": TOLERANCE,
+        "speedup": speedup,
     }
     counts = np.unique(y, return_counts=True)[1]
     folds = min(FOLDS, int(counts.min()))
@@ -168,26 +184,36 @@ def quick_accuracy(features: np.ndarray, labels: np.ndarray, folds: int) -> floa
 
 
 def describe(check: dict) -> list[str]:
-    """The agreement in one line, and a second line when int8 costs more accuracy on the choice rows
-    than the tolerance allows, naming the setting that goes back."""
+    """The agreement and the speedup in one line; a warning line when int8 costs more accuracy on the
+    choice rows than the tolerance allows, and a note when it is no faster on this CPU, each naming
+    the setting that goes back."""
     line = (
         f"int8 (calibrated on {check['calibration_images']} train images) against float32 on {check['rows']} "
         f"choice rows: feature cosine mean {check['cosine_mean']:.3f}, min {check['cosine_min']:.3f}"
     )
-    if "accuracy_int8" not in check:
-        return [line + " (too few rows per class for a logistic regression)"]
-    line += (
-        f"; logistic regression {100 * check['accuracy_float32']:.1f}% float32, "
-        f"{100 * check['accuracy_int8']:.1f}% int8"
-    )
-    loss = check["accuracy_float32"] - check["accuracy_int8"]
-    if loss <= check["tolerance"]:
-        return [line]
-    return [
-        line,
-        f"warning: int8 features lose {100 * loss:.1f} points of accuracy on those rows (tolerance "
-        f"{100 * check['tolerance']:.0f}): rebuild with PRECISION=float32",
-    ]
+    if "accuracy_int8" in check:
+        line += (
+            f"; logistic regression {100 * check['accuracy_float32']:.1f}% float32, "
+            f"{100 * check['accuracy_int8']:.1f}% int8"
+        )
+    else:
+        line += " (too few rows per class for a logistic regression)"
+    speedup = check.get("speedup")
+    if speedup:
+        line += f"; int8 ran {speedup:.2f}x float32's speed on them"
+    lines = [line]
+    loss = check["accuracy_float32"] - check["accuracy_int8"] if "accuracy_int8" in check else 0.0
+    if loss > check["tolerance"]:
+        lines.append(
+            f"warning: int8 features lose {100 * loss:.1f} points of accuracy on those rows (tolerance "
+            f"{100 * check['tolerance']:.0f}): rebuild with PRECISION=float32"
+        )
+    if speedup and speedup < WORTH_IT:
+        lines.append(
+            f"note: int8 is not faster than float32 on this CPU ({speedup:.2f}x): PRECISION=float32 "
+            "would cost no time here and keeps full accuracy"
+        )
+    return lines
 
 
 def check(int8_engine, model, weights_hash: str, source: Source, config) -> dict:

@@ -54,6 +54,7 @@ def test_the_int8_cache_records_its_precision_and_agreement(tmp_path, random_wei
     assert check["rows"] > 0 and check["calibration_images"] == 8
     assert -1 <= check["cosine_min"] <= check["cosine_mean"] <= 1
     assert 0 <= check["accuracy_int8"] <= 1 and 0 <= check["accuracy_float32"] <= 1
+    assert check["speedup"] > 0  # measured on the check's batches after the first
     assert summary.precision_lines()[0].startswith("int8 (calibrated on 8 train images) against float32")
     assert any(f"-int8-{meta['calibration'][:16]}" in p.name for p in engine_dir.iterdir())
 
@@ -117,6 +118,23 @@ def test_describe_warns_beyond_the_tolerance_naming_the_way_back():
     lines = calibration.describe(check)
     assert len(lines) == 2 and lines[1].startswith("warning:") and "PRECISION=float32" in lines[1]
     assert len(calibration.describe(check | {"accuracy_int8": 0.95 - calibration.TOLERANCE / 2})) == 1
+
+
+def test_describe_notes_an_int8_engine_that_is_no_faster_on_this_cpu():
+    check = {
+        "rows": 200,
+        "calibration_images": 200,
+        "cosine_mean": 0.97,
+        "cosine_min": 0.9,
+        "accuracy_float32": 0.95,
+        "accuracy_int8": 0.95,
+        "tolerance": calibration.TOLERANCE,
+    }
+    slow = calibration.describe(check | {"speedup": 0.97})
+    assert "int8 ran 0.97x float32's speed" in slow[0]
+    assert len(slow) == 2 and slow[1].startswith("note:") and "PRECISION=float32" in slow[1]
+    assert len(calibration.describe(check | {"speedup": 2.3})) == 1
+    assert len(calibration.describe(check | {"speedup": None})) == 1  # one batch: nothing timed
 
 
 def test_int8_with_the_keras_engine_is_refused_in_one_line(tmp_path, capsys):

@@ -66,13 +66,15 @@ def instrumented(root: Path) -> tuple[Timed, Callable]:
     return timed, lambda **settings: build.run(config.ExtractConfig(**settings), progress=False)
 
 
-def one_build(timed: Timed, run: Callable, data: Path, out: Path, weights: str, size: int, engine_dir: Path) -> dict:
+def one_build(
+    timed: Timed, run: Callable, data: Path, out: Path, weights: str, size: int, engine_dir: Path, layers: dict
+) -> dict:
     """Seconds of each part of one forced build."""
     timed.seconds = {}
     started = time.perf_counter()
     run(
         data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
-        engine_dir=str(engine_dir), force=True,
+        engine_dir=str(engine_dir), force=True, **layers,
     )  # fmt: skip
     return timed.seconds | {"whole run": time.perf_counter() - started}
 
@@ -101,6 +103,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--counts", default="1000,5000", help="the two folder sizes")
     parser.add_argument("--damaged-every", type=int, default=0, help="one photo in so many decodes with a warning")
+    parser.add_argument(
+        "--layers", help="LAYERS of the build (unset: the checkout's default; 034e096 knows only the last layer)"
+    )
     parser.add_argument("--out", help="write the result here as JSON")
     args = parser.parse_args()
     root = Path(args.root).resolve()
@@ -112,18 +117,20 @@ def main() -> None:
         folder = Path(folder)
         engine_dir = folder / "engines"
         timed, run = instrumented(root)
+        layers = {"layers": args.layers} if args.layers else {}
         warm = linked_folder(Path(args.photos), folder / "warm", 64)
-        one_build(timed, run, warm, folder / "o0", weights, args.size, engine_dir)
+        one_build(timed, run, warm, folder / "o0", weights, args.size, engine_dir, layers)
         parts = {}
         for count in (small, large):
             data = linked_folder(Path(args.photos), folder / f"data{count}", count, args.damaged_every)
-            parts[count] = one_build(timed, run, data, folder / f"out{count}", weights, args.size, engine_dir)
+            parts[count] = one_build(timed, run, data, folder / f"out{count}", weights, args.size, engine_dir, layers)
         bare = bare_forward(weights, args.size, engine_dir, 1024)
     marginal = {name: (parts[large][name] - parts[small][name]) / (large - small) * 1e3 for name in parts[large]}
     result = {
         "root": str(root),
         "size": args.size,
         "damaged every": args.damaged_every,
+        "layers": args.layers or "default",
         "ms per image, marginal": marginal,
         "bare forward ms per image": bare * 1e3,
         "marginal images/s": 1e3 / marginal["whole run"],
