@@ -509,8 +509,11 @@ def cpu_model() -> tuple[str, str]:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return platform.processor() or platform.machine(), "extensions unknown (no /proc/cpuinfo)"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    # one block per core, alike: the last one's fields stand for all
+    fields = {
+        key.strip(): value.strip() for key, value in (line.split(":", 1) for line in info.splitlines() if ":" in line)
+    }
+    name, flags = fields.get("model name", "?"), fields.get("flags", "").split()
     wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
     return name, ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in wanted)
 

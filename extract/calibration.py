@@ -191,18 +191,19 @@ def describe(check: dict) -> list[str]:
         f"int8 (calibrated on {check['calibration_images']} train images) against float32 on {check['rows']} "
         f"choice rows: feature cosine mean {check['cosine_mean']:.3f}, min {check['cosine_min']:.3f}"
     )
+    loss = 0.0
     if "accuracy_int8" in check:
         line += (
             f"; logistic regression {100 * check['accuracy_float32']:.1f}% float32, "
             f"{100 * check['accuracy_int8']:.1f}% int8"
         )
+        loss = check["accuracy_float32"] - check["accuracy_int8"]
     else:
         line += " (too few rows per class for a logistic regression)"
     speedup = check.get("speedup")
     if speedup:
         line += f"; int8 ran {speedup:.2f}x float32's speed on them"
     lines = [line]
-    loss = check["accuracy_float32"] - check["accuracy_int8"] if "accuracy_int8" in check else 0.0
     if loss > check["tolerance"]:
         lines.append(
             f"warning: int8 features lose {100 * loss:.1f} points of accuracy on those rows (tolerance "

@@ -44,8 +44,8 @@ class ExtractConfig:
     dtype: str = option("float32", "feature precision on disk", choices=("float32", "float16"))
     precision: str = option(
         "float32",
-        "arithmetic of the TFLite engine: int8 (about twice as fast on a CPU) is calibrated on CALIBRATION train "
-        "images and checked against float32 on the choice rows",
+        "arithmetic of the TFLite engine: int8 (up to about twice as fast, on CPUs with fast 8-bit arithmetic) is "
+        "calibrated on CALIBRATION train images and checked against float32 on the choice rows, speed included",
         choices=identity.PRECISIONS,
     )
     calibration: int = option(

@@ -6,7 +6,8 @@ Keras model. The TFLite file is converted once from the same Keras model and kep
 by the weights' hash, the image size and the feature blocks (its one output is every block,
 concatenated: no output order to map). `PRECISION=int8` keeps beside it a full-integer model
 (weights and activations int8, input and output float), calibrated on the user's own images
-(`extract.calibration`) and keyed by the calibration too: XNNPACK runs it about twice as fast.
+(`extract.calibration`) and keyed by the calibration too: XNNPACK runs it up to about twice as fast,
+where the CPU's 8-bit arithmetic is fast (on an AVX2-only AMD EPYC, no faster: BENCHMARKS.md).
 """
 
 from __future__ import annotations
