@@ -34,6 +34,10 @@ def int8_config(out, engine_dir, count):
     )
 
 
+def warnings(lines):
+    return [line for line in lines if line.startswith("warning:")]
+
+
 def test_a_calibration_on_other_images_is_caught(tmp_path, engine_dir, monkeypatch):
     """Faint noise around mid-grey (pixels 120 to 135, as in a washed-out scan): its inputs span a
     sliver of a photo's range, so every photo's input clips. (Uniform noise over 0-255 and flat
@@ -42,7 +46,8 @@ def test_a_calibration_on_other_images_is_caught(tmp_path, engine_dir, monkeypat
     require_shared()
     own = build.run(int8_config(tmp_path / "own", engine_dir, 50), progress=False)
     assert own.precision_check["cosine_mean"] > 0.9
-    assert len(own.precision_lines()) == 1, own.precision_lines()  # no warning on its own images
+    # no accuracy warning on its own images (a speed note may follow, on a CPU without fast int8)
+    assert not warnings(own.precision_lines()), own.precision_lines()
 
     rng = np.random.default_rng(0)
     for name in ("a", "b"):
@@ -55,8 +60,8 @@ def test_a_calibration_on_other_images_is_caught(tmp_path, engine_dir, monkeypat
     caught = build.run(int8_config(tmp_path / "faint_out", engine_dir, 50), progress=False)
     check = cache.info(caught.path)["precision_check"]
     assert check["cosine_mean"] < own.precision_check["cosine_mean"]
-    lines = caught.precision_lines()
-    assert len(lines) == 2 and "PRECISION=float32" in lines[1], lines
+    lines = warnings(caught.precision_lines())
+    assert len(lines) == 1 and "PRECISION=float32" in lines[0], caught.precision_lines()
 
 
 def test_the_int8_export_classifies_as_the_float_export(shared_cache, shared_heads):
