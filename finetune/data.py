@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 import cache
+from classify.heads.network import training_batch
 from classify.protocol import Protocol
 from extract import images, pipeline
 from extract.augment import random_view as augment_view
@@ -44,8 +45,9 @@ def image_dataset(
     shuffle_seed: int | None = None,
     augment: bool = False,
 ):
-    """Batches of (model input, label) for the kept positions of a split, in cache order unless
-    shuffled (`shuffle_seed`); with `augment` (training), each image a new random view every epoch
+    """Batches of (model input, label) for the kept positions of a split, in cache order; or with
+    `shuffle_seed`, a training stream: a new order every epoch, in whole batches only
+    (`classify.heads.network.training_batch`); with `augment` (training), each image a new random view every epoch
     (`extract.augment`'s `finetune` policy, seeded from `shuffle_seed`)."""
     labels = tf.constant(split.labels.astype(np.float32 if binary else np.int64))
     dataset = kept_elements(split, keep, shuffle_seed).map(
@@ -57,7 +59,9 @@ def image_dataset(
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
             lambda pair, seed: (augment_view(pair[0], seed), pair[1]), num_parallel_calls=tf.data.AUTOTUNE
         )
-    return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+    if shuffle_seed is None:
+        return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(training_batch(int(keep.sum()), batch), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def kept_elements(split, keep: np.ndarray, shuffle_seed: int | None = None) -> tf.data.Dataset:

@@ -134,8 +134,9 @@ def fit_class_weights(config, roles: dict, meta: dict) -> dict[int, float] | Non
 
 
 def fit_stream(config, role: tuple, meta: dict, seed: int):
-    """One run's training batches: every fit image once an epoch, in a new order every epoch
-    (the whole split shuffled, `finetune.data.kept_elements`), augmented if `config.augment`."""
+    """One run's training batches: the fit images in a new order every epoch (the whole split
+    shuffled, `finetune.data.kept_elements`), in whole batches (`finetune.data.training_batch`),
+    augmented if `config.augment`."""
     binary = len(meta["class_names"]) == 2
     return image_dataset(*role, meta["image_size"], config.batch, binary, shuffle_seed=seed, augment=config.augment)
 

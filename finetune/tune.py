@@ -9,7 +9,6 @@ decay; FT_RECIPE=tutorial keeps the tutorial's: the Dense head, a fixed rate and
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -48,7 +47,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     saved.check_protocol(saved.load_record(config.out, start), recorded(protocol, config.class_weight), start)
     splits = cached_splits(paths, meta)
     roles = roles_of(splits, protocol)
-    steps_per_epoch = math.ceil(int(roles["fit"][1].sum()) / config.batch)
+    steps = network.steps_per_epoch(int(roles["fit"][1].sum()), config.batch)
 
     layers = source_in(saved.load_record(config.out, start))  # the feature blocks the start head chose
 
@@ -67,7 +66,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     if searched:
         found = search(config, decides, candidate, roles, meta, progress)
         learning_rate, fine_tune_at = found["chosen"]["learning_rate"], found["chosen"]["fine_tune_at"]
-        schedule = warmup_cosine(learning_rate, config.epochs * steps_per_epoch)  # stateless: shared by the runs
+        schedule = warmup_cosine(learning_rate, config.epochs * steps)  # stateless: shared by the runs
     else:
         found = None
         head_rate = saved.load_record(config.out, TUTORIAL_HEAD)["config"]["learning_rate"]

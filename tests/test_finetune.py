@@ -67,21 +67,37 @@ def listed_by_class(tmp_path_factory) -> Split:
     return folder_source(root).splits[0]
 
 
-def fit_labels_of_epochs(stream, epochs: int = 2) -> list[np.ndarray]:
-    return [np.concatenate([labels for _, labels in stream.as_numpy_iterator()]).astype(int) for _ in range(epochs)]
+def fit_batches_of_epochs(stream, epochs: int = 2) -> list[list[np.ndarray]]:
+    return [[labels.astype(int) for _, labels in stream.as_numpy_iterator()] for _ in range(epochs)]
 
 
 @pytest.mark.parametrize("config", [FinetuneConfig(), BaselineConfig()], ids=["finetune", "baseline"])
-def test_every_epoch_of_the_training_stream_mixes_the_whole_split(listed_by_class, config):
+def test_every_epoch_of_the_training_stream_mixes_the_whole_split_in_whole_batches(listed_by_class, config):
+    """The images in a new order every epoch, so the few of the last partial batch, left out, change."""
     split = listed_by_class
     keep = np.ones(len(split), dtype=bool)
     keep[::10] = False  # the dev rows, held out
+    fit_count = int(keep.sum())
+    remainder = fit_count % config.batch  # the last partial batch's images, left out
+    assert remainder
     meta = {"image_size": TINY, "class_names": list(LISTED)}
-    epochs = fit_labels_of_epochs(fit_stream(config, (split, keep), meta, seed=0))
-    for labels in epochs:
-        np.testing.assert_equal(np.sort(labels), np.sort(split.labels[keep]))  # every fit image once
+    epochs = fit_batches_of_epochs(fit_stream(config, (split, keep), meta, seed=0))
+    for batches in epochs:
+        assert len(batches) == fit_count // config.batch
+        assert all(len(labels) == config.batch for labels in batches)
+        labels = np.concatenate(batches)
+        left_out = np.bincount(split.labels[keep], minlength=3) - np.bincount(labels, minlength=3)
+        assert left_out.min() >= 0 and left_out.sum() == remainder  # every other fit image, once
         assert_mixed(labels, len(LISTED))
-    assert not np.array_equal(*epochs)  # a new order every epoch
+    assert not np.array_equal(*map(np.concatenate, epochs))  # a new order every epoch
+
+
+def test_fewer_images_than_a_batch_train_as_one_batch(listed_by_class):
+    keep = np.zeros(len(listed_by_class), dtype=bool)
+    keep[[np.flatnonzero(listed_by_class.labels == label)[0] for label in range(3)]] = True  # one of each class
+    meta = {"image_size": TINY, "class_names": list(LISTED)}
+    (batches,) = fit_batches_of_epochs(fit_stream(FinetuneConfig(), (listed_by_class, keep), meta, seed=0), 1)
+    assert [sorted(labels) for labels in batches] == [[0, 1, 2]]
 
 
 def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):

@@ -90,7 +90,10 @@ def test_streamed_rows_train_as_rows_in_memory_or_are_refused_in_one_line(name, 
         return
     a = fitted(name, streamed, choose, search_rows=1000).predict_proba(test.features)
     b = fitted(name, streamed.load(), choose).predict_proba(test.features)
-    assert np.mean(np.abs(a - b)) < 0.03
+    # the noise to expect: the rows in memory again, in another order (another seed); for the MLP
+    # it is larger than 0.03 (measured 0.042)
+    noise = np.mean(np.abs(fitted(name, streamed.load(), choose, seed=1).predict_proba(test.features) - b))
+    assert np.mean(np.abs(a - b)) < max(0.03, 1.5 * noise)
     assert abs(np.mean(a.argmax(1) == test.labels) - np.mean(b.argmax(1) == test.labels)) <= 0.03
 
 
