@@ -94,7 +94,9 @@ def test_streamed_rows_train_as_rows_in_memory_or_are_refused_in_one_line(name, 
     # it is larger than 0.03 (measured 0.042)
     noise = np.mean(np.abs(fitted(name, streamed.load(), choose, seed=1).predict_proba(test.features) - b))
     assert np.mean(np.abs(a - b)) < max(0.03, 1.5 * noise)
-    assert abs(np.mean(a.argmax(1) == test.labels) - np.mean(b.argmax(1) == test.labels)) <= 0.03
+    # two accuracies on 150 test rows differ by 0.037 (one standard error) by chance alone; the MLP in
+    # memory ranged 0.83-0.89 over seeds 0-3
+    assert abs(np.mean(a.argmax(1) == test.labels) - np.mean(b.argmax(1) == test.labels)) <= 0.05
 
 
 @pytest.mark.parametrize("name", EVERY_HEAD)

@@ -11,7 +11,7 @@ from classify import saved, train
 from classify.config import HeadConfig
 from classify.heads import network
 from classify.linear import logreg_pipeline, streamed_logreg
-from classify.part import SPAN, Part, every_view
+from classify.part import SPAN, Loaded, Part, every_view
 from classify.protocol import protocol_of, rows_of
 from tests.mixing import assert_mixed, unmixed_parts
 
@@ -80,6 +80,18 @@ def test_every_training_stream_mixes_its_classes_in_every_tenth_of_an_epoch(
     rows = 6000 * per_image
     assert len(stream) == (rows if kind == "blocks" else rows - rows % HeadConfig().batch)
     assert_mixed(stream, n_classes, views=views if kind == "streamed" else 1)
+
+
+def test_rows_in_memory_come_in_a_uniform_random_order_so_any_row_may_be_left_out():
+    """Each epoch's order a uniform permutation: the last partial batch, left out, is then any rows
+    alike. Rows in memory are one block, already shuffled with the epoch's seed; shuffled again with
+    the same seed, the order was that permutation applied twice, which keeps a row where it was
+    twice as often (two per epoch, not one), so the last rows in memory were left out twice as often."""
+    count = 40
+    rows = Loaded(np.arange(count, dtype=np.float32)[:, None], np.arange(count) % 2, [str(i) for i in range(count)])
+    stream = network.batches(rows, HeadConfig(batch=count, seed=0), 2)  # one batch: the whole epoch
+    in_place = [np.sum(np.concatenate([x.numpy()[:, 0] for x, _ in stream]) == np.arange(count)) for _ in range(150)]
+    assert np.mean(in_place) < 1.4  # uniform: 1 ± 0.08; the permutation applied twice: 2
 
 
 def test_the_mixing_check_fails_a_stream_of_rows_stored_in_listing_order(tmp_path, small_blocks):
