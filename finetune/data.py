@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 import cache
-from classify.heads.network import training_batch
+from classify.heads.network import training_batches
 from classify.protocol import Protocol
 from extract import images, pipeline
 from extract.augment import random_view as augment_view
@@ -46,9 +46,9 @@ def image_dataset(
     augment: bool = False,
 ):
     """Batches of (model input, label) for the kept positions of a split, in cache order; or with
-    `shuffle_seed`, a training stream: a new order every epoch, in whole batches only
-    (`classify.heads.network.training_batch`); with `augment` (training), each image a new random view every epoch
-    (`extract.augment`'s `finetune` policy, seeded from `shuffle_seed`)."""
+    `shuffle_seed`, a training stream: a new order every epoch, a last batch of under half a batch
+    left out (`classify.heads.network.training_batches`); with `augment` (training), each image a
+    new random view every epoch (`extract.augment`'s `finetune` policy, seeded from `shuffle_seed`)."""
     labels = tf.constant(split.labels.astype(np.float32 if binary else np.int64))
     dataset = kept_elements(split, keep, shuffle_seed).map(
         lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
@@ -61,7 +61,8 @@ def image_dataset(
         )
     if shuffle_seed is None:
         return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
-    return dataset.batch(training_batch(int(keep.sum()), batch), drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    size, drop = training_batches(int(keep.sum()), batch)
+    return dataset.batch(size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)
 
 
 def kept_elements(split, keep: np.ndarray, shuffle_seed: int | None = None) -> tf.data.Dataset:

@@ -32,6 +32,9 @@ from workflow.paths import RunFiles
 
 # Settings that do not change what one run computes (weights are checked by their values).
 RUN_INDEPENDENT = ("out", "weights", "seed", "seeds")
+# The training stream, recorded with the settings that decide whether kept runs and searches are
+# reused: those made with another stream (before issue 23's fixes) are trained again.
+STREAM = "whole fit split reshuffled every epoch; a last batch of under half a batch left out"
 MONITOR = "val_loss"  # Keras's name for the loss on the choice rows given as validation_data
 
 
@@ -94,7 +97,7 @@ def train_runs(
     (less RUN_INDEPENDENT), the cache, the protocol, and `settings`; otherwise it starts afresh."""
     settings = (
         {key: value for key, value in asdict(config).items() if key not in RUN_INDEPENDENT}
-        | {"cache": meta["fingerprint"]}
+        | {"cache": meta["fingerprint"], "stream": STREAM}
         | settings
     )
     epochs, batch = config.epochs, config.batch
@@ -135,8 +138,8 @@ def fit_class_weights(config, roles: dict, meta: dict) -> dict[int, float] | Non
 
 def fit_stream(config, role: tuple, meta: dict, seed: int):
     """One run's training batches: the fit images in a new order every epoch (the whole split
-    shuffled, `finetune.data.kept_elements`), in whole batches (`finetune.data.training_batch`),
-    augmented if `config.augment`."""
+    shuffled, `finetune.data.kept_elements`), a last batch of under half a batch left out
+    (`classify.heads.network.training_batches`), augmented if `config.augment`."""
     binary = len(meta["class_names"]) == 2
     return image_dataset(*role, meta["image_size"], config.batch, binary, shuffle_seed=seed, augment=config.augment)
 

@@ -19,7 +19,7 @@ import keras
 import cache
 from finetune.config import SEARCH_POINTS, FinetuneConfig
 from finetune.data import image_dataset
-from finetune.runs import fit_class_weights, fit_stream
+from finetune.runs import STREAM, fit_class_weights, fit_stream
 
 
 @dataclass
@@ -46,7 +46,7 @@ def search(
     # what else shapes a candidate's steps: its batches, their augmentation and class weights (the seed
     # names the folder)
     shaping = ("batch", "augment", "class_weight", "search_rates", "search_depths", "search_steps")
-    settings = settings | {key: getattr(config, key) for key in shaping}
+    settings = settings | {key: getattr(config, key) for key in shaping} | {"stream": STREAM}
     if path.exists() and json.loads(path.read_text()).get("settings") == settings:
         return json.loads(path.read_text())["search"]
     per_point = config.search_steps // SEARCH_POINTS

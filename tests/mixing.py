@@ -1,4 +1,5 @@
-"""The one check every training stream must pass: it mixes the classes throughout an epoch.
+"""The checks every training stream must pass: it mixes the classes throughout an epoch, and
+its batches are whole but for a last one of half a batch or more.
 
 The cache stores each class's rows together (listing order), so a stream that samples blocks
 or buffers from that order sees one class at a time. Each tenth of an epoch must hold every
@@ -37,3 +38,12 @@ def unmixed_parts(stream_labels, n_classes: int | None = None, parts: int = PART
 def assert_mixed(stream_labels, n_classes: int | None = None, views: int = 1) -> None:
     problems = unmixed_parts(stream_labels, n_classes, views=views)
     assert not problems, "the stream does not mix its classes:\n" + "\n".join(problems[:10])
+
+
+def assert_batched(batches: list, count: int, batch: int) -> None:
+    """Full batches of `count` rows, and the last partial batch only if it holds half a batch or
+    more; left out, it is under half a batch (`network.training_batches`)."""
+    sizes = [len(labels) for labels in batches]
+    assert set(sizes[:-1]) <= {batch} and 2 * sizes[-1] >= min(batch, count), sizes
+    remainder = count % batch
+    assert sum(sizes) == (count - remainder if 2 * remainder < batch else count), (sizes, count)

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 import cache
+import finetune.search
 from classify import saved, scored
 from classify import train as heads_train
 from classify.config import HeadConfig
@@ -33,7 +34,7 @@ from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
 from tests.conftest import ROOT, TINY, colour_image, generated_cache, seen_by, write_class_folders
-from tests.mixing import assert_mixed
+from tests.mixing import assert_batched, assert_mixed
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # end-to-end fine-tuning runs, resumed and searched: minutes in all
@@ -71,23 +72,24 @@ def fit_batches_of_epochs(stream, epochs: int = 2) -> list[list[np.ndarray]]:
     return [[labels.astype(int) for _, labels in stream.as_numpy_iterator()] for _ in range(epochs)]
 
 
+@pytest.mark.parametrize("remainder", [3, 30])  # a last batch left out, and one kept
 @pytest.mark.parametrize("config", [FinetuneConfig(), BaselineConfig()], ids=["finetune", "baseline"])
-def test_every_epoch_of_the_training_stream_mixes_the_whole_split_in_whole_batches(listed_by_class, config):
-    """The images in a new order every epoch, so the few of the last partial batch, left out, change."""
+def test_every_epoch_of_the_training_stream_mixes_the_whole_split(listed_by_class, config, remainder):
+    """The images in a new order every epoch, so the few of a last batch of under half a batch,
+    left out, change."""
     split = listed_by_class
     keep = np.ones(len(split), dtype=bool)
     keep[::10] = False  # the dev rows, held out
+    keep[np.flatnonzero(keep)[: (keep.sum() - remainder) % config.batch]] = False
     fit_count = int(keep.sum())
-    remainder = fit_count % config.batch  # the last partial batch's images, left out
-    assert remainder
+    assert fit_count % config.batch == remainder
     meta = {"image_size": TINY, "class_names": list(LISTED)}
     epochs = fit_batches_of_epochs(fit_stream(config, (split, keep), meta, seed=0))
     for batches in epochs:
-        assert len(batches) == fit_count // config.batch
-        assert all(len(labels) == config.batch for labels in batches)
+        assert_batched(batches, fit_count, config.batch)
         labels = np.concatenate(batches)
         left_out = np.bincount(split.labels[keep], minlength=3) - np.bincount(labels, minlength=3)
-        assert left_out.min() >= 0 and left_out.sum() == remainder  # every other fit image, once
+        assert left_out.min() >= 0  # every other fit image once
         assert_mixed(labels, len(LISTED))
     assert not np.array_equal(*map(np.concatenate, epochs))  # a new order every epoch
 
@@ -297,7 +299,7 @@ def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engin
         np.testing.assert_allclose(first["choice_loss"], second["choice_loss"], rtol=1e-4)
 
 
-def test_a_kept_search_is_made_again_for_another_batch_or_augmentation(tmp_path):
+def test_a_kept_search_is_made_again_for_another_batch_augmentation_or_stream(tmp_path, monkeypatch):
     data = write_class_folders(tmp_path / "data" / "train", ["a", "b"], 4)
     (split,) = folder_source(data.parent).splits
     everything = np.ones(len(split), dtype=bool)
@@ -323,6 +325,8 @@ def test_a_kept_search_is_made_again_for_another_batch_or_augmentation(tmp_path)
     assert searched(batch=4) == 0  # the same settings: the kept search
     assert searched(batch=2) == 1  # another batch trains other steps
     assert searched(batch=2, augment=False) == 1  # other training images
+    monkeypatch.setattr(finetune.search, "STREAM", "another training stream")
+    assert searched(batch=2, augment=False) == 1  # a search kept from another version's stream
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from classify.heads import network
 from classify.linear import logreg_pipeline, streamed_logreg
 from classify.part import SPAN, Loaded, Part, every_view
 from classify.protocol import protocol_of, rows_of
-from tests.mixing import assert_mixed, unmixed_parts
+from tests.mixing import assert_batched, assert_mixed, unmixed_parts
 
 DIM = 16
 
@@ -62,8 +62,18 @@ def stream_of(kind: str, path) -> np.ndarray:
     batches = [
         labels.numpy() for _, labels in network.batches(part if kind == "streamed" else part.load(), config, n_classes)
     ]
-    assert {len(labels) for labels in batches} == {config.batch}  # whole batches only: the last partial one left out
+    assert_batched(batches, len(part) * part.views, config.batch)
     return np.concatenate(batches).astype(int)
+
+
+@pytest.mark.parametrize(
+    "count, steps, left_out", [(1633, 51, 1), (1800, 56, 8), (63, 2, 0), (48, 2, 0), (20, 1, 0), (32, 1, 0)]
+)
+def test_a_last_batch_of_under_half_a_batch_is_left_out(count, steps, left_out):
+    size, drop = network.training_batches(count, 32)
+    assert size == min(32, count)
+    assert network.steps_per_epoch(count, 32) == steps
+    assert (count % size if drop else 0) == left_out
 
 
 @pytest.mark.slow
@@ -77,8 +87,7 @@ def test_every_training_stream_mixes_its_classes_in_every_tenth_of_an_epoch(
     path = blob_cache(tmp_path / "features.h5", n_classes, rows=(6000, 10, 10), views=views)
     stream = stream_of(kind, path)
     per_image = 1 if kind == "blocks" else views  # blocks give images; the heads train on every view
-    rows = 6000 * per_image
-    assert len(stream) == (rows if kind == "blocks" else rows - rows % HeadConfig().batch)
+    assert len(stream) == 6000 * per_image  # 6,000 and 48,000 rows: no last batch under half a batch
     assert_mixed(stream, n_classes, views=views if kind == "streamed" else 1)
 
 

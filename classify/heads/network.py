@@ -85,28 +85,32 @@ class EagerValidation(keras.callbacks.Callback):
         logs["val_accuracy"] = float(self.accuracy.result())
 
 
-def training_batch(count: int, batch: int) -> int:
-    """The batch size of a training stream of `count` rows, which leaves out each epoch's last
-    partial batch (a different few rows every epoch, as the order changes): for the Keras heads
-    and for fine-tuning.
+def training_batches(count: int, batch: int) -> tuple[int, bool]:
+    """(batch size, whether the last partial batch is left out) of a training stream of `count`
+    rows: for the Keras heads and for fine-tuning.
 
     RMSprop and Adam scale each step by the gradients' running size, not by the batch's: a last
     batch of one image (1,633 fit images in 32s) got a full step from one image's gradient, right
-    before the epoch's choice-row check. On pbc_sample that step alone dropped the choice rows'
-    accuracy from 91% to 79% (issue 23's spike in epochs 1 and 2). Fewer images than a batch: one
-    batch of them all."""
-    return min(batch, count)
+    before the epoch's check on the choice rows. On pbc_sample that step alone dropped the choice
+    rows' accuracy from 91% to 79% (issue 23's spike in epochs 1 and 2). So a last batch of under
+    half a batch is left out, a different few rows every epoch as the order changes; a larger one
+    is kept, so a small fit set loses no more than that. Fewer rows than a batch: one batch of
+    them all."""
+    size = min(batch, count)
+    return size, 2 * (count % size) < size
 
 
 def steps_per_epoch(count: int, batch: int) -> int:
-    """A training stream's batches per epoch (`training_batch`)."""
-    return count // training_batch(count, batch)
+    """A training stream's batches per epoch (`training_batches`)."""
+    size, drop = training_batches(count, batch)
+    return count // size if drop else -(-count // size)
 
 
 def batches(rows, config, n_classes: int) -> tf.data.Dataset:
-    """Whole batches (`training_batch`) of every view of the rows, a block at a time in a new random order each epoch
-    (`blocks(seed)`: rows in memory are one block, shuffled whole; rows streamed from the cache
-    are blocks of spans in random order, mixed within each), so memory holds a block or two."""
+    """Batches (`training_batches`) of every view of the rows, a block at a time in a new random
+    order each epoch (`blocks(seed)`: rows in memory are one block, shuffled whole; rows streamed
+    from the cache are blocks of spans in random order, mixed within each), so memory holds a
+    block or two."""
     epochs = itertools.count()
 
     def rows_of_epoch():
@@ -122,13 +126,13 @@ def batches(rows, config, n_classes: int) -> tf.data.Dataset:
         tf.TensorSpec((None, rows.dim), tf.float32),
         tf.TensorSpec((None,), tf.float32 if n_classes == 2 else tf.int64),
     )
-    size = training_batch(len(rows) * rows.views, config.batch)
+    size, drop = training_batches(len(rows) * rows.views, config.batch)
     return (
         tf.data.Dataset.from_generator(rows_of_epoch, output_signature=signature)
         .unbatch()
-        .batch(size, drop_remainder=True)
+        .batch(size, drop_remainder=drop)
         # a known length: Keras then ends each epoch on time instead of warning that data ran out
-        .apply(tf.data.experimental.assert_cardinality(len(rows) * rows.views // size))
+        .apply(tf.data.experimental.assert_cardinality(steps_per_epoch(len(rows) * rows.views, config.batch)))
         .prefetch(tf.data.AUTOTUNE)
     )
 
