@@ -76,7 +76,7 @@ space := $(subst ,, )
 flag = $(if $(call on,$(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
-.PHONY: all venv features heads finetune baseline report audit predict export bench lint test test-fast clean
+.PHONY: all venv features heads finetune baseline report audit predict export bench lint test test-fast coverage clean
 
 all: features heads finetune report
 
@@ -146,12 +146,23 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The whole suite on TEST_WORKERS pytest-xdist workers (0: one process); the tests on the real photos'
+# cache share one worker, which builds it once. It prints the 15 slowest tests and the budget's misses.
+TEST_WORKERS ?= 2
+PYTEST_WORKERS = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS) --durations=15
 
 # The edit-test loop: the unit tier, without the end-to-end runs on ../shared or real clusters.
 test-fast: venv
-	$(PY) -m pytest -m "not e2e and not slow" -q
+	$(PY) -m pytest -m "not e2e and not slow" -q $(PYTEST_WORKERS)
+
+# Line and branch coverage of the packages over the whole suite (subprocesses included).
+coverage: venv
+	$(PY) -m coverage erase
+	$(PY) -m coverage run -m pytest $(PYTEST_WORKERS) -q
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report --skip-covered --sort=cover
 
 clean:
 	rm -rf $(OUT)

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -90,9 +91,25 @@ def random_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine_dir(tmp_path_factory) -> Path:
-    """One TFLite conversion per weights and size for the whole session."""
-    return tmp_path_factory.mktemp("engines")
+def engine_dir(tmp_path_factory, worker_id) -> Path:
+    """One TFLite conversion per weights, size and layers for the whole run: under pytest-xdist the
+    workers share one folder (engines are written whole, by rename, so a worker never reads half of
+    another's)."""
+    root = tmp_path_factory.getbasetemp()
+    folder = (root if worker_id == "master" else root.parent) / "engines"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def private_copy(out: Path, tmp_path: Path) -> Path:
+    """A session-built artifacts folder `out`, for one test that writes into it: its files as hard
+    links (every writer here replaces a file, never edits it), and a link to the data beside it,
+    which the test must only read."""
+    copy = tmp_path / out.name
+    shutil.copytree(out, copy, copy_function=os.link, symlinks=True)
+    if (out.parent / "data").exists():
+        (tmp_path / "data").symlink_to(out.parent / "data")
+    return copy
 
 
 def small_shards(data: Path, out: Path, weights: Path, engine_dir: Path, **more):
@@ -119,11 +136,46 @@ def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **se
     return build.run(config, progress=False).path
 
 
+UNIT_SECONDS = 5  # a test without the slow mark should take less: `make test-fast` runs them all in a minute
+LONG_SECONDS = 60  # a test longer than this says why it cannot be smaller, in a comment beside it
+
+
+def worker_group(item) -> str | None:
+    """Under pytest-xdist (`--dist loadgroup`) the tests that share an expensive fixture run on one
+    worker, which builds it once: the real photos' cache, or a module's own fixture."""
+    fixtures = getattr(item, "_fixtureinfo", None)
+    definitions = fixtures.name2fixturedefs if fixtures else {}
+    if "shared_cache" in definitions:
+        return "shared_cache"
+    if any(chain[-1].scope == "module" for chain in definitions.values()):
+        return item.path.name
+    return None
+
+
 def pytest_collection_modifyitems(items) -> None:
     """Every test in a `test_e2e_*` file is `e2e`: `make test-fast` leaves them out."""
     for item in items:
         if item.path.name.startswith("test_e2e_"):
             item.add_marker(pytest.mark.e2e)
+        group = worker_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The budget: name each unit test over UNIT_SECONDS (mark it slow, or make it smaller) and
+    each test over LONG_SECONDS (it needs a comment saying why it cannot be smaller)."""
+    reports = [r for r in terminalreporter.stats.get("passed", []) if r.when == "call"]
+    unmarked = [r for r in reports if r.duration > UNIT_SECONDS and not {"slow", "e2e"} & set(r.keywords)]
+    long = [r for r in reports if r.duration > LONG_SECONDS]
+    for title, over in (
+        (f"unit tests over {UNIT_SECONDS} s without the slow mark", unmarked),
+        (f"tests over {LONG_SECONDS} s", long),
+    ):
+        if over:
+            terminalreporter.write_sep("-", f"budget: {len(over)} {title}")
+            for report in sorted(over, key=lambda r: -r.duration):
+                terminalreporter.write_line(f"{report.duration:7.1f} s  {report.nodeid}")
 
 
 def require_shared() -> None:

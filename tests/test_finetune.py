@@ -33,23 +33,33 @@ from finetune.search import search
 from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import ROOT, TINY, colour_image, generated_cache, seen_by, write_class_folders
+from tests.conftest import ROOT, TINY, colour_image, generated_cache, private_copy, seen_by, write_class_folders
 from tests.mixing import assert_batched, assert_mixed
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # end-to-end fine-tuning runs, resumed and searched: minutes in all
 
 
-@pytest.fixture
-def trained(tmp_path, random_weights, engine_dir):
-    """A cache of generated images and its heads, in a fresh artifacts folder."""
-    data = tmp_path / "data"
+def cache_and_heads(root, random_weights, engine_dir):
+    """A cache of generated images and its heads (one run each), in `root`/artifacts."""
+    data = root / "data"
     write_class_folders(data / "train", ["a", "b"], 16)
     write_class_folders(data / "validation", ["a", "b"], 6, seed=1)
-    out = tmp_path / "artifacts"
+    out = root / "artifacts"
     generated_cache(data, out, random_weights, engine_dir)
-    heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2))
+    heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
     return out
+
+
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory, random_weights, engine_dir):
+    return cache_and_heads(tmp_path_factory.mktemp("trained"), random_weights, engine_dir)
+
+
+@pytest.fixture
+def trained(trained_once, tmp_path):
+    """The module's cache and heads, in an artifacts folder of this test's own."""
+    return private_copy(trained_once, tmp_path)
 
 
 LISTED = {"a": 1200, "b": 900, "c": 600}  # more images than a bounded shuffle buffer of 1,024 holds
@@ -283,11 +293,11 @@ def swapped_validation_labels(tmp_path, random_weights, engine_dir):
 def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engine_dir):
     searches = []
     for out in swapped_validation_labels(tmp_path, random_weights, engine_dir):
-        search = dict(search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[100, 140])
+        search = dict(search_steps=2, search_rates=[1e-5, 1e-2], search_depths=[100])
         config = FinetuneConfig(out=str(out), epochs=1, batch=8, seeds=1, **search)
         entry = run(config, progress=False)["finetune"]
         found = entry["search"]
-        assert len(found["candidates"]) == 4 and entry["schedule"] == "warm-up then cosine decay"
+        assert len(found["candidates"]) == 2 and entry["schedule"] == "warm-up then cosine decay"
         finals = [c["choice_loss"][-1] for c in found["candidates"]]
         chosen = found["candidates"][int(np.argmin(finals))]
         assert found["chosen"] == {"learning_rate": chosen["learning_rate"], "fine_tune_at": chosen["fine_tune_at"]}
@@ -365,7 +375,7 @@ def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trai
     listed = trained / "exclude.txt"
     listed.write_text("train/a/a.3.jpg\n")
     heads_train.run(
-        HeadConfig(dense_recipe="tutorial", out=str(trained), epochs=2, jobs=1, folds=2, exclude=str(listed))
+        HeadConfig(dense_recipe="tutorial", out=str(trained), epochs=2, jobs=1, folds=2, seeds=1, exclude=str(listed))
     )
     assert saved.load_record(trained, "dense")["protocol"]["excluded_ids"] != recorded["excluded_ids"]
     with pytest.raises(saved.ProtocolMismatchError, match=r"excluded train ids \(EXCLUDE\)"):
@@ -373,7 +383,8 @@ def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trai
     assert not (trained / "finetune" / "metrics.json").exists()
 
 
-def test_finetune_refuses_a_dataset_changed_since_the_cache(trained):
+def test_finetune_refuses_a_dataset_changed_since_the_cache(tmp_path, random_weights, engine_dir):
+    trained = cache_and_heads(tmp_path, random_weights, engine_dir)  # its own data: the test edits it
     (trained.parent / "data" / "train" / "a" / "a.0.jpg").write_bytes(b"edited since")
     with pytest.raises(cache.CacheError, match="changed since the cache was built"):
         run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)

@@ -34,7 +34,8 @@ def trained(tmp_path_factory, random_weights, engine_dir):
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
     generated_cache(root / "data", out, random_weights, engine_dir)
-    heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, heads=list(REGISTRY)))
+    config = HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, seeds=1, heads=list(REGISTRY))
+    heads_train.run(config)
     finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8, seeds=1), progress=False)
     return root, out
 
@@ -169,7 +170,7 @@ def trained_on_blocks(tmp_path_factory, random_weights, engine_dir):
     out = root / "artifacts"
     layers = "block_3_project_BN,block_13_expand_relu,out_relu"
     generated_cache(root / "data", out, random_weights, engine_dir, layers=layers, image_size=64)
-    heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2))
+    heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, seeds=1))
     return root, out
 
 
@@ -185,7 +186,7 @@ def test_predict_and_export_on_several_blocks_give_the_heads_probabilities(
         out = root / features
         out.mkdir(exist_ok=True)
         shutil.copy(Paths(trained_on_blocks[1]).cache, Paths(out).cache)
-        heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, features=features))
+        heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, seeds=1, features=features))
     validation = cache.read_split(Paths(out).cache, "validation")
     assert validation.features.shape[1] == 32 + 576 + 1280
     model, record = saved.load(out, "logreg")

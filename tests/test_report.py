@@ -206,7 +206,8 @@ def two_sizes(tmp_path_factory, random_weights, engine_dir):
     for size in (TINY, 40):
         out = root / f"out{size}"
         generated_cache(root / "data", out, random_weights, engine_dir, image_size=size)
-        heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, seeds=2))
+        seeds = 2 if size == TINY else 1  # several runs where the report shows their spread
+        heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, seeds=seeds))
         outs.append(out)
     search = dict(search_steps=3, search_rates=[1e-5, 1e-4], search_depths=[100])
     finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1, **search), progress=False)
