@@ -140,7 +140,7 @@ def test_only_workflow_paths_names_artifacts():
         "cache/shards.py: / 'manifest.json'",
         "extract/identity.py: / '.keras'",
         "extract/identity.py: / 'models'",
-        "extract/sources.py: / 'tensorflow_datasets'",
+        "extract/tfds_source.py: / 'tensorflow_datasets'",
         "workflow/settings_doc.py: / 'docs/settings.md'",  # the repository's own page, not an output
     }
     assert [f for f in found if not f.startswith("bench/") and f not in allowed] == []
