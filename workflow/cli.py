@@ -12,8 +12,8 @@ loads TensorFlow), prints the result, and chooses the exit code:
     2  bad flags or settings
     130 interrupted
 
-Every command also takes `--quiet` (no progress bars), `--verbose` (TensorFlow's and absl's
-native log lines, hidden otherwise) and `--debug` (a traceback instead of one line).
+Every command also takes `--quiet` (no progress bars), `--verbose` (TensorFlow's, absl's and
+Dask's own log lines, hidden otherwise) and `--debug` (a traceback instead of one line).
 """
 
 from __future__ import annotations
@@ -130,8 +130,11 @@ def hide_native_logs() -> None:
     """Send what C++ libraries write straight to file descriptor 2 (TensorFlow's oneDNN and
     absl start-up lines, XNNPACK's delegate notice) to /dev/null, while Python's own stderr
     (progress bars, warnings, errors) moves to a copy of the real one. A crash still prints its
-    Python stack there (faulthandler). TensorFlow's and absl's Python loggers show errors only."""
+    Python stack there (faulthandler). TensorFlow's and absl's Python loggers show errors only, and so
+    do Dask's (set through its environment, which its worker processes inherit, before Dask is
+    imported: its INFO lines of every worker's start and restart would land between the progress bars)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     try:
         if sys.stderr.fileno() != 2:
             return  # done already
