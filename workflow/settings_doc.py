@@ -61,7 +61,9 @@ def config_of(module: str) -> type:
 
 
 def _cell(text: str) -> str:
-    return text.replace("%%", "%").replace("|", "\\|")  # argparse's escaped percent; a table's bar
+    """Help text as Markdown: argparse's escaped percent, a table's bar, and `<out>`, which would
+    read as an HTML tag."""
+    return text.replace("%%", "%").replace("|", "\\|").replace("<", "\\<")
 
 
 def _default(field: dataclasses.Field) -> str:
@@ -88,7 +90,7 @@ def _command(target: str, module: str) -> str:
         [
             f"## `make {target}`: `{main.prog}`",
             "",
-            summary,
+            _cell(summary),
             "",
             "| Make variable | flag | default | meaning |",
             "|---|---|---|---|",
