@@ -1,9 +1,10 @@
 # Offline feature-cache workflow for transfer learning on images.
 # `make all` runs every stage; `make test` runs the tests. The first use creates .venv.
 #
-# Every setting's default lives in one place, its stage's config dataclass: see
-# `python -m extract --help` (or classify, finetune, ...). A variable set here, e.g.
-# `make features IMG_SIZE=224`, becomes that flag; an unset one leaves the default.
+# Every setting's default lives in one place, its stage's config dataclass, whose fields also name
+# their Make variable (docs/settings.md, written by `make docs`; tests/test_layout.py checks the lists
+# and flag lines below against them). A variable set here, e.g. `make features IMG_SIZE=224`, becomes
+# that flag; an unset one leaves the default.
 # Stages after `make features` take their weights from the cache unless WEIGHTS is set.
 
 OUT          ?= artifacts
@@ -76,7 +77,7 @@ space := $(subst ,, )
 flag = $(if $(call on,$(2)),$(1))
 COMMON = --out $(OUT) $(call flag,--verbose,$(VERBOSE))
 
-.PHONY: all venv features heads finetune baseline report audit predict export bench lint test test-fast coverage clean
+.PHONY: all venv features heads finetune baseline report audit predict export bench docs lint test test-fast coverage clean
 
 all: features heads finetune report
 
@@ -141,6 +142,10 @@ export: venv
 
 bench: venv
 	$(PY) -m bench $(strip $(BENCH_FLAGS))
+
+# docs/settings.md from the config dataclasses (a test fails while it is stale).
+docs: venv
+	$(PY) -m workflow.settings_doc
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -10,7 +10,9 @@ from workflow.paths import Paths
 
 @dataclass
 class AuditConfig:
-    out: str = option("artifacts", "folder holding features.h5; audit.csv, audit.md and audit.html are written there")
+    out: str = option(
+        "artifacts", "folder holding features.h5; audit.csv, audit.md and audit.html are written there", make="OUT"
+    )
     folds: int = option(5, "cross-validation folds of the out-of-fold probabilities that rank label issues")
     c: float = option(0.1, "logistic regression's inverse regularisation strength C for those probabilities")
     similarity: float = option(
@@ -18,6 +20,7 @@ class AuditConfig:
         "cosine similarity of L2-normalised features at or above which two images are near-duplicates "
         "(on the shared photos at 160 px: one photo re-encoded 0.9996+, resized to 60%% 0.94-0.99; the two "
         "most alike distinct photos of 3,000: 0.84)",
+        make="SIMILARITY",
     )
     neighbours: int = option(10, "outliers: how many nearest images of its own class an image is compared with")
     outlier_fraction: float = option(0.01, "outliers: the most isolated part of each split flagged")

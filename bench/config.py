@@ -9,9 +9,12 @@ from workflow.cli import option
 
 @dataclass
 class BenchConfig:
-    data: str = option("../shared/data/cats_and_dogs_filtered", "a folder of real photos (cats_and_dogs_filtered)")
+    data: str = option(
+        "../shared/data/cats_and_dogs_filtered", "a folder of real photos (cats_and_dogs_filtered)", make="BENCH_DATA"
+    )
     weights: str = option(
         "../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
         "MobileNetV2 no-top weights (.h5)",
+        make="BENCH_WEIGHTS",
     )
-    quick: bool = option(False, "small sizes and few repeats: proves it runs (about a minute)")
+    quick: bool = option(False, "small sizes and few repeats: proves it runs (about a minute)", make="QUICK")

@@ -10,7 +10,7 @@ Layout (format version 6):
                            versions (JSON), extract_config (JSON)
     /<split>/features/<block>  (N, D_b) float32 or float16, chunked, one dataset per feature
                            block: each image as it is; rows in the source's order
-                           (`extract.sources.in_row_order`: pseudo-random). Readers take the
+                           (`extract.sampling.in_row_order`: pseudo-random). Readers take the
                            blocks together (concatenated in `blocks` order: (N, sum D_b)) or
                            apart (`blocks=`)
     /<split>/views/<block> (N, views-1, D_b), only where views > 1: its augmented views

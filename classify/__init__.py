@@ -1,1 +1,2 @@
-"""Stage 2: train heads (Keras Dense, scikit-learn logistic regression) on the feature cache."""
+"""Stage 2: train heads on the feature cache (logistic regression, a Dense layer, an MLP, k nearest
+neighbours: the registry in `classify.heads`), and predict and export with them."""

@@ -34,12 +34,15 @@ def check_runs(seeds: int, dev_fraction: float, class_weight: str) -> None:
 
 @dataclass
 class HeadConfig:
-    out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads")
-    heads: list[str] = option(["logreg", "dense"], f"which heads to train, comma-separated: {', '.join(HEADS)}")
+    out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads", make="OUT")
+    heads: list[str] = option(
+        ["logreg", "dense"], f"which heads to train, comma-separated: {', '.join(HEADS)}", make="HEADS"
+    )
     features: str = option(
         "choose",
         "which of the cache's feature blocks each head uses: choose (the last layer or every stored layer, "
         "whichever gives the lower log loss on the choice rows), or a LAYERS set or comma list the cache holds",
+        make="FEATURES",
     )
     # Dense and MLP heads (Keras, on pooled features)
     dense_recipe: str = option(
@@ -48,13 +51,16 @@ class HeadConfig:
         "choice rows, the rate with the lowest choice loss kept; tutorial: RMSprop at LEARNING_RATE for at most "
         "EPOCHS (the tutorial's recipe)",
         choices=DENSE_RECIPES,
+        make="DENSE_RECIPE",
     )
     rates: list[float] = option([1e-3, 3e-3, 1e-2], "Dense and MLP heads, converged recipe: Adam learning rates tried")
     max_epochs: int = option(300, "Dense and MLP heads, converged recipe: most epochs")
     converged_patience: int = option(
         20, "Dense and MLP heads, converged recipe: stop after this many epochs without a better choice loss"
     )
-    epochs: int = option(10, "Dense and MLP heads, tutorial recipe: most epochs (early stopping may end sooner)")
+    epochs: int = option(
+        10, "Dense and MLP heads, tutorial recipe: most epochs (early stopping may end sooner)", make="EPOCHS"
+    )
     learning_rate: float = option(1e-4, "Dense and MLP heads, tutorial recipe: RMSprop learning rate")
     patience: int = option(
         3, "Dense and MLP heads, tutorial recipe: stop after this many epochs without a better choice loss"
@@ -74,30 +80,37 @@ class HeadConfig:
         3,
         "runs of each head, with seeds seed, seed+1, ...; the saved model is the run with the "
         "lowest loss on the choice split, and the report shows the spread",
+        make="SEEDS",
     )
     dev_fraction: float = option(
         0.1,
         "without a test split: this part of each class's train images (by hash of "
         "id) makes every choice, and validation scores the verdict",
+        make="DEV_FRACTION",
     )
     memory_gb: float = option(
         1.0,
         "train in memory while the fit rows' features (float32, every view) take at most this many GB; above "
         "it the heads stream them from the cache a block at a time, so memory stays flat whatever the size "
         "(logistic regression: L-BFGS over full passes, C chosen on SEARCH_ROWS images). 0: always stream",
+        make="MEMORY_GB",
     )
     search_rows: int = option(
         20000,
         "logistic regression on streamed rows: how many images (random, stratified) its C is cross-validated on",
+        make="SEARCH_ROWS",
     )
     scheduler: str | None = option(
-        None, "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)"
+        None,
+        "logistic regression: run the cross-validated search on this Dask scheduler (tcp://host:port)",
+        make="SCHEDULER",
     )
-    class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS)
+    class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS, make="CLASS_WEIGHT")
     exclude: str | None = option(
         None,
         "a file of ids to leave out of train (fit and dev rows): audit.csv from make audit (its id column; delete "
         "the rows you want kept) or one id per line. The scored split never changes, so a report compares both",
+        make="EXCLUDE",
     )
 
     def __post_init__(self):
@@ -125,23 +138,25 @@ class HeadConfig:
 
 @dataclass
 class PredictConfig:
-    images: list[str] = option([], "image files and folders (walked recursively)", positional=True)
-    out: str = option("artifacts", "folder of the trained models; writes <out>/predictions.csv")
-    head: str = option("logreg", "which trained model classifies", choices=MODELS)
-    weights: str | None = option(None, WEIGHTS_HELP)
-    batch: int = option(32, "images per batch")
+    images: list[str] = option([], "image files and folders (walked recursively)", positional=True, make="IMAGES")
+    out: str = option("artifacts", "folder of the trained models; writes <out>/predictions.csv", make="OUT")
+    head: str = option("logreg", "which trained model classifies", choices=MODELS, make="HEAD")
+    weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
+    batch: int = option(32, "images per batch", make="BATCH")
     engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
-    top_k: int = option(1, "label_2, score_2, ... columns: the k most probable classes of each image")
+    top_k: int = option(1, "label_2, score_2, ... columns: the k most probable classes of each image", make="TOP_K")
     tta: bool = option(
         False,
         "test-time augmentation: the mean probability over each image's views, made as the cache's were "
         "(its VIEWS and policy; needs VIEWS of 2 or more)",
+        make="TTA",
     )
     precision: str = option(
         "float32",
         "int8: run the fused full-integer export of HEAD (make export PRECISION=int8), what a device runs; "
         "float32: the trained model on the cache's own engine",
         choices=PRECISIONS,
+        make="PRECISION",
     )
 
     def __post_init__(self):
@@ -163,14 +178,15 @@ class PredictConfig:
 
 @dataclass
 class ExportConfig:
-    out: str = option("artifacts", "folder of the trained models; writes <out>/export/")
-    head: str = option("logreg", "which trained model to fuse with the backbone", choices=MODELS)
-    weights: str | None = option(None, WEIGHTS_HELP)
+    out: str = option("artifacts", "folder of the trained models; writes <out>/export/", make="OUT")
+    head: str = option("logreg", "which trained model to fuse with the backbone", choices=MODELS, make="HEAD")
+    weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
     precision: str = option(
         "float32",
         "int8: also write model.int8.tflite, full integer with float input and output, calibrated as PRECISION=int8 "
         "extraction is (on the cache's train images), and its agreement with model.tflite in export.json",
         choices=PRECISIONS,
+        make="PRECISION",
     )
 
     def __post_init__(self):

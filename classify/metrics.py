@@ -36,10 +36,6 @@ class Interval:
     def holds(self, value: float) -> bool:
         return self.low <= value <= self.high
 
-    def negated(self) -> Interval:
-        """The same difference taken the other way round."""
-        return Interval(-self.estimate, -self.high, -self.low)
-
 
 def percentiles(estimate: float, samples: np.ndarray) -> Interval:
     """The 95% percentile interval of resampled values (a class absent from a resample is left out)."""

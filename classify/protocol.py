@@ -22,8 +22,8 @@ import numpy as np
 
 import cache
 from classify.part import Loaded, Part
-from extract.calibration import hash_order
 from extract.identity import digest
+from extract.sampling import hash_order
 from workflow.errors import WorkflowError
 
 Data = TypeVar("Data", Part, Loaded)

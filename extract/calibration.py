@@ -15,7 +15,6 @@ accuracy of a quick logistic regression on each version of those rows.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from extract import identity
-from extract.sources import Source, Split, name_bytes
+from extract.sampling import hash_order
+from extract.sources import Source, Split
 
 CHECK_ROWS = 200  # choice rows the agreement is measured on
 # int8 is flagged when its logistic regression on those rows falls this far below float32's: 200
@@ -33,12 +33,6 @@ TOLERANCE = 0.03
 FOLDS = 5
 # below this speedup over float32 on the check's batches, the build notes that int8 buys nothing here
 WORTH_IT = 1.2
-
-
-def hash_order(ids: list[str]) -> list[int]:
-    """Positions of `ids`, by ascending sha256 of each id's bytes: the order every stable sample is
-    drawn in (dev rows from the front, calibration images from the back)."""
-    return sorted(range(len(ids)), key=lambda i: hashlib.sha256(name_bytes(ids[i])).digest())
 
 
 def _per_class(ids: list[str], labels: np.ndarray, count: int, last: bool) -> list[int]:

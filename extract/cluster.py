@@ -71,7 +71,7 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
 
         attempts = dict.fromkeys(range(len(tasks)), 0)
         pending = {submit(task): number for number, task in enumerate(tasks)}
-        alone_since = None
+        alone_since, known = None, _workers(client)
         while pending:
             try:
                 done = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
@@ -91,7 +91,12 @@ def extract_splits(splits: list[Split], store: ShardStore, config: ExtractConfig
                     raise ClusterError(_stopped(split, index, error))
                 lost += 1
                 pending[submit(tasks[number])] = number
-            alone_since = None if _workers(client) else (alone_since or time.monotonic())
+            present = _workers(client)
+            for address in sorted(known - present):  # Dask's own lines about it are hidden unless --verbose
+                if progress:
+                    bar.write(f"a worker was lost ({address}): its shard runs again, on a restarted worker or another")
+            known = present
+            alone_since = None if present else (alone_since or time.monotonic())
             if alone_since and time.monotonic() - alone_since > NO_WORKER_SECONDS:
                 split, index = tasks[next(iter(pending.values()))]
                 raise ClusterError(_stopped(split, index, f"no worker left for {NO_WORKER_SECONDS} s"))
@@ -111,9 +116,10 @@ def _error_of(future) -> Exception | None:
     return None
 
 
-def _workers(client) -> int:
+def _workers(client) -> set[str]:
+    """The addresses of the cluster's workers now."""
     try:
-        return len(client.nthreads())
+        return set(client.nthreads())
     except OSError as err:  # the scheduler is gone (CommClosedError is an OSError)
         raise ClusterError(
             f"lost the Dask scheduler {client.scheduler.address} ({_first_line(err)}); run again to resume"
@@ -196,11 +202,11 @@ def start_workers(cluster, client, specs: dict[str, dict]) -> str | None:
     cluster.worker_spec.update(specs)
     cluster.scale(len(specs))
     deadline = time.monotonic() + START_SECONDS
-    while _workers(client) < len(specs) and time.monotonic() < deadline:
+    while len(_workers(client)) < len(specs) and time.monotonic() < deadline:
         if cluster.workers and all(worker.status.name in ("running", "failed") for worker in cluster.workers.values()):
             break  # every nanny has started its worker or given up
         time.sleep(0.2)
-    running = _workers(client)
+    running = len(_workers(client))
     if running == len(specs):
         return None
     if running == 0:

@@ -17,58 +17,73 @@ class ExtractConfig:
     data: str = option(
         "tfds:cats_vs_dogs",
         "'tfds:<name>' (the tutorial's 80/10/10 split of its train split) or "
-        "a folder: train/ validation/ [test/] of class folders, or class folders alone (split "
-        "80/10/10 by a hash of each file's path)",
+        "a folder: train/ validation/ (or val/) [test/] of class folders, or class folders alone (split "
+        "80/10/10 by a hash of each file's path, stable when files are added); any number of classes, named by "
+        "their sorted folder names",
+        make="DATA",
     )
     weights: str = option(
         "imagenet",
         "'imagenet' (downloaded by Keras) or a path to MobileNetV2 no-top Keras "
         "weights (.h5); later stages use the same ones",
+        make="WEIGHTS",
     )
-    image_size: int = option(160, "square input side in pixels")
+    image_size: int = option(160, "square input side in pixels", make="IMG_SIZE")
     layers: str = option(
         DEFAULT_LAYERS,
         f"the backbone's layers whose pooled outputs the cache keeps, one feature block each: {', '.join(NAMED_SETS)} "
         "(extract/feature_source.py) or a comma list of layer names; one forward pass",
+        make="LAYERS",
     )
-    out: str = option("artifacts", "output folder; the cache is <out>/features.h5")
-    batch: int = option(32, "images per forward pass")
+    out: str = option("artifacts", "output folder; the cache is <out>/features.h5", make="OUT")
+    batch: int = option(32, "images per forward pass", make="BATCH")
     limit: int | None = option(
         None,
         "about this many images per split, for quick runs (stable, stratified: at least 5 of each class, "
-        "all of a smaller one)",
+        "all of a smaller one; a TFDS split gives its first LIMIT, in the order TFDS shuffled it into)",
+        make="LIMIT",
     )
     engine: str = option(
-        "auto", "auto: keras on a GPU, tflite (XNNPACK, fp32) on a CPU", choices=("auto", "keras", "tflite")
+        "auto",
+        "auto: keras on a GPU, tflite (XNNPACK, fp32) on a CPU",
+        choices=("auto", "keras", "tflite"),
+        make="ENGINE",
     )
-    dtype: str = option("float32", "feature precision on disk", choices=("float32", "float16"))
+    dtype: str = option(
+        "float32", "feature precision on disk (float16 halves the cache)", choices=("float32", "float16"), make="DTYPE"
+    )
     precision: str = option(
         "float32",
         "arithmetic of the TFLite engine: int8 (up to about twice as fast, on CPUs with fast 8-bit arithmetic) is "
         "calibrated on CALIBRATION train images and checked against float32 on the choice rows, speed included",
         choices=identity.PRECISIONS,
+        make="PRECISION",
     )
     calibration: int = option(
         identity.CALIBRATION_IMAGES,
         "int8: train images it is calibrated on (a stable sample by hash, every class in it)",
+        make="CALIBRATION",
     )
     views: int = option(
         1,
         "views per image: the image itself plus views-1 augmented ones, each deterministic given the "
         "image and its index; heads train on every view and also score with test-time augmentation",
+        make="VIEWS",
     )
     view_policy: str = option(
         "flip",
         "flip: the mirror image (2 views at most); finetune: fine-tuning's random flip, rotation and zoom",
         choices=("flip", "finetune"),
+        make="VIEW_POLICY",
     )
     shard_size: int = option(1024, "images per resumable unit of work")
     engine_dir: str | None = option(None, "where converted TFLite models are kept (default <out>/engines)")
-    force: bool = option(False, "rebuild even if the cache is up to date")
+    force: bool = option(False, "rebuild even if the cache is up to date", make="FORCE")
     verify: bool = option(
         False,
         "hash every image file again, to catch edits that kept its size and modification "
         "time (one read of the whole dataset)",
+        make="VERIFY",
     )
     tfds_data_dir: str | None = option(None, "TFDS data folder (TFDS's default if unset)")
     cluster: str | None = option(
@@ -76,11 +91,13 @@ class ExtractConfig:
         "local:N: extract on a Dask cluster of N worker processes on this machine, one task per shard; "
         "local-gpu: one worker per visible GPU (CUDA_VISIBLE_DEVICES), each with the Keras engine on its GPU "
         "(unset: one process, without Dask)",
+        make="CLUSTER",
     )
     scheduler: str | None = option(
         None,
         "address of a running Dask scheduler (tcp://host:port) whose workers share this folder's storage "
         "and were started with --resources engine=1",
+        make="SCHEDULER",
     )
 
     def __post_init__(self):

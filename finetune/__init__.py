@@ -1,1 +1,2 @@
-"""Stage 3: end-to-end fine-tuning of MobileNetV2's top on the cache's splits, and the report."""
+"""Stage 3: end-to-end fine-tuning of MobileNetV2's top on the cache's splits (`make finetune`), and the
+tutorial's recipe timed as a baseline (`make baseline`)."""

@@ -11,21 +11,25 @@ from workflow.cli import option
 from workflow.paths import Paths
 
 SEARCH_POINTS = 3  # choice-row losses measured along each search candidate's steps (its curve)
+EPOCHS_HELP = "epochs of each run"
+SEEDS_HELP = "runs, with seeds seed, seed+1, ...; the report shows their spread"
 
 
 @dataclass
 class EndToEndConfig:
-    out: str = option("artifacts", "folder holding features.h5 (and heads/); writes its own folder there")
-    weights: str | None = option(None, WEIGHTS_HELP)
-    epochs: int = option(10, "epochs of each run")
-    batch: int = option(32, "batch size")
+    out: str = option("artifacts", "folder holding features.h5 (and heads/); writes its own folder there", make="OUT")
+    weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
+    epochs: int = option(10, EPOCHS_HELP, make="EPOCHS")  # the tutorial's recipe shares the heads' EPOCHS
+    batch: int = option(32, "batch size", make="BATCH")
     augment: bool = option(True, "random flip, rotation and zoom of training images", negate="--no-augment")
     seed: int = option(0, "random seed of the first run")
-    seeds: int = option(3, "runs, with seeds seed, seed+1, ...; the report shows their spread")
+    seeds: int = option(3, SEEDS_HELP, make="SEEDS")
     dev_fraction: float = option(
-        0.1, "without a test split: this part of each class's train images makes every choice (as for the heads)"
+        0.1,
+        "without a test split: this part of each class's train images makes every choice (as for the heads)",
+        make="DEV_FRACTION",
     )
-    class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS)
+    class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS, make="CLASS_WEIGHT")
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch < 1:
@@ -43,24 +47,35 @@ TUTORIAL_HEAD = "dense"  # the head the tutorial's recipe fine-tunes from: its o
 
 @dataclass
 class FinetuneConfig(EndToEndConfig):
+    # Fine-tuning is the expensive run: its epochs and repeats have Make variables of their own
+    # (the Makefile gives FT_SEEDS, when unset, the value of SEEDS).
+    epochs: int = option(10, EPOCHS_HELP, make="FT_EPOCHS")
+    seeds: int = option(3, SEEDS_HELP + " (Make: SEEDS where FT_SEEDS is unset)", make="FT_SEEDS")
     recipe: str = option(
         "searched",
         "searched: start from the cached head with the lowest loss on the choice rows, choose the rate and depth "
         "on them (--search-*), warm-up then cosine decay; tutorial: start from the Dense head, fixed rate "
         "(--learning-rate) and depth (--fine-tune-at)",
         choices=RECIPES,
+        make="FT_RECIPE",
     )
-    fine_tune_at: int = option(100, "tutorial recipe: train MobileNetV2's layers from this index up (of 155)")
+    fine_tune_at: int = option(
+        100, "tutorial recipe: train MobileNetV2's layers from this index up (of 155)", make="FINE_TUNE_AT"
+    )
     learning_rate: float | None = option(
         None, "tutorial recipe: RMSprop learning rate (unset: the Dense head's / 10, the tutorial's)"
     )
     search_rates: list[float] = option(
-        [1e-5, 3e-5, 1e-4], "searched recipe: peak learning rates tried, comma-separated"
+        [1e-5, 3e-5, 1e-4], "searched recipe: peak learning rates tried, comma-separated", make="FT_RATES"
     )
     search_depths: list[int] = option(
-        [100, 130], "searched recipe: FINE_TUNE_AT depths tried (train layers from this index up), comma-separated"
+        [100, 130],
+        "searched recipe: FINE_TUNE_AT depths tried (train layers from this index up), comma-separated",
+        make="FT_DEPTHS",
     )
-    search_steps: int = option(30, "searched recipe: training steps of each candidate of the search")
+    search_steps: int = option(
+        30, "searched recipe: training steps of each candidate of the search", make="FT_SEARCH_STEPS"
+    )
 
     def __post_init__(self):
         super().__post_init__()

@@ -12,11 +12,15 @@ METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "ma
 
 @dataclass
 class ReportConfig:
-    out: str = option("artifacts", "the output folder whose methods are compared; the report is written there")
+    out: str = option(
+        "artifacts", "the output folder whose methods are compared; the report is written there", make="OUT"
+    )
     runs: list[str] = option(
         [],
         "output folders whose methods join one report, e.g. one at 160 px and one at "
-        "224 px (their scored splits must hold the same images); default: --out alone",
+        "224 px (their scored splits must hold the same images); default: --out alone. Make takes them "
+        'space-separated: RUNS="out160 out224"',
+        make="RUNS",
     )
 
     metric: str = option(
@@ -25,6 +29,7 @@ class ReportConfig:
         "macro_f1; auto: accuracy where the scored split's classes are within 1.5x of each other, else "
         "balanced_accuracy",
         choices=("auto", *METRICS),
+        make="METRIC",
     )
 
     def __post_init__(self):

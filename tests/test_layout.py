@@ -1,5 +1,5 @@
 """The layout holds: imports run one way, one module names every artifact path, every default
-lives in its config dataclass (the Makefile and README agree with them), and every command line
+lives in its config dataclass (the Makefile and docs/settings.md agree with them), and every command line
 starts without TensorFlow."""
 
 import ast
@@ -10,64 +10,12 @@ import sys
 
 import pytest
 
-from audit.config import AuditConfig
-from bench.config import BenchConfig
-from classify.config import ExportConfig, HeadConfig, PredictConfig
-from extract.config import ExtractConfig
-from finetune.config import BaselineConfig, FinetuneConfig
-from report.config import ReportConfig
 from tests.conftest import ROOT
+from workflow import cli, settings_doc
 
 # Lower imports nothing above it; report and audit sit side by side; bench measures them all.
 RANK = {"workflow": 0, "cache": 1, "extract": 2, "classify": 3, "finetune": 4, "report": 5, "audit": 5, "bench": 6}
-ENTRY_POINTS = {
-    "extract": ExtractConfig,
-    "classify": HeadConfig,
-    "classify.predict": PredictConfig,
-    "classify.export": ExportConfig,
-    "finetune": FinetuneConfig,
-    "finetune.baseline": BaselineConfig,
-    "report": ReportConfig,
-    "audit": AuditConfig,
-    "bench": BenchConfig,
-}
-# Make variable -> (config, field) it sets
-MAKE_VARIABLES = {
-    "DATA": (ExtractConfig, "data"),
-    "WEIGHTS": (ExtractConfig, "weights"),
-    "IMG_SIZE": (ExtractConfig, "image_size"),
-    "BATCH": (ExtractConfig, "batch"),
-    "LIMIT": (ExtractConfig, "limit"),
-    "ENGINE": (ExtractConfig, "engine"),
-    "DTYPE": (ExtractConfig, "dtype"),
-    "PRECISION": (ExtractConfig, "precision"),
-    "CALIBRATION": (ExtractConfig, "calibration"),
-    "VIEWS": (ExtractConfig, "views"),
-    "CLUSTER": (ExtractConfig, "cluster"),
-    "SCHEDULER": (ExtractConfig, "scheduler"),
-    "VIEW_POLICY": (ExtractConfig, "view_policy"),
-    "HEADS": (HeadConfig, "heads"),
-    "EPOCHS": (HeadConfig, "epochs"),
-    "DENSE_RECIPE": (HeadConfig, "dense_recipe"),
-    "FT_EPOCHS": (FinetuneConfig, "epochs"),
-    "FINE_TUNE_AT": (FinetuneConfig, "fine_tune_at"),
-    "FT_RECIPE": (FinetuneConfig, "recipe"),
-    "FT_RATES": (FinetuneConfig, "search_rates"),
-    "FT_DEPTHS": (FinetuneConfig, "search_depths"),
-    "FT_SEARCH_STEPS": (FinetuneConfig, "search_steps"),
-    "HEAD": (PredictConfig, "head"),
-    "OUT": (ExtractConfig, "out"),
-    "SEEDS": (HeadConfig, "seeds"),
-    "FT_SEEDS": (FinetuneConfig, "seeds"),
-    "DEV_FRACTION": (HeadConfig, "dev_fraction"),
-    "EXCLUDE": (HeadConfig, "exclude"),
-    "MEMORY_GB": (HeadConfig, "memory_gb"),
-    "SEARCH_ROWS": (HeadConfig, "search_rows"),
-    "SIMILARITY": (AuditConfig, "similarity"),
-    "CLASS_WEIGHT": (HeadConfig, "class_weight"),
-    "METRIC": (ReportConfig, "metric"),
-    "TOP_K": (PredictConfig, "top_k"),
-}
+ENTRY_POINTS = {module: settings_doc.config_of(module) for _, module in settings_doc.COMMANDS}
 
 
 def project_modules():
@@ -192,7 +140,8 @@ def test_only_workflow_paths_names_artifacts():
         "cache/shards.py: / 'manifest.json'",
         "extract/identity.py: / '.keras'",
         "extract/identity.py: / 'models'",
-        "extract/sources.py: / 'tensorflow_datasets'",
+        "extract/tfds_source.py: / 'tensorflow_datasets'",
+        "workflow/settings_doc.py: / 'docs/settings.md'",  # the repository's own page, not an output
     }
     assert [f for f in found if not f.startswith("bench/") and f not in allowed] == []
 
@@ -344,29 +293,47 @@ def test_gpu_variable_picks_the_cuda_requirements():
     assert re.search(r"^nvidia-cudnn-cu12==\S+$", pins, re.M)
 
 
-def default_of(config_type, name):
-    field = next(f for f in dataclasses.fields(config_type) if f.name == name)
-    return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
-
-
 def test_the_makefile_restates_no_default_but_out():
     assigned = dict(re.findall(r"^([A-Z_]+)\s*\?=[ \t]*(.*)$", (ROOT / "Makefile").read_text(), re.M))
     restated = {name: value for name, value in assigned.items() if value.strip() and name not in ("PYTHON", "GPU")}
     assert restated == {"OUT": "artifacts"}
-    assert {default_of(config, "out") for config in ENTRY_POINTS.values() if config is not BenchConfig} == {"artifacts"}
+    outs = {
+        cli.default_of(f) for config in ENTRY_POINTS.values() for f in dataclasses.fields(config) if f.name == "out"
+    }
+    assert outs == {"artifacts"}
 
 
-def test_the_readme_states_the_dataclass_defaults():
-    rows = re.findall(r"^\| `([A-Z_]+)` \| ([^|]*) \|", (ROOT / "README.md").read_text(), re.M)
-    documented = {name: text.strip() for name, text in rows if name in MAKE_VARIABLES}
-    assert set(documented) == set(MAKE_VARIABLES)
-    for name, text in documented.items():
-        default = default_of(*MAKE_VARIABLES[name])
-        if default is None:  # unset: every image (LIMIT), no file (EXCLUDE)
-            assert text in ("(all)", "(none)"), (name, text)
-            continue
-        shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
-        assert text.strip("`") == shown, (name, text, default)
+def test_docs_settings_is_the_generated_page():
+    assert (ROOT / "docs" / "settings.md").read_text() == settings_doc.render(), "stale: run make docs"
+
+
+def make_names(config) -> dict[str, str]:
+    """Make variable -> the flag it sets, from the config's own metadata."""
+    return {
+        field.metadata["make"]: cli.flag_of(field) for field in dataclasses.fields(config) if field.metadata["make"]
+    }
+
+
+def test_the_makefile_lists_the_metadatas_variables():
+    listed = set(re.findall(r"^([A-Z_]+)\s*\?=", (ROOT / "Makefile").read_text(), re.M))
+    named = {name for config in ENTRY_POINTS.values() for name in make_names(config)}
+    common = {make for _, make, _ in cli.COMMON_FLAGS if make}
+    assert listed - {"PYTHON"} == named | common | set(settings_doc.MAKE_ONLY)
+
+
+@pytest.mark.parametrize("target, module", settings_doc.COMMANDS)
+def test_each_make_variable_becomes_its_own_flag_and_no_other(target, module):
+    """Every variable set at once, each to its own value: a target passes exactly its config's."""
+    fields = [field for config in ENTRY_POINTS.values() for field in dataclasses.fields(config)]
+    booleans = {field.metadata["make"] for field in fields if field.type in (bool, "bool")} | {"VERBOSE"}
+    values = {field.metadata["make"]: "v_" + field.name for field in fields if field.metadata["make"]}
+    values |= dict.fromkeys(booleans, "1")
+    (line,) = make_dry_run(target, *(f"{name}={value}" for name, value in values.items()))
+    options = {name: flag for name, flag in make_names(ENTRY_POINTS[module]).items() if flag.startswith("--")}
+    wanted = {flag: "" if name in booleans else values[name] for name, flag in options.items()}
+    assert dict(flags_of(line)) == wanted | {"--verbose": ""}
+    for name in make_names(ENTRY_POINTS[module]).keys() - options.keys():  # positional (IMAGES): after the module
+        assert f"-m {module} {values[name]} " in line
 
 
 HELP_WITHOUT_TENSORFLOW = """

@@ -12,8 +12,8 @@ loads TensorFlow), prints the result, and chooses the exit code:
     2  bad flags or settings
     130 interrupted
 
-Every command also takes `--quiet` (no progress bars), `--verbose` (TensorFlow's and absl's
-native log lines, hidden otherwise) and `--debug` (a traceback instead of one line).
+Every command also takes `--quiet` (no progress bars), `--verbose` (TensorFlow's, absl's and
+Dask's own log lines, hidden otherwise) and `--debug` (a traceback instead of one line).
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ def option(
     choices: tuple | None = None,
     positional: bool = False,
     negate: str | None = None,
+    make: str | None = None,
 ) -> Any:
     """A config field with its command-line help. A list default is copied per instance;
-    `negate` names the flag that turns a True default off (e.g. `--no-augment`)."""
-    metadata = {"help": help, "choices": choices, "positional": positional, "negate": negate}
+    `negate` names the flag that turns a True default off (e.g. `--no-augment`); `make` names the
+    Make variable that sets it (the Makefile is checked against it, docs/settings.md shows it)."""
+    metadata = {"help": help, "choices": choices, "positional": positional, "negate": negate, "make": make}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -68,36 +70,59 @@ def _comma_list(kind: type) -> Callable[[str], list]:
     return parse
 
 
+# Every command's own flags besides its config's: (flag, Make variable or None, help).
+COMMON_FLAGS = (
+    ("--quiet", None, "no progress bars"),
+    ("--verbose", "VERBOSE", "show TensorFlow's, absl's and Dask's own log lines"),
+    ("--debug", None, "a full traceback instead of a one-line error"),
+)
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    """The command-line spelling of a config field: `image_size` is `--image-size`, a negated
+    boolean its `negate` flag, a positional field its name."""
+    if field.metadata.get("positional"):
+        return field.name
+    return field.metadata.get("negate") or "--" + field.name.replace("_", "-")
+
+
+def default_of(field: dataclasses.Field) -> Any:
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+
+
+def _naming_make(help: str, make: str | None) -> str:
+    return help + (f" [make: {make}]" if make else "")
+
+
+def help_of(field: dataclasses.Field) -> str:
+    """The field's help, naming its Make variable where it has one."""
+    return _naming_make(field.metadata["help"], field.metadata.get("make"))
+
+
 def parser_for(config_type: type, prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     hints = typing.get_type_hints(config_type)
     for field in dataclasses.fields(config_type):
-        meta = field.metadata
-        default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+        meta, default, flag, help = field.metadata, default_of(field), flag_of(field), help_of(field)
         kind, is_list = _base_type(hints[field.name])
-        flag = "--" + field.name.replace("_", "-")
         if meta.get("positional"):
-            parser.add_argument(field.name, nargs="+", help=meta["help"])
+            parser.add_argument(flag, nargs="+", help=help)
         elif kind is bool and meta.get("negate"):
             parser.add_argument(
-                meta["negate"],
-                dest=field.name,
-                action="store_false",
-                help=f"{field.name}: {meta['help']}; this flag turns it off",
+                flag, dest=field.name, action="store_false", help=f"{field.name}: {help}; this flag turns it off"
             )
         elif kind is bool:
-            parser.add_argument(flag, action="store_true", help=meta["help"])
+            parser.add_argument(flag, action="store_true", help=help)
         elif is_list:
             parser.add_argument(
-                flag, type=_comma_list(kind), default=default, help=meta["help"], metavar=kind.__name__.upper() + ",..."
+                flag, type=_comma_list(kind), default=default, help=help, metavar=kind.__name__.upper() + ",..."
             )
         else:
-            parser.add_argument(flag, type=kind, default=default, choices=meta.get("choices"), help=meta["help"])
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's and absl's own log lines")
-    parser.add_argument("--debug", action="store_true", help="a full traceback instead of a one-line error")
+            parser.add_argument(flag, type=kind, default=default, choices=meta.get("choices"), help=help)
+    for flag, make, help in COMMON_FLAGS:
+        parser.add_argument(flag, action="store_true", help=_naming_make(help, make))
     return parser
 
 
@@ -105,8 +130,11 @@ def hide_native_logs() -> None:
     """Send what C++ libraries write straight to file descriptor 2 (TensorFlow's oneDNN and
     absl start-up lines, XNNPACK's delegate notice) to /dev/null, while Python's own stderr
     (progress bars, warnings, errors) moves to a copy of the real one. A crash still prints its
-    Python stack there (faulthandler). TensorFlow's and absl's Python loggers show errors only."""
+    Python stack there (faulthandler). TensorFlow's and absl's Python loggers show errors only, and so
+    do Dask's (set through its environment, which its worker processes inherit, before Dask is
+    imported: its INFO lines of every worker's start and restart would land between the progress bars)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     try:
         if sys.stderr.fileno() != 2:
             return  # done already
@@ -168,4 +196,5 @@ def command(
         show(config, result)
         return 0
 
+    main.config_type, main.prog, main.description = config_type, prog, description  # for docs/settings.md
     return main
