@@ -33,6 +33,8 @@ MAKE_ONLY = {  # Make variables that set no config field: what they do
     "protocol), so the report compares it too",
     "GPU": "`make venv GPU=1` builds .venv from requirements-gpu.txt (`tensorflow[and-cuda]`) instead of "
     "requirements.txt (`tensorflow-cpu`); on by default where an NVIDIA driver is loaded. Switching rebuilds .venv",
+    "TEST_WORKERS": "`make test` and `make test-fast` run on this many pytest-xdist workers (default 2; 0: one "
+    "process, which a debugger needs)",
 }
 INTRO = """\
 # Settings
