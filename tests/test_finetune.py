@@ -293,7 +293,7 @@ def swapped_validation_labels(tmp_path, random_weights, engine_dir):
 def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engine_dir):
     searches = []
     for out in swapped_validation_labels(tmp_path, random_weights, engine_dir):
-        search = dict(search_steps=2, search_rates=[1e-5, 1e-2], search_depths=[100])
+        search = dict(search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[100])  # the fewest steps allowed
         config = FinetuneConfig(out=str(out), epochs=1, batch=8, seeds=1, **search)
         entry = run(config, progress=False)["finetune"]
         found = entry["search"]
