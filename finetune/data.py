@@ -121,7 +121,7 @@ class TrainingStream:
         return tf.data.Dataset.from_generator(plans, output_signature=signature).flat_map(self._one_epoch)
 
     def _one_epoch(self, positions, augmentation_seed) -> tf.data.Dataset:
-        dataset = self._read(positions).map(
+        dataset = self.read(positions).map(
             lambda position, encoded: (position, images.preprocess(encoded, self.image_size)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
@@ -133,7 +133,7 @@ class TrainingStream:
         dataset = dataset.map(lambda position, image: (image, self.labels[position]))
         return dataset.batch(self.size, drop_remainder=self.drop)
 
-    def _read(self, positions) -> tf.data.Dataset:
+    def read(self, positions) -> tf.data.Dataset:
         """(position, encoded bytes) in the order of `positions`. A folder split is read at any
         position. A TFDS split is read in order only, so its kept encoded bytes, not decoded images,
         are gathered whole and reordered: it holds the split's encoded size in memory."""

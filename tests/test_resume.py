@@ -1,6 +1,7 @@
 """A run killed with SIGKILL resumes where it stopped and ends as an uninterrupted run would,
 augmented views included."""
 
+import csv
 import os
 import shutil
 import signal
@@ -146,6 +147,8 @@ def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weigh
         assert read_stream_log(run.stream) == {epoch: logged[epoch] for epoch in range(after)}
     metrics = ft_run(killed, random_weights)
     assert read_stream_log(run.stream) == logged
+    with open(run.history, newline="") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]  # each epoch once
     resumed = read_history(run.history)
     assert resumed["seconds"][:2] == before["seconds"]  # the epochs before the last kill were not run again
     np.testing.assert_allclose(
