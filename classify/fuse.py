@@ -20,7 +20,6 @@ from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
 from classify.heads.network import probabilities_model
-from classify.protocol import protocol_of
 from extract import calibration, engines
 from extract.backbone import matching_backbone
 from extract.calibration import cached_split
@@ -76,24 +75,18 @@ def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) ->
     meta = cache.info(cache_path)
     count = meta["extract_config"].get("calibration", CALIBRATION_IMAGES)
     size = fused.input_shape[1]
-    int8_bytes = engines.to_tflite(fused, calibration.of_split(cached_split(cache_path, "train"), count, size).samples)
-    # the head's choice rows: train's dev rows where there is no test split (the rest of train fitted the head)
-    protocol = protocol_of(cache_path, saved.load_record(config.out, config.head)["config"]["dev_fraction"])
-    choose = "validation" if protocol.choose == "validation" else "train"
-    rows = cached_split(cache_path, choose)
-    if protocol.choose == "dev":
-        rows = calibration.subset(rows, [i for i, item in enumerate(rows.ids) if item in protocol.dev_ids])
-    rows = calibration.subset(rows, calibration.check_positions(rows))
+    # calibrated on the head's fit rows, checked on its choice rows (train's dev rows where there is no test split)
+    dev_fraction = saved.load_record(config.out, config.head)["config"]["dev_fraction"]
+    splits = [cached_split(cache_path, name) for name in cache.splits(cache_path)]
+    rows = calibration.int8_rows(splits, count, dev_fraction)
+    int8_bytes = engines.to_tflite(fused, calibration.of_rows(rows, count, size).samples)
     with tempfile.TemporaryDirectory() as folder:
         models = []
         for name, content in (("float", float_bytes), ("int8", int8_bytes)):
             (Path(folder) / name).write_bytes(content)
             models.append(engines.TFLiteEngine(Path(folder) / name, 32))
-        a, b, y, speedup = calibration.side_by_side(*models, rows, size, 32)
-    return int8_bytes, {
-        "rows": len(y),
-        "split": protocol.choose,  # validation, or dev (of train)
-        "calibration_images": count,
+        a, b, y, speedup = calibration.side_by_side(*models, calibration.subset(rows.choice, rows.check), size, 32)
+    return int8_bytes, rows.record() | {
         "same_class": float(np.mean(a.argmax(1) == b.argmax(1))),
         "max_probability_difference": float(np.abs(a - b).max()),
         "accuracy_float32": float(np.mean(a.argmax(1) == y)),
