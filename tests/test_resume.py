@@ -115,11 +115,6 @@ def killed_after(out: Path, random_weights, after: int) -> None:
     assert process.returncode == -signal.SIGKILL, process.stderr.decode()[-2000:]
 
 
-# The choice losses of a resumed run against the run left alone: two runs left alone differ by as
-# much on a CPU (BENCHMARKS.md, issue 34).
-LOSS_TOLERANCE = 0.0
-
-
 def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weights):
     """Killed after epoch 1, resumed and killed after epoch 2, resumed to the end: every epoch
     visits the images in the order, and with the augmentation, of the run left alone; the
@@ -127,12 +122,20 @@ def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weigh
     from finetune.runs import read_history, read_stream_log
     from workflow.paths import Paths
 
-    alone, killed = (heads_out.parent / name for name in ("alone", "killed"))
-    shutil.copytree(heads_out, alone)
-    shutil.copytree(heads_out, killed)
+    alone, again, killed = (heads_out.parent / name for name in ("alone", "again", "killed"))
+    for out in (alone, again, killed):
+        shutil.copytree(heads_out, out)
     first = ft_run(alone, random_weights)
-    shutil.copytree(alone / "runs" / "search-0", killed / "runs" / "search-0")  # its search is the same: kept
+    for out in (again, killed):  # the search is the same: kept
+        shutil.copytree(alone / "runs" / "search-0", out / "runs" / "search-0")
     files = Paths(alone).run("finetune", 0)
+    losses = read_history(files.history)["val_loss"]
+    ft_run(again, random_weights)
+    # how far two runs left alone differ on this CPU: 0 here, bit for bit (BENCHMARKS.md, issue 34)
+    tolerance = float(
+        np.max(np.abs(np.subtract(read_history(Paths(again).run("finetune", 0).history)["val_loss"], losses)))
+    )
+    print(f"choice losses of the run left alone {losses}; a second run differs by at most {tolerance}")
     logged = read_stream_log(files.stream)
     assert sorted(logged) == [0, 1, 2] and len({seed for seed, _ in logged.values()}) == 3
     assert len({order for _, order in logged.values()}) == 3  # a new order every epoch
@@ -151,8 +154,6 @@ def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weigh
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]  # each epoch once
     resumed = read_history(run.history)
     assert resumed["seconds"][:2] == before["seconds"]  # the epochs before the last kill were not run again
-    np.testing.assert_allclose(
-        resumed["val_loss"], read_history(files.history)["val_loss"], rtol=0, atol=LOSS_TOLERANCE
-    )
+    np.testing.assert_allclose(resumed["val_loss"], losses, rtol=0, atol=tolerance)
     assert metrics["finetune"]["epochs_run"] == 3
     assert metrics["finetune"]["search"] == first["finetune"]["search"]  # the kept search, reused
