@@ -2,6 +2,8 @@
 of `classify.protocol`, never one image in both, whatever LIMIT leaves (issue 34). Pure functions
 of the ids: no image is read."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,22 @@ def test_the_check_line_says_how_many_rows_it_measured_and_when_they_are_too_few
     assert "on 12 choice rows (dev), a weak check (under 50 rows)" in line
     (line,) = describe(check | {"rows": WEAK_CHECK})
     assert f"on {WEAK_CHECK} choice rows (dev):" in line and "weak" not in line
+
+
+def test_make_export_says_in_one_line_how_far_a_head_on_int8_features_agrees_with_predict(tmp_path, capsys):
+    from classify.config import ExportConfig
+    from classify.export import show
+    from workflow.paths import Paths
+
+    config = ExportConfig(out=str(tmp_path))
+    Paths(tmp_path).export_record.parent.mkdir(parents=True)
+    agreement = {"rows": 40, "split": "dev", "model.tflite": {"same_class": 0.975}}
+    Paths(tmp_path).export_record.write_text(json.dumps({"agreement_with_predict": agreement}))
+    show(config, [])
+    assert capsys.readouterr().out.strip() == (
+        "the head was trained on int8 features; model.tflite holds a float32 backbone: `make predict`'s class on "
+        "40 choice rows (dev): model.tflite 97.5%"
+    )
+    Paths(tmp_path).export_record.write_text(json.dumps({"head": "logreg"}))  # a head on a float32 cache
+    show(config, [])
+    assert capsys.readouterr().out.strip() == ""  # the paths alone (none here)
