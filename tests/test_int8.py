@@ -213,12 +213,5 @@ def test_a_head_on_some_blocks_of_an_int8_cache_predicts_on_the_cache_s_int8_fea
     np.testing.assert_allclose(scores, expected, atol=1e-5)
     # and its int8 export: the fused model taps the chosen block alone
     fuse.export(ExportConfig(out=str(out), head="logreg", precision="int8"))
-    exported = json.loads(Paths(out).export_record.read_text())
-    agreement = exported["agreement"]
-    # the head saw int8 features; model.tflite holds a float32 backbone: how often each file gives predict's class
-    assert exported["backbone_precision"]["model.tflite"] == "float32"
-    with_predict = exported["agreement_with_predict"]
-    assert with_predict["rows"] == agreement["rows"] and with_predict["split"] == "dev"
-    assert {"model.tflite", "model.int8.tflite"} <= set(with_predict)
-    assert all(0 <= with_predict[name]["same_class"] <= 1 for name in ("model.tflite", "model.int8.tflite"))
+    agreement = json.loads(Paths(out).export_record.read_text())["agreement"]
     assert agreement["rows"] > 0 and agreement["same_class"] > 0.5
