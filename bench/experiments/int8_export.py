@@ -68,3 +68,25 @@ def probe(data: str, weights: str, out: str, limit: int, image_size: int = 160) 
 def _two_columns(p: np.ndarray) -> np.ndarray:
     """(n, 2) probabilities from a binary model's one sigmoid column, or as given."""
     return np.concatenate([1 - p, p], axis=1) if p.shape[1] == 1 else p
+
+
+def cached_path_check(out: str, head: str = "logreg") -> float:
+    """The largest probability difference, on the choice rows, between the head on the cache's int8
+    features (what `classify.fuse.with_predict` reads) and `make predict`'s own path (the cache's
+    int8 engine run again on the images), on `probe`'s folder after it ran."""
+    import cache
+    from classify import fuse, saved
+    from classify.config import ExportConfig, PredictConfig
+    from classify.prediction import classifier
+    from extract import calibration
+    from workflow.paths import Paths
+
+    rows = fuse.check_rows(ExportConfig(out=out, head=head, precision="int8"))
+    model, record = saved.load(out, head)
+    blocks = record["feature_source"]["layers"]
+    cached = model.predict_proba(
+        cache.read_split(Paths(out).cache, rows.choice.name, blocks=blocks).features[rows.check]
+    )
+    predict = classifier(PredictConfig(out=out, head=head))[1]
+    images = calibration.images(calibration.subset(rows.choice, rows.check), record["image_size"])
+    return float(np.abs(cached - np.concatenate([predict(inputs) for _, inputs in images])).max())
