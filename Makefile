@@ -93,7 +93,8 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 	$(call opt,--layers,$(LAYERS)) $(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
-	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION))
+	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION)) \
+	$(call opt,--dev-fraction,$(DEV_FRACTION))
 # SEEDS, DEV_FRACTION and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
 RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--class-weight,$(CLASS_WEIGHT))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classify.heads import REGISTRY
+from extract.holdout import DEV_FRACTION
 from extract.identity import PRECISIONS
 from workflow.cli import option
 from workflow.paths import FINETUNED, Paths
@@ -83,7 +84,7 @@ class HeadConfig:
         make="SEEDS",
     )
     dev_fraction: float = option(
-        0.1,
+        DEV_FRACTION,
         "without a test split: this part of each class's train images (by hash of "
         "id) makes every choice, and validation scores the verdict",
         make="DEV_FRACTION",

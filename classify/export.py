@@ -9,6 +9,7 @@ trained on a cache with VIEWS > 1 fuse the same way, and test-time augmentation 
 mean over its own augmented inputs.
 """
 
+import json
 import sys
 
 from classify.config import ExportConfig
@@ -17,6 +18,17 @@ from workflow import cli
 
 def show(config: ExportConfig, paths) -> None:
     print("\n".join(str(p) for p in paths))
+    agreement = json.loads(config.paths.export_record.read_text()).get("agreement_with_predict")
+    if agreement:  # a head trained on an int8 cache
+        same = ", ".join(
+            f"{name} {100 * agreement[name]['same_class']:.1f}%"
+            for name in ("model.tflite", "model.int8.tflite")
+            if name in agreement
+        )
+        print(
+            f"the head was trained on int8 features; model.tflite holds a float32 backbone: `make predict`'s class "
+            f"on {agreement['rows']} choice rows ({agreement['split']}): {same}"
+        )
 
 
 main = cli.command(ExportConfig, "classify.fuse:export", show, prog="python -m classify.export", description=__doc__)

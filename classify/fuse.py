@@ -20,7 +20,6 @@ from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
 from classify.heads.network import probabilities_model
-from classify.protocol import protocol_of
 from extract import calibration, engines
 from extract.backbone import matching_backbone
 from extract.calibration import cached_split
@@ -48,14 +47,23 @@ def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras
 @holding_lock("make export")
 def export(config: ExportConfig, progress: bool = False) -> list[Path]:
     """Write the fused model as .keras and .tflite (and, for int8, model.int8.tflite with its
-    agreement in export.json), replacing export/ as one set; their paths."""
+    agreement in export.json), replacing export/ as one set; their paths. For a head trained on an
+    int8 cache, export.json also says that model.tflite holds a float32 backbone under it, and how
+    often each file gives `make predict`'s class (the cache's int8 engine under the head)."""
     fused = fused_model(config.out, config.head, config.weights)
     record = saved.load_record(config.out, config.head) | {"head": config.head, "export_precision": config.precision}
     float_bytes = engines.to_tflite(fused)
     written = [config.paths.export_keras, config.paths.export_tflite, config.paths.export_record]
+    trained_int8 = record.get("precision") == "int8" and config.head != FINETUNED  # fine-tuning trains on images
+    rows = check_rows(config) if config.precision == "int8" or trained_int8 else None
+    files = {"model.tflite": float_bytes}
     if config.precision == "int8":
-        int8_bytes, record["agreement"] = int8_export(config, fused, float_bytes)
+        int8_bytes, record["agreement"] = int8_export(config, fused, float_bytes, rows)
+        files["model.int8.tflite"] = int8_bytes
         written.append(config.paths.export_int8)
+    if trained_int8:
+        record["backbone_precision"] = {"model.tflite": "float32", "features the head was trained on": "int8"}
+        record["agreement_with_predict"] = with_predict(config, files, rows)
     with cache.staged(config.paths, "export") as paths:
         with cache.atomic_path(paths.export_keras) as tmp:
             fused.save(tmp)
@@ -68,35 +76,59 @@ def export(config: ExportConfig, progress: bool = False) -> list[Path]:
     return written
 
 
-def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) -> tuple[bytes, dict]:
-    """The fused model in full integer, calibrated on the cache's train images as `PRECISION=int8`
+def check_rows(config: ExportConfig) -> calibration.Int8Rows:
+    """The head's fit rows (calibration) and choice rows (checks) in the cache, as `PRECISION=int8`
+    extraction draws them: train's dev rows choose where there is no test split."""
+    cache_path = config.paths.cache
+    count = cache.info(cache_path)["extract_config"].get("calibration", CALIBRATION_IMAGES)
+    dev_fraction = saved.load_record(config.out, config.head)["config"]["dev_fraction"]
+    splits = [cached_split(cache_path, name) for name in cache.splits(cache_path)]
+    return calibration.int8_rows(splits, count, dev_fraction)
+
+
+def int8_export(
+    config: ExportConfig, fused: keras.Model, float_bytes: bytes, rows: calibration.Int8Rows
+) -> tuple[bytes, dict]:
+    """The fused model in full integer, calibrated on the cache's fit rows as `PRECISION=int8`
     extraction is, and its agreement with the float export on the cache's choice rows: the share
     of images given the same class, the largest probability difference, and each one's accuracy."""
-    cache_path = config.paths.cache
-    meta = cache.info(cache_path)
-    count = meta["extract_config"].get("calibration", CALIBRATION_IMAGES)
+    count = cache.info(config.paths.cache)["extract_config"].get("calibration", CALIBRATION_IMAGES)
     size = fused.input_shape[1]
-    int8_bytes = engines.to_tflite(fused, calibration.of_split(cached_split(cache_path, "train"), count, size).samples)
-    # the head's choice rows: train's dev rows where there is no test split (the rest of train fitted the head)
-    protocol = protocol_of(cache_path, saved.load_record(config.out, config.head)["config"]["dev_fraction"])
-    choose = "validation" if protocol.choose == "validation" else "train"
-    rows = cached_split(cache_path, choose)
-    if protocol.choose == "dev":
-        rows = calibration.subset(rows, [i for i, item in enumerate(rows.ids) if item in protocol.dev_ids])
-    rows = calibration.subset(rows, calibration.check_positions(rows))
+    int8_bytes = engines.to_tflite(fused, calibration.of_rows(rows, count, size).samples)
     with tempfile.TemporaryDirectory() as folder:
         models = []
         for name, content in (("float", float_bytes), ("int8", int8_bytes)):
             (Path(folder) / name).write_bytes(content)
             models.append(engines.TFLiteEngine(Path(folder) / name, 32))
-        a, b, y, speedup = calibration.side_by_side(*models, rows, size, 32)
-    return int8_bytes, {
-        "rows": len(y),
-        "split": protocol.choose,  # validation, or dev (of train)
-        "calibration_images": count,
+        a, b, y, speedup = calibration.side_by_side(*models, calibration.subset(rows.choice, rows.check), size, 32)
+    return int8_bytes, rows.record() | {
         "same_class": float(np.mean(a.argmax(1) == b.argmax(1))),
         "max_probability_difference": float(np.abs(a - b).max()),
         "accuracy_float32": float(np.mean(a.argmax(1) == y)),
         "accuracy_int8": float(np.mean(b.argmax(1) == y)),
         "speedup": speedup,
     }
+
+
+def with_predict(config: ExportConfig, files: dict[str, bytes], rows: calibration.Int8Rows) -> dict:
+    """{file name: the share of the choice rows it gives `make predict`'s class, and the largest
+    probability difference}: a head trained on int8 features, fused onto a float32 backbone, sees
+    other features than it was trained on (98.0% of 400 photos agree: BENCHMARKS.md, issue 34).
+    `make predict` on a cached image is the head on the cache's int8 features of it, read here."""
+    model, record = saved.load(config.out, config.head)
+    features = cache.read_split(config.paths.cache, rows.choice.name, blocks=record["feature_source"]["layers"])
+    predicted = model.predict_proba(features.features[rows.check])
+    with tempfile.TemporaryDirectory() as folder:
+        outputs = {}
+        for name, content in files.items():
+            (Path(folder) / name).write_bytes(content)
+            engine = engines.TFLiteEngine(Path(folder) / name, 32)
+            images = calibration.images(calibration.subset(rows.choice, rows.check), record["image_size"])
+            outputs[name] = np.concatenate([engine(inputs) for _, inputs in images])
+    result = {"rows": len(predicted), "split": rows.record()["split"]}
+    for name, found in outputs.items():
+        result[name] = {
+            "same_class": float(np.mean(found.argmax(1) == predicted.argmax(1))),
+            "max_probability_difference": float(np.abs(found - predicted).max()),
+        }
+    return result

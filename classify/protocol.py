@@ -5,8 +5,8 @@ sees the split the verdict is scored on.
 - **score**: `test` when the cache has it, else `validation`.
 - **choose** (early stopping, the best epoch, the best run): `validation` when a test split
   exists; otherwise `dev`, a part of train: per class, the `dev_fraction` of its train images
-  with the lowest sha256 of their id. It is deterministic, stratified, and an image keeps its
-  side when others are added.
+  with the lowest sha256 of their id (`extract.holdout`, the rule the int8 build's samples follow
+  too).
 - **fit**: train, less dev. Logistic regression's C is chosen by cross-validation on these rows.
 
 This is the discipline of linear-probe versus fine-tuning studies (Kornblith et al. 2019, VTAB).
@@ -22,8 +22,8 @@ import numpy as np
 
 import cache
 from classify.part import Loaded, Part
+from extract.holdout import dev_ids
 from extract.identity import digest
-from extract.sampling import hash_order
 from workflow.errors import WorkflowError
 
 Data = TypeVar("Data", Part, Loaded)
@@ -56,16 +56,6 @@ def recorded(protocol: Protocol, class_weight: str, excluded: frozenset[str] = f
         "excluded_ids": digest(sorted(excluded)),
         "class_weight": class_weight,
     }
-
-
-def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[str]:
-    """Per class, the `fraction` of ids with the lowest sha256 (at least one where the class has two)."""
-    chosen = set()
-    for label in np.unique(labels):
-        members = [ids[i] for i in np.flatnonzero(labels == label)]
-        count = min(len(members) - 1, max(1, round(fraction * len(members))))
-        chosen.update(members[i] for i in hash_order(members)[:count])
-    return frozenset(chosen)
 
 
 def protocol_of(cache_path, dev_fraction: float) -> Protocol:

@@ -4,29 +4,33 @@ stray from float32's on the choice rows.
 Full-integer quantization needs the range of every activation, measured by running the float
 model over representative inputs (TFLiteConverter's `representative_dataset`). They come from the
 user's own train split, so the ranges are those of the user's domain: per class, the
-`count // classes` images (at least one) with the *highest* sha256 of their id. The sample is
-stable (an added file joins it only if its hash ranks that high), every class is in it, and it
-stays clear of the dev rows, which take the *lowest* hashes (`classify.protocol`).
+`count // classes` fit rows (at least one) with the *highest* sha256 of their id. The sample is
+stable (an added file joins it only if its hash ranks that high) and every class is in it.
 
-The check runs both engines over a small sample of the choice rows (dev, the lowest hashes of
-train; validation where a test split exists): the features' cosine, and the cross-validated
-accuracy of a quick logistic regression on each version of those rows.
+The check runs both engines over the choice rows (validation where a test split exists, else the
+dev rows of train, `extract.holdout`: the rows every later choice is made on), all of them up to
+CHECK_ROWS, else a per-class sample by hash: the features' cosine, and the cross-validated
+accuracy of a quick logistic regression on each version of those rows. Calibration comes from the
+fit rows only, so the two samples never share an image, whatever LIMIT leaves; the cache records
+both (how many, and a digest of their ids).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from extract import identity
+from extract.holdout import DEV_FRACTION, dev_ids
 from extract.sampling import hash_order
 from extract.sources import Source, Split
 
-CHECK_ROWS = 200  # choice rows the agreement is measured on
+CHECK_ROWS = 200  # choice rows the agreement is measured on, at most
+WEAK_CHECK = 50  # fewer choice rows than this: the check is said to be weak
 # int8 is flagged when its logistic regression on those rows falls this far below float32's: 200
 # rows give about ±2 points of noise on the difference (paired folds), so 3 points is a real loss.
 TOLERANCE = 0.03
@@ -35,32 +39,61 @@ FOLDS = 5
 WORTH_IT = 1.2
 
 
-def _per_class(ids: list[str], labels: np.ndarray, count: int, last: bool) -> list[int]:
-    """Per class, `count // classes` positions (at least one), from the front or the back of its hash order."""
-    classes = np.unique(labels)
+def _per_class(split: Split, among: Iterable[int], count: int, last: bool) -> list[int]:
+    """Per class, `count // classes` of the positions `among` (at least one), from the front or the
+    back of its hash order."""
+    among = np.asarray(list(among), dtype=int)
+    classes = np.unique(split.labels[among])
     each = max(1, count // max(1, len(classes)))
     chosen = []
     for label in classes:
-        members = np.flatnonzero(labels == label)
-        order = [int(members[i]) for i in hash_order([ids[m] for m in members])]
+        members = among[split.labels[among] == label]
+        order = [int(members[i]) for i in hash_order([split.ids[m] for m in members])]
         chosen += order[-each:] if last else order[:each]
     return sorted(chosen)
 
 
-def calibration_positions(split: Split, count: int) -> list[int]:
-    """The train images an int8 engine is calibrated on (positions in `split`, ascending)."""
-    return _per_class(split.ids, split.labels, count, last=True)
+def calibration_positions(split: Split, count: int, among: Iterable[int] | None = None) -> list[int]:
+    """The train images an int8 engine is calibrated on (positions in `split`, ascending), drawn from
+    the positions `among` (the fit rows; all of the split where None)."""
+    return _per_class(split, range(len(split)) if among is None else among, count, last=True)
 
 
-def choice_split(source: Source) -> Split:
-    """The split the choice rows come from: validation where a test split exists, else train (its dev rows)."""
-    names = {split.name: split for split in source.splits}
-    return names["validation"] if "test" in names and "validation" in names else names["train"]
+@dataclass(frozen=True)
+class Int8Rows:
+    """The int8 build's two samples: calibration images from train's fit rows, check rows from the
+    choice rows (`choice`: validation, or train itself where its dev rows choose)."""
+
+    train: Split
+    calibration: list[int]  # positions in train
+    choice: Split
+    check: list[int]  # positions in choice
+
+    def record(self) -> dict:
+        """What the cache keeps of both: how many, and a digest of their ids."""
+        ids = lambda split, positions: identity.digest(sorted(split.ids[i] for i in positions))  # noqa: E731
+        return {
+            "calibration_images": len(self.calibration),
+            "calibration_ids": ids(self.train, self.calibration),
+            "rows": len(self.check),
+            "split": "validation" if self.choice.name == "validation" else "dev",
+            "check_ids": ids(self.choice, self.check),
+        }
 
 
-def check_positions(split: Split) -> list[int]:
-    """The choice rows the agreement is measured on: per class, the front of the hash order."""
-    return _per_class(split.ids, split.labels, CHECK_ROWS, last=False)
+def int8_rows(splits: list[Split], count: int, dev_fraction: float) -> Int8Rows:
+    """The calibration images (`count`, per class, from the fit rows) and the check rows (the choice
+    rows, all of them up to CHECK_ROWS) of a source's splits, as `classify.protocol` divides them."""
+    names = {split.name: split for split in splits}
+    train = names["train"]
+    if "test" in names and "validation" in names:  # validation chooses; all of train fits
+        choice, choosing, fit = names["validation"], list(range(len(names["validation"]))), range(len(train))
+    else:
+        dev = dev_ids(train.ids, train.labels, dev_fraction)
+        choice, choosing = train, [i for i, item in enumerate(train.ids) if item in dev]
+        fit = [i for i, item in enumerate(train.ids) if item not in dev]
+    check = choosing if len(choosing) <= CHECK_ROWS else _per_class(choice, choosing, CHECK_ROWS, last=False)
+    return Int8Rows(train, calibration_positions(train, count, fit), choice, check)
 
 
 def digest(split: Split, positions: list[int], count: int) -> str:
@@ -103,14 +136,13 @@ class Calibration:
                 yield [image[None]]
 
 
-def of_source(source: Source, count: int, image_size: int) -> Calibration:
-    """The calibration of `count` images of the source's train split."""
-    return of_split(next(split for split in source.splits if split.name == "train"), count, image_size)
+def of_source(source: Source, count: int, image_size: int, dev_fraction: float = DEV_FRACTION) -> Calibration:
+    """The calibration of `count` images of the fit rows of the source's train split."""
+    return of_rows(int8_rows(source.splits, count, dev_fraction), count, image_size)
 
 
-def of_split(train: Split, count: int, image_size: int) -> Calibration:
-    positions = calibration_positions(train, count)
-    return Calibration(digest(train, positions, count), subset(train, positions), image_size)
+def of_rows(rows: Int8Rows, count: int, image_size: int) -> Calibration:
+    return Calibration(digest(rows.train, rows.calibration, count), subset(rows.train, rows.calibration), image_size)
 
 
 def cached_split(cache_path, name: str) -> Split:
@@ -182,9 +214,12 @@ def describe(check: dict) -> list[str]:
     choice rows than the tolerance allows, and a note when it is no faster on this CPU, each naming
     the setting that goes back."""
     line = (
-        f"int8 (calibrated on {check['calibration_images']} train images) against float32 on {check['rows']} "
-        f"choice rows: feature cosine mean {check['cosine_mean']:.3f}, min {check['cosine_min']:.3f}"
+        f"int8 (calibrated on {check['calibration_images']} train images, none of them choice rows) against "
+        f"float32 on {check['rows']} choice rows ({check['split']})"
     )
+    if check["rows"] < WEAK_CHECK:
+        line += f", a weak check (under {WEAK_CHECK} rows)"
+    line += f": feature cosine mean {check['cosine_mean']:.3f}, min {check['cosine_min']:.3f}"
     loss = 0.0
     if "accuracy_int8" in check:
         line += (
@@ -213,14 +248,12 @@ def describe(check: dict) -> list[str]:
 
 def check(int8_engine, model, weights_hash: str, source: Source, config) -> dict:
     """The agreement of an int8 engine with float32 on the choice rows of `source` (`config`: an
-    ExtractConfig), and the calibration's size."""
+    ExtractConfig), and both samples' record (`Int8Rows.record`)."""
     from extract import engines
 
     float_engine = engines.make_engine(
         "tflite", model, weights_hash, config.image_size, config.batch, config.engine_path
     )
-    split = choice_split(source)
-    rows = subset(split, check_positions(split))
-    return agreement(float_engine, int8_engine, rows, config.image_size, config.batch) | {
-        "calibration_images": config.calibration
-    }
+    rows = int8_rows(source.splits, config.calibration, config.dev_fraction)
+    measured = agreement(float_engine, int8_engine, subset(rows.choice, rows.check), config.image_size, config.batch)
+    return measured | rows.record() | {"dev_fraction": config.dev_fraction}

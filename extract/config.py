@@ -8,6 +8,7 @@ from pathlib import Path
 
 from extract import identity
 from extract.feature_source import DEFAULT_LAYERS, NAMED_SETS, FeatureSource, source_of
+from extract.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -64,6 +65,12 @@ class ExtractConfig:
         "int8: train images it is calibrated on (a stable sample by hash, every class in it)",
         make="CALIBRATION",
     )
+    dev_fraction: float = option(
+        DEV_FRACTION,
+        "int8: the part of each class's train images that makes the choices where there is no test split (as for "
+        "the heads, DEV_FRACTION): calibration never uses them, and the agreement check runs on them",
+        make="DEV_FRACTION",
+    )
     views: int = option(
         1,
         "views per image: the image itself plus views-1 augmented ones, each deterministic given the "
@@ -109,6 +116,8 @@ class ExtractConfig:
             )
         if self.batch < 1 or self.shard_size < 1:
             raise ValueError("batch and shard size must be positive")
+        if not 0 < self.dev_fraction < 1:
+            raise ValueError(f"dev fraction must be between 0 and 1, got {self.dev_fraction}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be positive, got {self.limit}")
         if self.dtype not in ("float32", "float16"):
@@ -153,6 +162,6 @@ class ExtractConfig:
             self.limit,
             data_key,
             (self.views, self.view_policy),
-            (self.precision, self.calibration),
+            (self.precision, self.calibration, *((self.dev_fraction,) if self.precision == "int8" else ())),
             ",".join(self.source.layers),
         )

@@ -57,7 +57,11 @@ def extract(
     model = backbone.build_backbone(config.weights, config.image_size, features)
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
-    int8 = calibration.of_source(source, config.calibration, config.image_size) if config.precision == "int8" else None
+    int8 = (
+        calibration.of_source(source, config.calibration, config.image_size, config.dev_fraction)
+        if config.precision == "int8"
+        else None
+    )
     attrs = {
         "model": identity.MODEL_NAME,
         "feature_source": features.to_record(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classify.config import CLASS_WEIGHT_HELP, CLASS_WEIGHTS, WEIGHTS_HELP, check_runs
+from extract.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -25,7 +26,7 @@ class EndToEndConfig:
     seed: int = option(0, "random seed of the first run")
     seeds: int = option(3, SEEDS_HELP, make="SEEDS")
     dev_fraction: float = option(
-        0.1,
+        DEV_FRACTION,
         "without a test split: this part of each class's train images makes every choice (as for the heads)",
         make="DEV_FRACTION",
     )

@@ -27,15 +27,63 @@ from classify import scored
 from classify.heads import network
 from classify.metrics import score
 from classify.weights import class_weights, record
-from finetune.data import image_dataset
+from finetune.data import TrainingStream, image_dataset
 from workflow.paths import RunFiles
 
 # Settings that do not change what one run computes (weights are checked by their values).
 RUN_INDEPENDENT = ("out", "weights", "seed", "seeds")
 # The training stream, recorded with the settings that decide whether kept runs and searches are
 # reused: those made with another stream (before issue 23's fixes) are trained again.
-STREAM = "whole fit split reshuffled every epoch; a last batch of under half a batch left out"
+STREAM = (
+    "whole fit split in a new order every epoch, order and views a pure function of (seed, epoch); "
+    "a last batch of under half a batch left out"
+)
 MONITOR = "val_loss"  # Keras's name for the loss on the choice rows given as validation_data
+
+
+class StreamEpochs(keras.callbacks.Callback):
+    """Gives the training stream the epoch Keras is about to run (a resumed run's first is the one
+    after its backup's) and starts the model's dropout masks from that epoch's seed; appends what
+    the epoch was served to the run's stream log: its first positions and augmentation seed, to
+    compare runs by.
+
+    Keras's backup keeps the weights and the optimizer, not the state of the dropout layers'
+    random generators: a resumed run would draw other masks from there on than the run left
+    alone (BENCHMARKS.md, issue 34). Seeded every epoch, they are a pure function of (seed, epoch)."""
+
+    def __init__(self, stream: TrainingStream, path: Path):
+        super().__init__()
+        self.stream, self.path = stream, path
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.stream.epoch = epoch
+        seed = self.stream.plan(epoch).dropout_seed
+        states = [v for v in self.model.variables if v.name == "seed_generator_state"]  # Keras's SeedGenerator
+        for index, state in enumerate(states):
+            state.assign(np.array([seed + index, 0], dtype=state.dtype))
+
+    def on_epoch_end(self, epoch, logs=None):
+        plan = self.stream.served[epoch]
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(STREAM_LOG)
+            first = " ".join(map(str, plan.positions[:FIRST_POSITIONS]))
+            writer.writerow([epoch, plan.augmentation_seed, first])
+
+
+STREAM_LOG = ("epoch", "augmentation_seed", "first_positions")
+FIRST_POSITIONS = 5  # of each epoch's order, in the stream log
+
+
+def read_stream_log(path: Path) -> dict[int, tuple[int, str]]:
+    """{epoch: (augmentation seed, first positions)}: an epoch run again after an interruption
+    between its log row and Keras's backup is logged twice, alike."""
+    with open(path, newline="") as handle:
+        return {
+            int(row["epoch"]): (int(row["augmentation_seed"]), row["first_positions"]) for row in csv.DictReader(handle)
+        }
 
 
 class EpochSeconds(keras.callbacks.Callback):
@@ -136,17 +184,16 @@ def fit_class_weights(config, roles: dict, meta: dict) -> dict[int, float] | Non
     return class_weights(split.labels[keep], len(meta["class_names"]), config.class_weight)
 
 
-def fit_stream(config, role: tuple, meta: dict, seed: int):
-    """One run's training batches: the fit images in a new order every epoch (the whole split
-    shuffled, `finetune.data.kept_elements`), a last batch of under half a batch left out
-    (`classify.heads.network.training_batches`), augmented if `config.augment`."""
+def fit_stream(config, role: tuple, meta: dict, seed: int) -> TrainingStream:
+    """One run's training batches (`finetune.data.TrainingStream`): the fit images in a new order
+    every epoch, a last batch of under half a batch left out, augmented if `config.augment`."""
     binary = len(meta["class_names"]) == 2
-    return image_dataset(*role, meta["image_size"], config.batch, binary, shuffle_seed=seed, augment=config.augment)
+    return TrainingStream(*role, meta["image_size"], config.batch, binary, seed, config.augment)
 
 
 def _fit(
     model: keras.Model,
-    fit,
+    fit: TrainingStream,
     choose,
     files: RunFiles,
     epochs: int,
@@ -158,12 +205,15 @@ def _fit(
     if done >= epochs and files.best.exists():
         return  # trained, killed before its result was written
     if not files.backup.exists():  # killed before its first epoch ended: start afresh
-        for path in (files.history, files.best, files.start):
+        for path in (files.history, files.stream, files.best, files.start):
             path.unlink(missing_ok=True)
     if warm_start and not files.start.exists():
         _start(model, choose, files)
+    # The backup last: an epoch is logged before Keras counts it done, so a kill between the two
+    # runs it again and logs it twice, alike (the readers keep the last row of an epoch), never
+    # leaves it out.
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(files.backup)),  # deletes itself when training ends
+        StreamEpochs(fit, files.stream),
         EpochSeconds(),
         keras.callbacks.ModelCheckpoint(
             str(files.best),
@@ -173,10 +223,11 @@ def _fit(
             initial_value_threshold=_best_so_far(files),
         ),
         keras.callbacks.CSVLogger(str(files.history), append=True),
+        keras.callbacks.BackupAndRestore(str(files.backup)),  # deletes itself when training ends
     ]
-    # the dataset shuffles itself, with the run's seed; class weights weigh the fit rows' loss only
+    # the stream orders itself, from the run's seed and the epoch; class weights weigh the fit rows' loss only
     model.fit(
-        fit,
+        fit.dataset,
         validation_data=choose,
         epochs=epochs,
         callbacks=callbacks,
@@ -263,8 +314,9 @@ def score_splits(model: keras.Model, splits: dict, meta: dict, batch: int) -> di
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
+    """Each logged epoch's values, in epoch order; the last row of an epoch logged twice (`_fit`)."""
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        rows = list({int(row["epoch"]): row for row in csv.DictReader(handle)}.values())
     return {key: [float(row[key]) for row in rows] for key in rows[0] if key != "epoch"} if rows else {}
 
 

@@ -62,7 +62,7 @@ def search(
             model = make_model(rate, depth, per_point * SEARCH_POINTS)
             if start_loss is None:  # one start for all: each candidate's step 0
                 start_loss = float(model.evaluate(choose, verbose=0)[0])  # counted in the first's seconds
-            fit = fit_stream(config, roles["fit"], meta, config.seed).repeat()
+            fit = fit_stream(config, roles["fit"], meta, config.seed).endless()
             history = model.fit(
                 fit,
                 steps_per_epoch=per_point,

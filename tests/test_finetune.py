@@ -1,12 +1,7 @@
 import csv
 import io
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 
 import keras
@@ -26,14 +21,14 @@ from extract.sources import Split, folder_source
 from finetune.__main__ import main as finetune_main
 from finetune.baseline import main as baseline_main
 from finetune.config import BaselineConfig, FinetuneConfig
-from finetune.data import kept_elements
+from finetune.data import TrainingStream, kept_elements
 from finetune.model import build_finetune_model
 from finetune.runs import fit_stream
 from finetune.search import search
 from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import ROOT, TINY, colour_image, generated_cache, private_copy, seen_by, write_class_folders
+from tests.conftest import TINY, colour_image, generated_cache, private_copy, seen_by, write_class_folders
 from tests.mixing import assert_batched, assert_mixed
 from workflow.paths import Paths
 
@@ -79,7 +74,11 @@ def listed_by_class(tmp_path_factory) -> Split:
 
 
 def fit_batches_of_epochs(stream, epochs: int = 2) -> list[list[np.ndarray]]:
-    return [[labels.astype(int) for _, labels in stream.as_numpy_iterator()] for _ in range(epochs)]
+    batches = []
+    for epoch in range(epochs):
+        stream.epoch = epoch  # as Keras's epochs set it (`finetune.runs.StreamEpochs`)
+        batches.append([labels.astype(int) for _, labels in stream.dataset.as_numpy_iterator()])
+    return batches
 
 
 @pytest.mark.parametrize("remainder", [3, 30])  # a last batch left out, and one kept
@@ -119,8 +118,15 @@ def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):
     split = Split("train", [str(i) for i in range(len(labels))], labels, dataset=encoded)
     keep = np.ones(len(split), dtype=bool)
     keep[::10] = False
-    stream = kept_elements(split, keep, shuffle_seed=0)
-    epochs = [np.array([int(position) for position, _ in stream.as_numpy_iterator()]) for _ in range(2)]
+    stream = TrainingStream(split, keep, TINY, 32, False, seed=0, augment=False)
+    epochs = []
+    for epoch in range(2):
+        planned = stream.plan(epoch).positions
+        read = [(int(position), encoded) for position, encoded in stream.read(planned).as_numpy_iterator()]
+        positions = np.array([position for position, _ in read])
+        np.testing.assert_equal(positions, planned)
+        assert [encoded for _, encoded in read] == [f"image {p}".encode() for p in positions]
+        epochs.append(positions)
     for positions in epochs:
         np.testing.assert_equal(np.sort(positions), np.flatnonzero(keep))
         assert_mixed(labels[positions], len(LISTED))
@@ -388,50 +394,3 @@ def test_finetune_refuses_a_dataset_changed_since_the_cache(tmp_path, random_wei
     (trained.parent / "data" / "train" / "a" / "a.0.jpg").write_bytes(b"edited since")
     with pytest.raises(cache.CacheError, match="changed since the cache was built"):
         run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)
-
-
-def test_killed_finetune_resumes_from_its_last_epoch(trained, random_weights):
-    args = [
-        sys.executable,
-        "-m",
-        "finetune",
-        "--out",
-        str(trained),
-        "--weights",
-        str(random_weights),
-        "--epochs",
-        "4",
-        "--batch",
-        "4",
-        "--seeds",
-        "1",
-        "--search-steps",
-        "3",
-        "--search-rates",
-        "1e-5",
-        "--search-depths",
-        "100",
-        "--quiet",
-    ]
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    files = Paths(trained).run("finetune", 0)
-    history = files.history
-    deadline = time.monotonic() + 180
-    while process.poll() is None and time.monotonic() < deadline:
-        if history.exists() and len(history.read_text().splitlines()) >= 2:  # header + one epoch
-            break
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()[-2000:]
-    assert files.backup.exists() and not (trained / "finetune" / "metrics.json").exists()
-    done_before = len(history.read_text().splitlines()) - 1
-    assert 1 <= done_before < 4
-
-    metrics = run(
-        FinetuneConfig(out=str(trained), weights=str(random_weights), epochs=4, batch=4, seeds=1), progress=False
-    )
-    with open(history, newline="") as handle:
-        epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
-    assert epochs == [0, 1, 2, 3]
-    assert metrics["finetune"]["epochs_run"] == 4

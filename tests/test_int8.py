@@ -55,7 +55,9 @@ def test_the_int8_cache_records_its_precision_and_agreement(tmp_path, random_wei
     assert -1 <= check["cosine_min"] <= check["cosine_mean"] <= 1
     assert 0 <= check["accuracy_int8"] <= 1 and 0 <= check["accuracy_float32"] <= 1
     assert check["speedup"] > 0  # measured on the check's batches after the first
-    assert summary.precision_lines()[0].startswith("int8 (calibrated on 8 train images) against float32")
+    line = summary.precision_lines()[0]  # class folders alone: split 80/10/10, so validation chooses
+    assert line.startswith("int8 (calibrated on 8 train images, none of them choice rows) against float32")
+    assert f"on {check['rows']} choice rows (validation), a weak check" in line
     assert any(f"-int8-{meta['calibration'][:16]}" in p.name for p in engine_dir.iterdir())
 
     float_cache = generated_cache(data, tmp_path / "float", random_weights, engine_dir, batch=4, shard_size=8)
@@ -169,7 +171,14 @@ def test_an_int8_cache_predicts_through_its_engine_and_exports_in_int8(tmp_path,
 
     written = fuse.export(ExportConfig(out=str(out), head="logreg", precision="int8"))
     assert [p.name for p in written] == ["model.keras", "model.tflite", "export.json", "model.int8.tflite"]
-    agreement = json.loads(Paths(out).export_record.read_text())["agreement"]
+    exported = json.loads(Paths(out).export_record.read_text())
+    agreement = exported["agreement"]
+    # the head saw int8 features; model.tflite holds a float32 backbone: how often each file gives predict's class
+    assert exported["backbone_precision"]["model.tflite"] == "float32"
+    with_predict = exported["agreement_with_predict"]
+    assert with_predict["rows"] == agreement["rows"] and with_predict["split"] == "dev"
+    assert {"model.tflite", "model.int8.tflite"} <= set(with_predict)
+    assert all(0 <= with_predict[name]["same_class"] <= 1 for name in ("model.tflite", "model.int8.tflite"))
     assert agreement["rows"] > 0 and 0 <= agreement["same_class"] <= 1 and agreement["calibration_images"] == 8
     # the choice rows alone (dev: no test split), never the train rows the head was fitted on
     train = Paths(out).cache, "train"

@@ -60,6 +60,11 @@ class RunFiles:
         return self.directory / "history.csv"
 
     @property
+    def stream(self) -> Path:
+        """Each epoch's augmentation seed and first positions (`finetune.runs.StreamEpochs`)."""
+        return self.directory / "stream.csv"
+
+    @property
     def best(self) -> Path:
         return self.directory / "best.weights.h5"
 

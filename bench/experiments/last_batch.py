@@ -9,8 +9,6 @@ one-image batch; `partial_last=False, every=51` gives the stream `make finetune`
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 
@@ -36,7 +34,7 @@ def probe(
     from extract.backbone import matching_backbone
     from extract.feature_source import source_in
     from finetune.config import FinetuneConfig
-    from finetune.data import cached_splits, image_dataset, roles_of
+    from finetune.data import TrainingStream, cached_splits, image_dataset, roles_of
     from finetune.model import build_finetune_model
     from finetune.runs import fit_stream
     from finetune.start import start_head
@@ -53,14 +51,13 @@ def probe(
 
     size, binary = meta["image_size"], n_classes == 2
     choose = image_dataset(*roles["choose"], size, config.batch, binary)
-    fixed_fit = list(image_dataset(*roles["fit"], size, config.batch, binary, shuffle_seed=123).take(5))
+    fixed_fit = list(TrainingStream(*roles["fit"], size, config.batch, binary, 123, augment=False).dataset.take(5))
     loss_of = network.loss_and_accuracy(n_classes)[0]
     norm = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)][-1]
-    if partial_last:  # every image in batches of one (none left out), batched again as before
-        fit = fit_stream(replace(config, batch=1), roles["fit"], meta, config.seed).unbatch().batch(config.batch)
-    else:
-        fit = fit_stream(config, roles["fit"], meta, config.seed)
-    fit = fit.repeat()
+    stream = fit_stream(config, roles["fit"], meta, config.seed)
+    if partial_last:  # every image, the last partial batch kept whatever its size, as before issue 23
+        stream.drop = False
+    fit = stream.endless()
 
     def row(step: int) -> str:
         loss, accuracy = model.evaluate(choose, verbose=0)
