@@ -22,7 +22,7 @@ def show(config: ExportConfig, paths) -> None:
     if agreement:  # a head trained on an int8 cache
         same = ", ".join(
             f"{name} {100 * agreement[name]['same_class']:.1f}%"
-            for name in ("model.tflite", "model.int8.tflite")
+            for name in (config.paths.export_tflite.name, config.paths.export_int8.name)
             if name in agreement
         )
         print(

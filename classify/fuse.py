@@ -56,13 +56,16 @@ def export(config: ExportConfig, progress: bool = False) -> list[Path]:
     written = [config.paths.export_keras, config.paths.export_tflite, config.paths.export_record]
     trained_int8 = record.get("precision") == "int8" and config.head != FINETUNED  # fine-tuning trains on images
     rows = check_rows(config) if config.precision == "int8" or trained_int8 else None
-    files = {"model.tflite": float_bytes}
+    files = {config.paths.export_tflite.name: float_bytes}
     if config.precision == "int8":
         int8_bytes, record["agreement"] = int8_export(config, fused, float_bytes, rows)
-        files["model.int8.tflite"] = int8_bytes
+        files[config.paths.export_int8.name] = int8_bytes
         written.append(config.paths.export_int8)
     if trained_int8:
-        record["backbone_precision"] = {"model.tflite": "float32", "features the head was trained on": "int8"}
+        record["backbone_precision"] = {
+            config.paths.export_tflite.name: "float32",
+            "features the head was trained on": "int8",
+        }
         record["agreement_with_predict"] = with_predict(config, files, rows)
     with cache.staged(config.paths, "export") as paths:
         with cache.atomic_path(paths.export_keras) as tmp:
