@@ -53,6 +53,7 @@ REASONS = ("byte copy", "pixel match", "feature similarity")  # why a pair is a 
 # correlate >= PIXEL; the most alike distinct images of pbc_sample correlate below it.
 CANDIDATE = 0.8
 PIXEL = 0.9
+NEAREST = 20  # the candidates of an image: its nearest this many at least CANDIDATE alike
 WORKING_MEMORY_MB = 256  # each block of the neighbour search
 DEFAULTS = AuditConfig()
 
@@ -173,16 +174,23 @@ class Pairs:
     similarity: np.ndarray
 
 
-def feature_pairs(data: Pooled, similarity: float, jobs: int = -1) -> Pairs:
-    """Every pair of images at least `similarity` alike to the network."""
-    search = NearestNeighbors(radius=1.0 - similarity, metric="cosine", algorithm="brute", n_jobs=jobs)
+def feature_pairs(data: Pooled, similarity: float, jobs: int = -1, nearest: int | None = None) -> Pairs:
+    """Every pair of images at least `similarity` alike to the network; with `nearest`, only those
+    among one image's `nearest` most alike (bounded: where every image looks alike, as stained
+    cells do to an ImageNet network, a radius alone would return a good part of all N² pairs)."""
+    search = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=jobs).fit(data.features)
     with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-        distances, neighbours = search.fit(data.features).radius_neighbors(data.features)
+        if nearest is None:
+            distances, neighbours = search.radius_neighbors(data.features, radius=1.0 - similarity)
+        else:
+            distances, neighbours = search.kneighbors(n_neighbors=min(nearest, len(data.ids) - 1))
     first = np.repeat(np.arange(len(neighbours)), [len(row) for row in neighbours])
     second = np.concatenate(list(neighbours)).astype(np.int64) if len(neighbours) else np.zeros(0, np.int64)
-    distance = np.concatenate(list(distances)) if len(distances) else np.zeros(0)
-    upper = second > first
-    return Pairs(first[upper], second[upper], 1.0 - distance[upper])
+    alike = 1.0 - (np.concatenate(list(distances)) if len(distances) else np.zeros(0))
+    keep = (alike >= similarity) & (first != second)
+    pairs = np.unique(np.sort(np.stack([first[keep], second[keep]]), axis=0), axis=1, return_index=True)[1]
+    first, second = np.minimum(first[keep], second[keep])[pairs], np.maximum(first[keep], second[keep])[pairs]
+    return Pairs(first, second, alike[keep][pairs])
 
 
 def byte_copies(data: Pooled) -> Pairs:
@@ -202,9 +210,11 @@ def copies(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = Non
     cannot be read), as rows of audit.csv's columns but `issue`."""
     data = data or pooled(cache_path)
     override = config.similarity if config.similarity is not None else 1.0
-    alike, exact = feature_pairs(data, min(CANDIDATE, override), config.jobs), byte_copies(data)
-    both = [np.concatenate([getattr(exact, name), getattr(alike, name)]) for name in ("first", "second", "similarity")]
-    once = np.unique(np.stack(both[:2]), axis=1, return_index=True)[1]  # a byte copy alike to the network too
+    found = [byte_copies(data), feature_pairs(data, CANDIDATE, config.jobs, NEAREST)]
+    if config.similarity is not None:
+        found.append(feature_pairs(data, config.similarity, config.jobs))
+    both = [np.concatenate([getattr(pairs, name) for pairs in found]) for name in ("first", "second", "similarity")]
+    once = np.unique(np.stack(both[:2]), axis=1, return_index=True)[1]  # a pair found more than one way
     pairs = Pairs(*(column[once] for column in both))
     byte = np.array(
         [

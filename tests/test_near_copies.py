@@ -1,7 +1,8 @@
 """Near-copies found by what they are, not by how alike a network finds them: generated edits of
 one picture are flagged with their reason, distinct pictures of one look are not. Random weights at
 32 px tell pictures apart no better than chance, so here every pair is a candidate (CANDIDATE
-below any cosine) and the pixels alone decide; the real network's part is in test_e2e_audit.py."""
+below any cosine, NEAREST every image) and the pixels alone decide; the real network's part is in
+test_e2e_audit.py."""
 
 import shutil
 
@@ -45,12 +46,14 @@ def copies(tmp_path_factory, random_weights, engine_dir):
     path = generated_cache(data, out, random_weights, engine_dir)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(find, "CANDIDATE", -1.0)
+        patch.setattr(find, "NEAREST", 1000)
         yield out, find.near_duplicates(path, AuditConfig(out=str(out), jobs=1))
 
 
 @pytest.fixture
 def every_pair(monkeypatch):
     monkeypatch.setattr(find, "CANDIDATE", -1.0)
+    monkeypatch.setattr(find, "NEAREST", 1000)
 
 
 def picture_of(item: str) -> str:

@@ -6,7 +6,8 @@
     python -m bench.experiments.near_copies measure <cases out> <cache out> [<cache out> ...]
         each design's flagged pairs on each cache, precision and recall on the cases' cache
         (a pair is a copy when both names share an original), seconds; and
-        <cache out>/near_copies_top20.png, the 20 most alike flagged pairs of the chosen design
+        and RENDERED/<cache folder>_<design>_top20.png, the 20 pairs most alike to the network that
+        each design flags, to look at
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import cache
 from audit import find, pixels
 from extract.thumbnails import Thumbnails
 from workflow.paths import Paths
+
+RENDERED = "/tmp/near_copies"  # the montages looked at: <cache folder>_<design>_top20.png
 
 
 def _jpeg(image: Image.Image) -> Image.Image:
@@ -154,22 +157,17 @@ def measure(cases: Path, outs: list[Path]) -> None:
             },
             flush=True,
         )
-        chosen = designs["cosine >= 0.8, thumbnail 16 corr >= 0.9"]
-        top = np.flatnonzero(chosen)[np.argsort(-corr[16][chosen], kind="stable")][:20]
-        montage(
-            meta,
-            out,
-            [(data.ids[first[k]], data.ids[second[k]], cosine[k], corr[16][k]) for k in top],
-            out / "near_copies_top20.png",
-        )
-        worst = np.flatnonzero((cosine >= 0.9) & ~chosen)
-        worst = worst[np.argsort(-cosine[worst], kind="stable")][:20]
-        montage(
-            meta,
-            out,
-            [(data.ids[first[k]], data.ids[second[k]], cosine[k], corr[16][k]) for k in worst],
-            out / "near_copies_features_alone_top20.png",
-        )
+        shown = {
+            "thumbnail": designs["cosine >= 0.8, thumbnail 16 corr >= 0.9"],
+            "phash": designs["cosine >= 0.8, phash <= 10 bits"],
+            "margin": designs["cosine >= 0.8, 1-cos <= 0.5 (1-nearest other class)"],
+            "features_alone": (cosine >= 0.9) & ~designs["cosine >= 0.8, thumbnail 16 corr >= 0.9"],
+        }
+        for name, flagged in shown.items():  # the 20 most alike to the network of each
+            top = np.flatnonzero(flagged)[np.argsort(-cosine[flagged], kind="stable")][:20]
+            pairs = [(data.ids[first[k]], data.ids[second[k]], cosine[k], corr[16][k], hamming[k]) for k in top]
+            if pairs:
+                montage(meta, out, pairs, Path(RENDERED) / f"{out.name}_{name}_top20.png")
 
 
 def montage(meta: dict, out: Path, pairs: list, path: Path) -> None:
@@ -178,13 +176,14 @@ def montage(meta: dict, out: Path, pairs: list, path: Path) -> None:
 
     source, tile = Thumbnails(meta, out), 128
     sheet = Image.new("RGB", (4 * (2 * tile + 16), max(1, (len(pairs) + 3) // 4) * (tile + 28)), "white")
-    for k, (a, b, cosine, corr) in enumerate(pairs):
+    for k, (a, b, cosine, corr, bits) in enumerate(pairs):
         x, y = (k % 4) * (2 * tile + 16), (k // 4) * (tile + 28)
         for j, item in enumerate((a, b)):
             image = Image.open(io.BytesIO(source.jpeg(item)))
             sheet.paste(image, (x + j * tile, y))
-        ImageDraw.Draw(sheet).text((x, y + tile + 2), f"cos {cosine:.3f} corr {corr:.3f}", fill="black")
+        ImageDraw.Draw(sheet).text((x, y + tile + 2), f"cos {cosine:.3f} corr {corr:.3f} phash {bits}", fill="black")
         ImageDraw.Draw(sheet).text((x, y + tile + 14), f"{Path(a).name[:18]} {Path(b).name[:18]}", fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
 
 
