@@ -80,6 +80,11 @@ class HeadConfig:
         "without a test split: this part of each class's train images (by hash of "
         "id) makes every choice, and validation scores the verdict",
     )
+    groups: str | None = option(
+        None,
+        "without a test split: a file of `id,group` lines (a patient, a slide); dev takes or leaves each "
+        "group whole, as it does the near-copies `make audit` confirmed within train",
+    )
     memory_gb: float = option(
         1.0,
         "train in memory while the fit rows' features (float32, every view) take at most this many GB; above "

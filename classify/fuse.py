@@ -78,7 +78,8 @@ def int8_export(config: ExportConfig, fused: keras.Model, float_bytes: bytes) ->
     size = fused.input_shape[1]
     int8_bytes = engines.to_tflite(fused, calibration.of_split(cached_split(cache_path, "train"), count, size).samples)
     # the head's choice rows: train's dev rows where there is no test split (the rest of train fitted the head)
-    protocol = protocol_of(cache_path, saved.load_record(config.out, config.head)["config"]["dev_fraction"])
+    settings = saved.load_record(config.out, config.head)["config"]
+    protocol = protocol_of(cache_path, settings["dev_fraction"], settings.get("groups"))
     choose = "validation" if protocol.choose == "validation" else "train"
     rows = cached_split(cache_path, choose)
     if protocol.choose == "dev":

@@ -6,7 +6,9 @@ sees the split the verdict is scored on.
 - **choose** (early stopping, the best epoch, the best run): `validation` when a test split
   exists; otherwise `dev`, a part of train: per class, the `dev_fraction` of its train images
   with the lowest sha256 of their id. It is deterministic, stratified, and an image keeps its
-  side when others are added.
+  side when others are added. Images that belong together (`classify.groups`: the audit's
+  confirmed near-copies, a GROUPS file) are drawn as one, by the sha256 of their group: a choice
+  never rewards remembering a fit row's copy.
 - **fit**: train, less dev. Logistic regression's C is chosen by cross-validation on these rows.
 
 This is the discipline of linear-probe versus fine-tuning studies (Kornblith et al. 2019, VTAB).
@@ -21,6 +23,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 import cache
+from classify import groups
 from classify.part import Loaded, Part
 from extract.calibration import hash_order
 from extract.identity import digest
@@ -35,15 +38,16 @@ class Protocol:
     score: str  # "test" or "validation"
     dev_fraction: float  # of train, per class; 0 when choices use validation
     dev_ids: frozenset[str]
+    groups: int = 0  # dev: the groups of two or more train images, each kept on one side
+    grouping: str = digest([])  # dev: a digest of which images were grouped
 
     def describe(self) -> dict:
         """What metrics.json and the report say about it."""
-        dev = f"dev ({self.dev_fraction:g} of each class's train images, by hash of id)"
-        return {
-            "fit": "train" if self.choose == "validation" else "train less dev",
-            "choose": "validation" if self.choose == "validation" else dev,
-            "score": self.score,
-        }
+        if self.choose == "validation":
+            return {"fit": "train", "choose": "validation", "score": self.score}
+        kept = f"; {self.groups} groups of near-copies or GROUPS kept whole" if self.groups else ""
+        dev = f"dev ({self.dev_fraction:g} of each class's train images, by hash of id{kept})"
+        return {"fit": "train less dev", "choose": dev, "score": self.score, "groups": self.groups}
 
 
 def recorded(protocol: Protocol, class_weight: str, excluded: frozenset[str] = frozenset()) -> dict:
@@ -54,32 +58,55 @@ def recorded(protocol: Protocol, class_weight: str, excluded: frozenset[str] = f
         "choose": protocol.choose,
         "dev_fraction": protocol.dev_fraction,
         "excluded_ids": digest(sorted(excluded)),
+        "groups": protocol.grouping,
         "class_weight": class_weight,
     }
 
 
-def dev_ids(ids: list[str], labels: np.ndarray, fraction: float) -> frozenset[str]:
-    """Per class, the `fraction` of ids with the lowest sha256 (at least one where the class has two)."""
-    chosen = set()
+def dev_ids(
+    ids: list[str], labels: np.ndarray, fraction: float, group_of: dict[str, str] | None = None
+) -> frozenset[str]:
+    """Per class, the `fraction` of ids with the lowest sha256 (at least one where the class has two).
+    With `group_of` ({id: group}), a group is drawn whole in its place in that order (the sha256 of
+    its name), into dev or not; a group across classes goes where its first class draws it."""
+    group_of = group_of or {}
+    key_of = {item: f"group:{group_of[item]}" if item in group_of else item for item in ids}
+    members: dict[str, list[str]] = {}
+    for item in ids:
+        members.setdefault(key_of[item], []).append(item)
+    label_of = dict(zip(ids, labels.tolist(), strict=True))
+    chosen: set[str] = set()
     for label in np.unique(labels):
-        members = [ids[i] for i in np.flatnonzero(labels == label)]
-        count = min(len(members) - 1, max(1, round(fraction * len(members))))
-        chosen.update(members[i] for i in hash_order(members)[:count])
+        own = [ids[i] for i in np.flatnonzero(labels == label)]
+        count = min(len(own) - 1, max(1, round(fraction * len(own))))
+        keys = list(dict.fromkeys(key_of[item] for item in own if item not in chosen))
+        taken = sum(item in chosen for item in own)
+        for key in (keys[i] for i in hash_order(keys)):
+            if taken >= count:
+                break
+            chosen.update(members[key])
+            taken += sum(label_of[item] == label for item in members[key])
     return frozenset(chosen)
 
 
-def protocol_of(cache_path, dev_fraction: float) -> Protocol:
-    """The protocol for a cache's splits."""
+def protocol_of(cache_path, dev_fraction: float, groups_file: str | None = None) -> Protocol:
+    """The protocol for a cache's splits; without a test split, dev keeps together the audit's
+    confirmed near-copies and the groups of `groups_file` (`classify.groups`)."""
     names = cache.splits(cache_path)
     if "validation" not in names:
         raise cache.CacheError(f"{cache_path} has no validation split ({names}): a verdict needs one to score")
+    given = groups.read_groups(groups_file) if groups_file else {}  # read, so a malformed one is refused always
     if "test" in names:
         return Protocol(choose="validation", score="test", dev_fraction=0.0, dev_ids=frozenset())
+    ids, labels = cache.ids(cache_path, "train"), cache.labels(cache_path, "train")
+    group_of = groups.joined(ids, given, groups.audited_copies(cache_path))
     return Protocol(
         choose="dev",
         score="validation",
         dev_fraction=dev_fraction,
-        dev_ids=dev_ids(cache.ids(cache_path, "train"), cache.labels(cache_path, "train"), dev_fraction),
+        dev_ids=dev_ids(ids, labels, dev_fraction, group_of),
+        groups=len(set(group_of.values())),
+        grouping=digest(sorted(group_of.items())),
     )
 
 

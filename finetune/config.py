@@ -25,6 +25,11 @@ class EndToEndConfig:
     dev_fraction: float = option(
         0.1, "without a test split: this part of each class's train images makes every choice (as for the heads)"
     )
+    groups: str | None = option(
+        None,
+        "without a test split: a file of `id,group` lines (a patient, a slide); dev takes or leaves each "
+        "group whole (as for the heads)",
+    )
     class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS)
 
     def __post_init__(self):
