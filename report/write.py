@@ -305,7 +305,9 @@ def confusion_lines(content: dict) -> list[str]:
 
 def protocol_lines(content: dict) -> list[str]:
     return [
-        f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}."
+        f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}"
+        + (f"; dev and fit never split {n} groups of near-copies" if (n := m["protocol"].get("groups")) else "")
+        + "."
         for m in content["methods"]
     ]
 
