@@ -31,7 +31,8 @@ BASE = "600e707"  # main before issue 33
 def timed(tree: Path, out: Path) -> float:
     started = time.perf_counter()
     env = os.environ | {"PYTHONPATH": str(tree)}
-    run = f"from audit import find; from audit.config import AuditConfig; find.audit({str(Paths(out).cache)!r}, AuditConfig(out={str(out)!r}))"
+    run = "from audit import find; from audit.config import AuditConfig; "
+    run += f"find.audit({str(Paths(out).cache)!r}, AuditConfig(out={str(out)!r}))"
     subprocess.run([sys.executable, "-c", run], cwd=tree, env=env, check=True)
     return time.perf_counter() - started
 
