@@ -60,6 +60,7 @@ MAKE_VARIABLES = {
     "SEEDS": (HeadConfig, "seeds"),
     "FT_SEEDS": (FinetuneConfig, "seeds"),
     "DEV_FRACTION": (HeadConfig, "dev_fraction"),
+    "GROUPS": (HeadConfig, "groups"),
     "EXCLUDE": (HeadConfig, "exclude"),
     "MEMORY_GB": (HeadConfig, "memory_gb"),
     "SEARCH_ROWS": (HeadConfig, "search_rows"),
