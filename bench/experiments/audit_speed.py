@@ -7,6 +7,7 @@ cache as the first audit would keep them (the decoding they spare is timed on re
 bench.experiments.audit_datasets).
 
     python -m bench.experiments.audit_speed <work folder> [rows]
+    python -m bench.experiments.audit_speed <work folder> stages   (this tree's audit, stage by stage)
 """
 
 from __future__ import annotations
@@ -37,7 +38,25 @@ def timed(tree: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
+def stages(out: Path) -> None:
+    """Seconds of each stage of this tree's audit, in this process."""
+    from audit import find
+    from audit.config import AuditConfig
+
+    config, path = AuditConfig(out=str(out)), Paths(out).cache
+    started = time.perf_counter()
+    data = find.pooled(path)
+    print(f"pooled {time.perf_counter() - started:.1f} s", flush=True)
+    for stage in (find.label_issues, find.near_duplicates, find.outliers):
+        started = time.perf_counter()
+        stage(path, config, data)
+        print(f"{stage.__name__} {time.perf_counter() - started:.1f} s", flush=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[2:] == ["stages"]:
+        stages(Path(sys.argv[1]) / "new_out")
+        sys.exit()
     work, rows = Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 25_000
     here = Path(__file__).resolve().parents[2]
     base = work / "base"

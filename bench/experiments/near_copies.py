@@ -108,15 +108,23 @@ def measure(cases: Path, outs: list[Path]) -> None:
             grey[side][involved] = grey_of(meta, out, [data.ids[i] for i in involved], side)
         seconds_decode = time.perf_counter() - started
         first, second, cosine = wide.first, wide.second, wide.similarity
+        seconds = {}
+        started = time.perf_counter()
         corr = {
             side: pixels.correlation(*(pixels.standardised(g)[k] for k in (first, second)), side)
             for side, g in grey.items()
         }
+        seconds["both thumbnail correlations"] = time.perf_counter() - started
+        started = time.perf_counter()
         bits = phash_bits(grey[32], 32)
         mirrored = phash_bits(grey[32].reshape(-1, 32, 32)[:, :, ::-1].reshape(len(grey[32]), -1), 32)
         hamming = phash_match(bits, mirrored, first, second)
+        seconds["phash"] = time.perf_counter() - started
+        started = time.perf_counter()
         margin = other_class_margin(data)
         nearest_other = np.maximum(margin[first], margin[second])
+        seconds["nearest other class"] = time.perf_counter() - started
+        print({"cache": out.name} | {k: round(v, 2) for k, v in seconds.items()}, flush=True)
         designs = {
             "cosine >= 0.9 (current)": cosine >= 0.9,
             "cosine >= 0.8, thumbnail 16 corr >= 0.9": (cosine >= 0.8) & (corr[16] >= 0.9),
