@@ -231,6 +231,6 @@ def test_the_report_compares_heads_with_and_without_the_audits_findings_and_quot
         f"logistic regression on cache, {folder}" for folder in (audited, clean)
     )  # on the same scored images, with the report's intervals and paired test
     audit_line = content["verdict"][-1]
-    assert "2 of the 120 validation images have a near-duplicate in train" in audit_line
+    assert "2 of the 120 validation images have a near-duplicate in train (byte copy: 2)" in audit_line
     assert "at most 5%, so the verdict uses every image" in audit_line  # 1.7%: scored again all the same
     assert all(m["leakage_free"]["n_images"] == 118 for m in content["methods"])
