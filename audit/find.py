@@ -256,7 +256,7 @@ def _pixel_scores(data: Pooled, pairs: Pairs, config: AuditConfig, needed: np.nd
     readable = np.zeros(len(data.ids), bool)
     readable[rows] = known
     both = needed & readable[pairs.first] & readable[pairs.second]
-    scores[both] = pixels.correlation(standard[pairs.first[both]], standard[pairs.second[both]])
+    scores[both] = pixels.correlation(standard, pairs.first[both], pairs.second[both])
     return scores
 
 

@@ -22,6 +22,7 @@ from cache.atomic import atomic_path
 from extract.thumbnails import Thumbnails
 
 SIDE = 16  # pixels a side: fine enough to tell two pictures apart, coarse enough to forgive a crop
+BLOCK = 16384  # pairs compared at a time
 
 
 def fingerprint(image: Image.Image, side: int = SIDE) -> np.ndarray:
@@ -39,11 +40,16 @@ def standardised(grey: np.ndarray) -> np.ndarray:
     return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
-def correlation(a: np.ndarray, b: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """(P,) each pair's correlation (rows `standardised`), the better of row b as it is and
-    mirrored left to right."""
-    mirrored = b.reshape(-1, side, side)[:, :, ::-1].reshape(b.shape)
-    return np.maximum((a * b).sum(axis=1), (a * mirrored).sum(axis=1))
+def correlation(rows: np.ndarray, first: np.ndarray, second: np.ndarray, side: int = SIDE) -> np.ndarray:
+    """(P,) the correlation of each pair (rows[first[p]], rows[second[p]]) of `standardised` rows,
+    the better of the second as it is and mirrored left to right; BLOCK pairs at a time, so memory
+    stays small whatever the number of pairs."""
+    out = np.empty(len(first), np.float32)
+    for start in range(0, len(first), BLOCK):
+        a, b = rows[first[start : start + BLOCK]], rows[second[start : start + BLOCK]]
+        mirrored = b.reshape(-1, side, side)[:, :, ::-1].reshape(b.shape)
+        out[start : start + BLOCK] = np.maximum((a * b).sum(axis=1), (a * mirrored).sum(axis=1))
+    return out
 
 
 def keys_of(ids: list[str], contents: list[str]) -> list[str]:

@@ -110,10 +110,7 @@ def measure(cases: Path, outs: list[Path]) -> None:
         first, second, cosine = wide.first, wide.second, wide.similarity
         seconds = {}
         started = time.perf_counter()
-        corr = {
-            side: pixels.correlation(*(pixels.standardised(g)[k] for k in (first, second)), side)
-            for side, g in grey.items()
-        }
+        corr = {side: pixels.correlation(pixels.standardised(g), first, second, side) for side, g in grey.items()}
         seconds["both thumbnail correlations"] = time.perf_counter() - started
         started = time.perf_counter()
         bits = phash_bits(grey[32], 32)
