@@ -178,19 +178,38 @@ def feature_pairs(data: Pooled, similarity: float, jobs: int = -1, nearest: int 
     """Every pair of images at least `similarity` alike to the network; with `nearest`, only those
     among one image's `nearest` most alike (bounded: where every image looks alike, as stained
     cells do to an ImageNet network, a radius alone would return a good part of all N² pairs)."""
-    search = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=jobs).fit(data.features)
-    with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-        if nearest is None:
+    if nearest is None:
+        search = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=jobs).fit(data.features)
+        with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
             distances, neighbours = search.radius_neighbors(data.features, radius=1.0 - similarity)
-        else:
-            distances, neighbours = search.kneighbors(n_neighbors=min(nearest, len(data.ids) - 1))
-    first = np.repeat(np.arange(len(neighbours)), [len(row) for row in neighbours])
-    second = np.concatenate(list(neighbours)).astype(np.int64) if len(neighbours) else np.zeros(0, np.int64)
-    alike = 1.0 - (np.concatenate(list(distances)) if len(distances) else np.zeros(0))
+        first = np.repeat(np.arange(len(neighbours)), [len(row) for row in neighbours])
+        second = np.concatenate(list(neighbours)).astype(np.int64) if len(neighbours) else np.zeros(0, np.int64)
+        alike = 1.0 - (np.concatenate(list(distances)) if len(distances) else np.zeros(0))
+    else:
+        first, second, alike = _nearest_alike(data.features, similarity, nearest)
     keep = (alike >= similarity) & (first != second)
     pairs = np.unique(np.sort(np.stack([first[keep], second[keep]]), axis=0), axis=1, return_index=True)[1]
     first, second = np.minimum(first[keep], second[keep])[pairs], np.maximum(first[keep], second[keep])[pairs]
     return Pairs(first, second, alike[keep][pairs])
+
+
+def _nearest_alike(features: np.ndarray, similarity: float, nearest: int) -> tuple[np.ndarray, ...]:
+    """(row, neighbour, cosine) of each row's `nearest` most alike rows at least `similarity` alike:
+    the cosines a block of rows at a time (one matrix product: the rows are L2-normalised), and a
+    row sorted only where more than `nearest` pass, which is twice as fast as a search that sorts
+    every row where few images look alike (photos), and no slower where all do (cells)."""
+    rows = max(1, WORKING_MEMORY_MB * 2**20 // (4 * len(features)))
+    found = []
+    for start in range(0, len(features), rows):
+        sims = features[start : start + rows] @ features.T
+        sims[np.arange(len(sims)), start + np.arange(len(sims))] = -1.0  # not an image with itself
+        crowded = np.flatnonzero((sims >= similarity).sum(axis=1) > nearest)
+        if len(crowded):  # keep their `nearest` most alike only
+            cut = np.partition(sims[crowded], -nearest, axis=1)[:, -nearest][:, None]
+            sims[crowded] = np.where(sims[crowded] >= cut, sims[crowded], -1.0)
+        row, column = np.nonzero(sims >= similarity)
+        found.append((start + row, column, sims[row, column]))
+    return tuple(np.concatenate(part) for part in zip(*found, strict=True))
 
 
 def byte_copies(data: Pooled) -> Pairs:
