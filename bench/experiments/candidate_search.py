@@ -3,6 +3,9 @@ fewer dimensions? The exact search against one in the first PCA components (the 
 by their exact cosine): seconds, and how many of the exact candidates it finds.
 
     python -m bench.experiments.candidate_search <cache out> [<cache out> ...]
+    python -m bench.experiments.candidate_search product <cache out>
+        the exact search's parts: the matrix product 2,048 rows at a time with a threshold, and with
+        every row sorted
 """
 
 from __future__ import annotations
@@ -29,7 +32,22 @@ def reduced_pairs(data: find.Pooled, dims: int) -> set[tuple[int, int]]:
     return {(min(a, b), max(a, b)) for a, b in zip(first[alike], second[alike], strict=True)}
 
 
+def product(out: Path) -> None:
+    features = np.ascontiguousarray(find.pooled(Paths(out).cache).features, dtype=np.float32)
+    for name, step in (
+        ("product + threshold", lambda sims: (sims >= find.CANDIDATE).sum()),
+        ("product + every row sorted", lambda sims: np.argpartition(-sims, find.NEAREST, axis=1)),
+    ):
+        started = time.perf_counter()
+        for start in range(0, len(features), 2048):
+            step(features[start : start + 2048] @ features.T)
+        print(f"{name}: {time.perf_counter() - started:.1f} s", flush=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "product":
+        product(Path(sys.argv[2]))
+        sys.exit()
     for out in map(Path, sys.argv[1:]):
         data = find.pooled(Paths(out).cache)
         started = time.perf_counter()
