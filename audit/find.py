@@ -14,10 +14,11 @@ the columns of audit.csv, most suspicious first.
   content hashes in the cache) always are. Otherwise the pair must look alike to the network,
   one among the other's `NEAREST` nearest at cosine similarity of the features at least
   `CANDIDATE` (exact, block by block, so memory never holds the N×N matrix), and be the same
-  picture: its grey thumbnails correlate at least `PIXEL` (`audit.pixels`). A fixed cosine alone cannot serve every kind of image: to an ImageNet network
-  every stained cell looks alike (half of pbc_sample's test images had a train image at cosine
-  ≥ 0.9, all different cells), while photos or MRI slices are close only when copied. `SIMILARITY`
-  restores it as an override: pairs at least that alike count as well, by feature similarity alone.
+  picture: its grey thumbnails correlate at least `PIXEL` (`audit.pixels`). A fixed cosine
+  alone cannot serve every kind of image: to an ImageNet network every stained cell looks alike
+  (half of pbc_sample's test images had a train image at cosine ≥ 0.9, all different cells),
+  while photos or MRI slices are close only when copied. `SIMILARITY` restores it as an
+  override: pairs at least that alike count as well, by feature similarity alone.
 - **Outliers**: an image's mean cosine similarity to the nearest images of its own class in its
   own split; the least similar part of each split is flagged.
 
