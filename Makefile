@@ -29,6 +29,7 @@ HEADS        ?=
 SEEDS        ?=
 FT_SEEDS     ?=
 DEV_FRACTION ?=
+GROUPS       ?=
 EXCLUDE      ?=
 MEMORY_GB    ?=
 SEARCH_ROWS  ?=
@@ -95,9 +96,9 @@ FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(c
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
 	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION)) \
 	$(call opt,--dev-fraction,$(DEV_FRACTION))
-# SEEDS, DEV_FRACTION and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
+# SEEDS, DEV_FRACTION, GROUPS and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
-RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--class-weight,$(CLASS_WEIGHT))
+RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--groups,$(GROUPS)) $(call opt,--class-weight,$(CLASS_WEIGHT))
 HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
 	$(call opt,--dense-recipe,$(DENSE_RECIPE)) $(call opt,--features,$(FEATURES)) $(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER)) $(call opt,--memory-gb,$(MEMORY_GB)) \
 	$(call opt,--search-rows,$(SEARCH_ROWS))

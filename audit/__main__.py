@@ -17,7 +17,7 @@ def show(config: AuditConfig, audit) -> None:
     for issue, count in summary["counts"].items():
         print(f"{issue}: {count}")
         for row in findings[findings["issue"] == issue].head(SHOWN).itertuples():
-            paired = f" ~ {row.paired_id}" if row.paired_id else ""
+            paired = f" ~ {row.paired_id}, {row.reason}" if row.paired_id else ""
             suggested = f" -> {row.suggested_label}" if row.suggested_label else ""
             print(f"  {row.score:.3f}  {row.id}{paired}  ({row.split}, {row.given_label}{suggested})")
     for split, count in summary["leaked_from_train"].items():

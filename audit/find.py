@@ -10,9 +10,15 @@ the columns of audit.csv, most suspicious first.
   image's): train's out of fold over train alone, every other split's from the model fitted on
   train; ranked within each split by cleanlab's confident learning (`find_label_issues`, ordered
   by self-confidence: the probability of the given label).
-- **Duplicates and leakage**: exact nearest neighbours by cosine similarity of the features,
-  computed block by block (scikit-learn's brute-force search, `working_memory` bounded), so
-  memory never holds the N×N matrix.
+- **Duplicates and leakage**: a pair is a copy for one of `REASONS`. Byte-identical files (their
+  content hashes in the cache) always are. Otherwise the pair must look alike to the network,
+  one among the other's `NEAREST` nearest at cosine similarity of the features at least
+  `CANDIDATE` (exact, block by block, so memory never holds the N×N matrix), and be the same
+  picture: its grey thumbnails correlate at least `PIXEL` (`audit.pixels`). A fixed cosine
+  alone cannot serve every kind of image: to an ImageNet network every stained cell looks alike
+  (half of pbc_sample's test images had a train image at cosine ≥ 0.9, all different cells),
+  while photos or MRI slices are close only when copied. `SIMILARITY` restores it as an
+  override: pairs at least that alike count as well, by feature similarity alone.
 - **Outliers**: an image's mean cosine similarity to the nearest images of its own class in its
   own split; the least similar part of each split is flagged.
 
@@ -33,13 +39,21 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 from sklearn.neighbors import NearestNeighbors
 
 import cache
+from audit import pixels
 from audit.config import AuditConfig
 from classify import linear
 from extract.feature_source import LAST
 from workflow.errors import WorkflowError
 
-COLUMNS = ["id", "split", "issue", "score", "given_label", "suggested_label", "paired_id"]
+COLUMNS = ["id", "split", "issue", "score", "given_label", "suggested_label", "paired_id", "reason", "pixel_score"]
 ISSUES = ("label", "leakage", "duplicate", "outlier")  # audit.csv's order
+REASONS = ("byte copy", "pixel match", "feature similarity")  # why a pair is a copy, strongest first
+# Measured on the edits of bench/experiments/near_copies.py and both shared datasets (BENCHMARKS.md,
+# issue 33): every edit of a photo or a cell stays at cosine >= CANDIDATE and its thumbnails
+# correlate >= PIXEL; the most alike distinct images of pbc_sample correlate below it.
+CANDIDATE = 0.8
+PIXEL = 0.9
+NEAREST = 20  # the candidates of an image: its nearest this many at least CANDIDATE alike
 WORKING_MEMORY_MB = 256  # each block of the neighbour search
 DEFAULTS = AuditConfig()
 
@@ -57,6 +71,7 @@ class Pooled:
     labels: np.ndarray
     views: np.ndarray  # (N, K, D), L2-normalised: each image, then its augmented views
     class_names: list[str]
+    contents: list[str]  # each image file's content hash ("" where the cache has none)
 
     @property
     def features(self) -> np.ndarray:
@@ -77,6 +92,7 @@ def pooled(cache_path) -> Pooled:
         labels=np.concatenate([data.labels for _, data in parts]),
         views=views,
         class_names=cache.info(cache_path)["class_names"],
+        contents=[item for name, _ in parts for item in cache.contents(cache_path, name)[0]],
     )
 
 
@@ -149,26 +165,131 @@ def _image_means(data: Pooled, rows: np.ndarray, per_view: np.ndarray, model=Non
     return out
 
 
-def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
-    """Pairs of images at least `config.similarity` alike: "leakage" across splits (the first split
-    in train, validation, test order is `id`), "duplicate" within one."""
+@dataclass
+class Pairs:
+    """Pairs of rows (first < second) and their features' cosine similarity."""
+
+    first: np.ndarray
+    second: np.ndarray
+    similarity: np.ndarray
+
+
+def feature_pairs(data: Pooled, similarity: float, jobs: int = -1, nearest: int | None = None) -> Pairs:
+    """Every pair of images at least `similarity` alike to the network; with `nearest`, only those
+    among one image's `nearest` most alike (bounded: where every image looks alike, as stained
+    cells do to an ImageNet network, a radius alone would return a good part of all N² pairs)."""
+    if nearest is None:
+        search = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=jobs).fit(data.features)
+        with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
+            distances, neighbours = search.radius_neighbors(data.features, radius=1.0 - similarity)
+        first = np.repeat(np.arange(len(neighbours)), [len(row) for row in neighbours])
+        second = np.concatenate(list(neighbours)).astype(np.int64) if len(neighbours) else np.zeros(0, np.int64)
+        alike = 1.0 - (np.concatenate(list(distances)) if len(distances) else np.zeros(0))
+    else:
+        first, second, alike = _nearest_alike(data.features, similarity, nearest)
+    keep = (alike >= similarity) & (first != second)
+    pairs = np.unique(np.sort(np.stack([first[keep], second[keep]]), axis=0), axis=1, return_index=True)[1]
+    first, second = np.minimum(first[keep], second[keep])[pairs], np.maximum(first[keep], second[keep])[pairs]
+    return Pairs(first, second, alike[keep][pairs])
+
+
+def _nearest_alike(features: np.ndarray, similarity: float, nearest: int) -> tuple[np.ndarray, ...]:
+    """(row, neighbour, cosine) of each row's `nearest` most alike rows at least `similarity` alike:
+    the cosines a block of rows at a time (one matrix product: the rows are L2-normalised), and a
+    row sorted only where more than `nearest` pass, which is twice as fast as a search that sorts
+    every row where few images look alike (photos), and no slower where all do (cells)."""
+    rows = max(1, WORKING_MEMORY_MB * 2**20 // (4 * len(features)))
+    found = []
+    for start in range(0, len(features), rows):
+        sims = features[start : start + rows] @ features.T
+        sims[np.arange(len(sims)), start + np.arange(len(sims))] = -1.0  # not an image with itself
+        crowded = np.flatnonzero((sims >= similarity).sum(axis=1) > nearest)
+        if len(crowded):  # keep their `nearest` most alike only
+            cut = np.partition(sims[crowded], -nearest, axis=1)[:, -nearest][:, None]
+            sims[crowded] = np.where(sims[crowded] >= cut, sims[crowded], -1.0)
+        row, column = np.nonzero(sims >= similarity)
+        found.append((start + row, column, sims[row, column]))
+    return tuple(np.concatenate(part) for part in zip(*found, strict=True))
+
+
+def byte_copies(data: Pooled) -> Pairs:
+    """Every pair of images whose files are byte-identical, whatever the network makes of them."""
+    rows_of: dict[str, list[int]] = {}
+    for i, content in enumerate(data.contents):
+        if content:
+            rows_of.setdefault(content, []).append(i)
+    pairs = np.array([(a, b) for rows in rows_of.values() for k, a in enumerate(rows) for b in rows[k + 1 :]])
+    first, second = (pairs[:, 0], pairs[:, 1]) if len(pairs) else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    similarity = (data.features[first] * data.features[second]).sum(axis=1)
+    return Pairs(first, second, similarity)
+
+
+def copies(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+    """Every pair of copies with its reason and pixel correlation (NaN where not needed or an image
+    cannot be read), as rows of audit.csv's columns but `issue`."""
     data = data or pooled(cache_path)
-    search = NearestNeighbors(radius=1.0 - config.similarity, metric="cosine", algorithm="brute", n_jobs=config.jobs)
-    with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-        distances, neighbours = search.fit(data.features).radius_neighbors(data.features)
-    pairs = [
-        (i, int(j), 1.0 - float(d))
-        for i, (row_d, row_j) in enumerate(zip(distances, neighbours, strict=True))
-        for d, j in zip(row_d, row_j, strict=True)
-        if j > i
-    ]
-    first, second, similarity = (np.array(column) for column in zip(*pairs, strict=True)) if pairs else ([], [], [])
-    across = data.splits[first] != data.splits[second] if pairs else np.zeros(0, bool)
-    frames = [
-        _frame(data, np.asarray(first)[mask], issue, np.asarray(similarity)[mask], paired=np.asarray(second)[mask])
-        for issue, mask in (("leakage", across), ("duplicate", ~across))
-    ]
-    return pd.concat(frames, ignore_index=True)
+    override = config.similarity if config.similarity is not None else 1.0
+    found = [byte_copies(data), feature_pairs(data, CANDIDATE, config.jobs, NEAREST)]
+    if config.similarity is not None:
+        found.append(feature_pairs(data, config.similarity, config.jobs))
+    both = [np.concatenate([getattr(pairs, name) for pairs in found]) for name in ("first", "second", "similarity")]
+    once = np.unique(np.stack(both[:2]), axis=1, return_index=True)[1]  # a pair found more than one way
+    pairs = Pairs(*(column[once] for column in both))
+    byte = np.array(
+        [
+            data.contents[a] != "" and data.contents[a] == data.contents[b]
+            for a, b in zip(pairs.first, pairs.second, strict=True)
+        ],
+        dtype=bool,
+    )
+    candidate = pairs.similarity >= CANDIDATE
+    pixel_score = _pixel_scores(data, pairs, config, needed=~byte & candidate)
+    reason = np.select([byte, candidate & (pixel_score >= PIXEL), pairs.similarity >= override], REASONS, default="")
+    kept = reason != ""
+    return _frame(
+        data,
+        pairs.first[kept],
+        "",
+        pairs.similarity[kept],
+        paired=pairs.second[kept],
+        reason=reason[kept],
+        pixel_score=pixel_score[kept],
+    )
+
+
+def _pixel_scores(data: Pooled, pairs: Pairs, config: AuditConfig, needed: np.ndarray) -> np.ndarray:
+    """(P,) the thumbnail correlation of the `needed` pairs (NaN for the others, and where an image
+    has no pixels): the images' fingerprints made once and kept beside the cache."""
+    scores = np.full(len(pairs.first), np.nan)
+    rows = np.unique(np.concatenate([pairs.first[needed], pairs.second[needed]]))
+    if not len(rows):
+        return scores
+    store = pixels.PixelStore(config.paths.pixels)
+    ids = [data.ids[i] for i in rows]
+    grey, known = store.fingerprints(
+        cache.info(config.paths.cache), config.paths.out, ids, pixels.keys_of(ids, [data.contents[i] for i in rows])
+    )
+    store.save()
+    standard = np.zeros((len(data.ids), grey.shape[1]), np.float32)
+    standard[rows] = pixels.standardised(grey)
+    readable = np.zeros(len(data.ids), bool)
+    readable[rows] = known
+    both = needed & readable[pairs.first] & readable[pairs.second]
+    scores[both] = pixels.correlation(standard, pairs.first[both], pairs.second[both])
+    return scores
+
+
+def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+    """The `copies`: "leakage" across splits (the first split in train, validation, test order is
+    `id`), "duplicate" within one."""
+    data = data or pooled(cache_path)
+    found = copies(cache_path, config, data)
+    split_of = dict(zip(data.ids, data.splits, strict=True))
+    across = np.array(
+        [split_of[a] != split_of[b] for a, b in zip(found["id"], found["paired_id"], strict=True)], dtype=bool
+    )
+    found["issue"] = np.where(across, "leakage", "duplicate")
+    return found.sort_values("score", ascending=False, kind="stable")
 
 
 def outliers(
@@ -226,6 +347,8 @@ def _frame(
     scores: np.ndarray,
     suggested: list[str] | None = None,
     paired: np.ndarray | None = None,
+    reason: np.ndarray | None = None,
+    pixel_score: np.ndarray | None = None,
 ) -> pd.DataFrame:
     rows = np.asarray(rows, dtype=np.int64)
     frame = pd.DataFrame(
@@ -237,6 +360,8 @@ def _frame(
             "given_label": [data.class_names[data.labels[i]] for i in rows],
             "suggested_label": suggested if suggested is not None else [""] * len(rows),
             "paired_id": [data.ids[j] for j in paired] if paired is not None else [""] * len(rows),
+            "reason": reason if reason is not None else [""] * len(rows),
+            "pixel_score": pixel_score if pixel_score is not None else np.full(len(rows), np.nan),
         },
         columns=COLUMNS,
     )

@@ -24,10 +24,11 @@ TITLES = {
     "outlier": "Outliers: far from the images of their own class",
 }
 CSV = {issue: "audit_leakage.csv" if issue == "leakage" else "audit.csv" for issue in find.ISSUES}
+PAIRS = "cosine similarity of the features; pixels: correlation of the grey thumbnails"
 SCORES = {
     "label": "1 - the out-of-fold probability of the given label",
-    "leakage": "cosine similarity of the features",
-    "duplicate": "cosine similarity of the features",
+    "leakage": PAIRS,
+    "duplicate": PAIRS,
     "outlier": "1 - mean cosine similarity to the nearest images of the same class",
 }
 
@@ -44,7 +45,7 @@ def write_audit(config: AuditConfig, progress: bool = False) -> Audit:
     meta = cache.info(paths.cache)
     findings = find.audit(paths.cache, config)
     summary = summary_of(findings, meta, config)
-    shown = {issue: findings[findings["issue"] == issue].head(SHOWN) for issue in find.ISSUES}
+    shown = {issue: shown_of(findings[findings["issue"] == issue]) for issue in find.ISSUES}
     pictured = sorted(
         {item for rows in shown.values() for column in ("id", "paired_id") for item in rows[column] if item}
     )
@@ -82,9 +83,26 @@ def summary_of(findings: pd.DataFrame, meta: dict, config: AuditConfig) -> dict:
         # images of each other split with a near-duplicate in train: what inflates its accuracy
         "leaked_from_train": {split: len(ids) for split, ids in leaked_ids.items()},
         "leaked_ids": leaked_ids,  # the report scores again without them (leakage-free)
+        # those images by the strongest reason of their copies (find.REASONS): what the report says
+        "leaked_by_reason": {split: by_reason(from_train, ids) for split, ids in leaked_ids.items()},
+        "pairs_by_reason": {
+            issue: {
+                reason: int(((findings["issue"] == issue) & (findings["reason"] == reason)).sum())
+                for reason in find.REASONS
+            }
+            for issue in ("leakage", "duplicate")
+        },
         "label_pairs": label_pairs(findings),
         "settings": asdict(config),
     }
+
+
+def by_reason(pairs: pd.DataFrame, ids: list[str]) -> dict[str, int]:
+    """How many of `ids` (each paired in `pairs`) have a copy for each reason, each image counted
+    under its strongest one."""
+    strongest = pairs.assign(_rank=pairs["reason"].map(find.REASONS.index)).groupby("paired_id")["_rank"].min()
+    counted = strongest.reindex(ids).value_counts()
+    return {reason: int(counted.get(rank, 0)) for rank, reason in enumerate(find.REASONS)}
 
 
 def label_pairs(findings: pd.DataFrame) -> list[dict]:
@@ -94,11 +112,31 @@ def label_pairs(findings: pd.DataFrame) -> list[dict]:
     return [{"given": given, "suggested": suggested, "count": int(n)} for (given, suggested), n in counted.items()]
 
 
+def groups(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The findings of one issue under one heading each: pairs by reason (find.REASONS' order),
+    other findings all under one ("")."""
+    if not rows["paired_id"].astype(bool).any():
+        return [("", rows)]
+    return [(reason, rows[rows["reason"] == reason]) for reason in find.REASONS if (rows["reason"] == reason).any()]
+
+
+def shown_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """The galleries' findings of one issue: the first SHOWN under each heading."""
+    return pd.concat([group.head(SHOWN) for _, group in groups(rows)])
+
+
+def _more(summary: dict, issue: str, reason: str, shown: int) -> int:
+    """How many findings under one heading audit.csv holds beyond those shown."""
+    total = summary["pairs_by_reason"][issue][reason] if reason else summary["counts"][issue]
+    return total - shown
+
+
 def _caption(row) -> str:
     if row.issue == "label":
         return f"given {row.given_label}, suggested {row.suggested_label} (score {row.score:.3f})"
     if row.issue in ("leakage", "duplicate"):
-        return f"similarity {row.score:.4f} with {row.paired_id}"
+        pixels = "" if pd.isna(row.pixel_score) else f", pixels {row.pixel_score:.3f}"
+        return f"{row.reason}: similarity {row.score:.4f}{pixels} with {row.paired_id}"
     return f"{row.given_label}, isolation {row.score:.3f}"
 
 
@@ -114,17 +152,19 @@ def markdown(summary: dict, shown: dict[str, pd.DataFrame], thumbnail_path) -> s
     if summary["label_pairs"]:
         lines += ["## Label issues by given and suggested class", "", "| given | suggested | issues |", "|---|---|---|"]
         lines += [f"| {p['given']} | {p['suggested']} | {p['count']} |" for p in summary["label_pairs"]] + [""]
-    for issue, rows in shown.items():
+    for issue, found in shown.items():
         total = summary["counts"][issue]
         lines += [f"## {TITLES[issue]} ({total})", "", f"Score: {SCORES[issue]}.", ""]
-        for row in rows.itertuples():
-            pictures = f"![]({thumbnail_path(row.id)})" + (
-                f" ![]({thumbnail_path(row.paired_id)})" if row.paired_id else ""
-            )
-            lines.append(f"- {pictures} `{row.id}` ({row.split}): {_caption(row)}")
-        if total > len(rows):
-            lines.append(f"- … and {total - len(rows)} more in {CSV[issue]}")
-        lines.append("")
+        for reason, rows in groups(found):
+            lines += [f"### {reason} ({len(rows) + _more(summary, issue, reason, len(rows))})", ""] if reason else []
+            for row in rows.itertuples():
+                pictures = f"![]({thumbnail_path(row.id)})" + (
+                    f" ![]({thumbnail_path(row.paired_id)})" if row.paired_id else ""
+                )
+                lines.append(f"- {pictures} `{row.id}` ({row.split}): {_caption(row)}")
+            if (more := _more(summary, issue, reason, len(rows))) > 0:
+                lines.append(f"- … and {more} more in {CSV[issue]}")
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -150,16 +190,19 @@ def html_page(summary: dict, shown: dict[str, pd.DataFrame], jpegs: dict[str, by
             f"<tr><td>{e(p['given'])}</td><td>{e(p['suggested'])}</td><td>{p['count']}</td></tr>"
             for p in summary["label_pairs"]
         ] + ["</table>"]
-    for issue, rows in shown.items():
+    for issue, found in shown.items():
         total = summary["counts"][issue]
-        parts += [f"<h2>{e(TITLES[issue])} ({total})</h2><p>Score: {e(SCORES[issue])}.</p><div class='grid'>"]
-        for row in rows.itertuples():
-            pictures = [row.id] + ([row.paired_id] if row.paired_id else [])
-            parts.append(
-                f"<div class='tile{' pair' if row.paired_id else ''}'>"
-                + "".join(f"<img src='{data_uri(jpegs[item])}' alt='{e(item)}'>" for item in pictures)
-                + f"<br><code>{e(row.id)}</code> ({e(row.split)})<br>{e(_caption(row))}</div>"
-            )
-        parts.append("</div>" + (f"<p>… and {total - len(rows)} more in {CSV[issue]}</p>" if total > len(rows) else ""))
+        parts += [f"<h2>{e(TITLES[issue])} ({total})</h2><p>Score: {e(SCORES[issue])}.</p>"]
+        for reason, rows in groups(found):
+            more = _more(summary, issue, reason, len(rows))
+            parts.append((f"<h3>{e(reason)} ({len(rows) + more})</h3>" if reason else "") + "<div class='grid'>")
+            for row in rows.itertuples():
+                pictures = [row.id] + ([row.paired_id] if row.paired_id else [])
+                parts.append(
+                    f"<div class='tile{' pair' if row.paired_id else ''}'>"
+                    + "".join(f"<img src='{data_uri(jpegs[item])}' alt='{e(item)}'>" for item in pictures)
+                    + f"<br><code>{e(row.id)}</code> ({e(row.split)})<br>{e(_caption(row))}</div>"
+                )
+            parts.append("</div>" + (f"<p>… and {more} more in {CSV[issue]}</p>" if more > 0 else ""))
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -89,6 +89,12 @@ class HeadConfig:
         "id) makes every choice, and validation scores the verdict",
         make="DEV_FRACTION",
     )
+    groups: str | None = option(
+        None,
+        "without a test split: a file of `id,group` lines (a patient, a slide); dev takes or leaves each "
+        "group whole, as it does the near-copies `make audit` confirmed within train",
+        make="GROUPS",
+    )
     memory_gb: float = option(
         1.0,
         "train in memory while the fit rows' features (float32, every view) take at most this many GB; above "

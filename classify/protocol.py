@@ -6,7 +6,9 @@ sees the split the verdict is scored on.
 - **choose** (early stopping, the best epoch, the best run): `validation` when a test split
   exists; otherwise `dev`, a part of train: per class, the `dev_fraction` of its train images
   with the lowest sha256 of their id (`extract.holdout`, the rule the int8 build's samples follow
-  too).
+  too). Images that belong together (`classify.groups`: the audit's confirmed near-copies, a
+  GROUPS file) are drawn as one, by the sha256 of their group: a choice never rewards remembering
+  a fit row's copy.
 - **fit**: train, less dev. Logistic regression's C is chosen by cross-validation on these rows.
 
 This is the discipline of linear-probe versus fine-tuning studies (Kornblith et al. 2019, VTAB).
@@ -21,6 +23,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 import cache
+from classify import groups
 from classify.part import Loaded, Part
 from extract.holdout import dev_ids
 from extract.identity import digest
@@ -35,15 +38,16 @@ class Protocol:
     score: str  # "test" or "validation"
     dev_fraction: float  # of train, per class; 0 when choices use validation
     dev_ids: frozenset[str]
+    groups: int = 0  # dev: the groups of two or more train images, each kept on one side
+    grouping: str = digest([])  # dev: a digest of which images were grouped
 
     def describe(self) -> dict:
         """What metrics.json and the report say about it."""
-        dev = f"dev ({self.dev_fraction:g} of each class's train images, by hash of id)"
-        return {
-            "fit": "train" if self.choose == "validation" else "train less dev",
-            "choose": "validation" if self.choose == "validation" else dev,
-            "score": self.score,
-        }
+        if self.choose == "validation":
+            return {"fit": "train", "choose": "validation", "score": self.score}
+        kept = f"; {self.groups} groups of near-copies or GROUPS kept whole" if self.groups else ""
+        dev = f"dev ({self.dev_fraction:g} of each class's train images, by hash of id{kept})"
+        return {"fit": "train less dev", "choose": dev, "score": self.score, "groups": self.groups}
 
 
 def recorded(protocol: Protocol, class_weight: str, excluded: frozenset[str] = frozenset()) -> dict:
@@ -54,22 +58,29 @@ def recorded(protocol: Protocol, class_weight: str, excluded: frozenset[str] = f
         "choose": protocol.choose,
         "dev_fraction": protocol.dev_fraction,
         "excluded_ids": digest(sorted(excluded)),
+        "groups": protocol.grouping,
         "class_weight": class_weight,
     }
 
 
-def protocol_of(cache_path, dev_fraction: float) -> Protocol:
-    """The protocol for a cache's splits."""
+def protocol_of(cache_path, dev_fraction: float, groups_file: str | None = None) -> Protocol:
+    """The protocol for a cache's splits; without a test split, dev keeps together the audit's
+    confirmed near-copies and the groups of `groups_file` (`classify.groups`)."""
     names = cache.splits(cache_path)
     if "validation" not in names:
         raise cache.CacheError(f"{cache_path} has no validation split ({names}): a verdict needs one to score")
+    given = groups.read_groups(groups_file) if groups_file else {}  # read, so a malformed one is refused always
     if "test" in names:
         return Protocol(choose="validation", score="test", dev_fraction=0.0, dev_ids=frozenset())
+    ids, labels = cache.ids(cache_path, "train"), cache.labels(cache_path, "train")
+    group_of = groups.joined(ids, given, groups.audited_copies(cache_path))
     return Protocol(
         choose="dev",
         score="validation",
         dev_fraction=dev_fraction,
-        dev_ids=dev_ids(cache.ids(cache_path, "train"), cache.labels(cache_path, "train"), dev_fraction),
+        dev_ids=dev_ids(ids, labels, dev_fraction, group_of),
+        groups=len(set(group_of.values())),
+        grouping=digest(sorted(group_of.items())),
     )
 
 

@@ -64,6 +64,7 @@ PROTOCOL_NAMES = {  # each key of `classify.protocol.recorded`, as a sentence na
     "choose": "choice rows",
     "dev_fraction": "dev fraction (DEV_FRACTION)",
     "excluded_ids": "excluded train ids (EXCLUDE)",
+    "groups": "groups kept whole in dev (GROUPS, the audit's near-copies)",
     "class_weight": "class weights (CLASS_WEIGHT)",
 }
 

@@ -40,7 +40,7 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     from the cache, which take minutes; in-memory fits show none."""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
-    protocol = protocol_of(cache_path, config.dev_fraction)
+    protocol = protocol_of(cache_path, config.dev_fraction, config.groups)
     exclude = read_ids(config.exclude) if config.exclude else frozenset()
     rows = parts_of(cache_path, protocol, exclude)
     check_trainable(rows.fit.labels, meta["class_names"])

@@ -26,18 +26,30 @@ class Thumbnails:
         # ids are unique across splits: a path below the data folder, or a TFDS file name
         self._places = {item: (split, i) for split in source.splits for i, item in enumerate(split.ids)}
 
-    def jpeg(self, image_id: str) -> bytes:
-        """The image as a JPEG at most THUMBNAIL pixels a side; grey where it is gone or unreadable."""
+    def image(self, image_id: str) -> Image.Image | None:
+        """The image as it is stored (not yet decoded: a caller may `draft` a smaller JPEG decode);
+        None where it is gone or unreadable."""
         try:
             split, position = self._places[image_id]
-            encoded = split.read(position)
-            image = Image.open(io.BytesIO(encoded)).convert("RGB")
+            return Image.open(io.BytesIO(split.read(position)))
         except (OSError, ValueError, KeyError):
-            image = Image.new("RGB", (THUMBNAIL, THUMBNAIL), (200, 200, 200))
+            return None
+
+    def jpeg(self, image_id: str) -> bytes:
+        """The image as a JPEG at most THUMBNAIL pixels a side; grey where it is gone or unreadable."""
+        image = self.image(image_id)
+        try:
+            image = image.convert("RGB") if image is not None else _grey()
+        except (OSError, ValueError):  # a truncated file opens, then fails to decode
+            image = _grey()
         image.thumbnail((THUMBNAIL, THUMBNAIL))
         buffer = io.BytesIO()
         image.save(buffer, format="JPEG", quality=85)
         return buffer.getvalue()
+
+
+def _grey() -> Image.Image:
+    return Image.new("RGB", (THUMBNAIL, THUMBNAIL), (200, 200, 200))
 
 
 def data_uri(data: bytes, kind: str = "jpeg") -> str:

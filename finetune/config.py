@@ -30,6 +30,12 @@ class EndToEndConfig:
         "without a test split: this part of each class's train images makes every choice (as for the heads)",
         make="DEV_FRACTION",
     )
+    groups: str | None = option(
+        None,
+        "without a test split: a file of `id,group` lines (a patient, a slide); dev takes or leaves each "
+        "group whole (as for the heads)",
+        make="GROUPS",
+    )
     class_weight: str = option("none", CLASS_WEIGHT_HELP, choices=CLASS_WEIGHTS, make="CLASS_WEIGHT")
 
     def __post_init__(self):

@@ -42,7 +42,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     start_head(config.out, start, meta["fingerprint"])  # refuses a head of another cache
     if engines.has_gpu():  # before any layer is built: the policy applies to layers made after it
         keras.mixed_precision.set_global_policy("mixed_float16")
-    protocol = protocol_of(paths.cache, config.dev_fraction)
+    protocol = protocol_of(paths.cache, config.dev_fraction, config.groups)
     # fine-tuning excludes nothing: a head fitted without some train rows, or on today's choice rows, is refused
     saved.check_protocol(saved.load_record(config.out, start), recorded(protocol, config.class_weight), start)
     splits = cached_splits(paths, meta)

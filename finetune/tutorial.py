@@ -28,7 +28,7 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     paths = config.paths
     meta = cache.info(paths.cache)
     n_classes = len(meta["class_names"])
-    protocol = protocol_of(paths.cache, config.dev_fraction)
+    protocol = protocol_of(paths.cache, config.dev_fraction, config.groups)
     roles = roles_of(cached_splits(paths, meta), protocol)
     last = source_in(meta).last_layer()  # the tutorial's recipe: a fresh head on the last layer's pooled features
     matching_backbone(meta, config.weights, "the cache", last)  # refuse other weights before any training

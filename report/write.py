@@ -182,16 +182,22 @@ def audit_of(method: Method) -> Audit:
     if summary.get("cache_fingerprint") != method.meta["fingerprint"]:
         return Audit(f"Ignored {path}: it was made on another cache than this one; run `make audit` again.", None)
     leaked, similarity = summary["leaked_from_train"].get(split, 0), summary["settings"]["similarity"]
+    tested = "byte copies and the same picture by its pixels" + (
+        f", or cosine ≥ {similarity:g} alone" if similarity is not None else ""
+    )
+    by_reason = ", ".join(
+        f"{reason}: {n}" for reason, n in summary.get("leaked_by_reason", {}).get(split, {}).items() if n
+    )
     leaked_ids = summary.get("leaked_ids", {}).get(split)
     clean = None if leaked_ids is None else ~np.isin(np.asarray(method.scored.ids), leaked_ids)
     labels, pairs = summary["counts"]["label"], summary["counts"]["duplicate"]
     found = f"Audit: {labels} possible label error{'s' * (labels != 1)} and {pairs} near-duplicate "
     found += f"pair{'s' * (pairs != 1)} within splits are listed in audit.html"
     if not leaked:
-        return Audit(f"{found}; no {split} image has a near-duplicate in train (cosine ≥ {similarity:g}).", clean)
+        return Audit(f"{found}; no {split} image has a near-duplicate in train ({tested}).", clean)
     found += (
         f". {leaked} of the {len(method.scored.ids)} {split} images have a near-duplicate in train "
-        f"(cosine ≥ {similarity:g})"
+        f"({by_reason or tested})"
     )
     if clean is not None and not clean.any():
         return Audit(f"{found}: every one of them, so no leakage-free score can be given.", None)
@@ -299,7 +305,9 @@ def confusion_lines(content: dict) -> list[str]:
 
 def protocol_lines(content: dict) -> list[str]:
     return [
-        f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}."
+        f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}"
+        + (f"; dev and fit never split {n} groups of near-copies" if (n := m["protocol"].get("groups")) else "")
+        + "."
         for m in content["methods"]
     ]
 

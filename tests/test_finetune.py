@@ -185,6 +185,7 @@ def test_finetune_writes_model_metrics_and_curve(trained):
         "fit": "train less dev",
         "score": "validation",
         "choose": "dev (0.1 of each class's train images, by hash of id)",
+        "groups": 0,
     }
     # The saved run is the one with the lowest loss on the dev rows, at its best epoch there...
     runs = entry["runs"]

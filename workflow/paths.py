@@ -8,6 +8,7 @@ laid out by stage:
     <out>/features.h5.key           the cache's quick key: an up-to-date check without TensorFlow
     <out>/features.h5.hashes.json   each image file's content hash (extract.hashes)
     <out>/features.h5.parts/        finished shards of an interrupted extraction
+    <out>/features.h5.pixels.npz    each image's grey thumbnail by content hash, made by the first audit
     <out>/engines/                  converted TFLite backbones, keyed by weights and size
     <out>/heads/                    <head><suffix> (the head's own: .joblib, .keras) with a .json
                                     record, for each head; metrics.json, <head>.scored.npz,
@@ -122,6 +123,11 @@ class Paths:
     def content_hashes(self) -> Path:
         """Each image file's content hash with the size, mtime and inode it was taken at."""
         return self.out / "features.h5.hashes.json"
+
+    @property
+    def pixels(self) -> Path:
+        """Each image's pixel fingerprint by content hash: made by the first `make audit` (audit.pixels)."""
+        return self.out / "features.h5.pixels.npz"
 
     @property
     def parts(self) -> Path:
