@@ -178,7 +178,7 @@ def rows_apart(a: Row, b: Row) -> str:
     return (
         f"; they {'may' if unknown else 'were'} not {'have been ' if unknown else ''}trained on the same rows "
         f"(train images: {a.method.label} {left_out(a)}, "
-        f"{b.method.label} {left_out(b)}), so the difference is partly one of data"
+        f"{b.method.label} {left_out(b)}), so the difference {'may be' if unknown else 'is'} partly one of data"
     )
 
 
