@@ -20,51 +20,25 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
-from sklearn.metrics import log_loss
-
 from classify.config import HeadConfig
+from classify.crossfit import cross_fitted, loss_on
 from classify.heads import REGISTRY
 from classify.protocol import parts_of, protocol_of
-from classify.train import predict_blocks
 from workflow.paths import Paths
-
-
-def halves(labels: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A boolean mask of about half of each class's rows (stratified), drawn with `seed`."""
-    rng = np.random.default_rng(seed)
-    first = np.zeros(len(labels), dtype=bool)
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        first[members[: len(members) // 2]] = True
-    return first
-
-
-def loss_of(model, rows, n_classes: int) -> float:
-    """Log loss of each image as it is (view 0), as `make heads` scores the choice rows."""
-    probabilities = predict_blocks(lambda m, features: m.predict_proba(features[:, 0]), model, rows)
-    return float(log_loss(rows.labels, probabilities, labels=range(n_classes)))
 
 
 def choice_gaps(out: str, heads: list[str] | None = None, seed: int = 0) -> list[dict]:
     """Per head: its loss on every choice row when tuned on them, its cross-fitted loss, the gap."""
     config = HeadConfig(out=out, seed=seed, jobs=1)
     cache_path = Paths(out).cache
-    protocol = protocol_of(cache_path, config.dev_fraction)
-    parts = parts_of(cache_path, protocol)
+    parts = parts_of(cache_path, protocol_of(cache_path, config.dev_fraction))
     n_classes = int(parts.fit.labels.max()) + 1
     fit, choose = parts.fit.load(), parts.choose.load()
-    first = halves(parts.choose.labels, seed)
-    cut = [(parts.choose.subset(tune).load(), parts.choose.subset(~tune).load()) for tune in (first, ~first)]
     results = []
     for name in heads or list(REGISTRY):
         started = time.perf_counter()
-        tuned = loss_of(REGISTRY[name](config).fit(fit, choose, n_classes, seed), choose, n_classes)
-        held = [
-            (len(other), loss_of(REGISTRY[name](config).fit(fit, tune, n_classes, seed), other, n_classes))
-            for tune, other in cut
-        ]
-        crossfit = sum(count * loss for count, loss in held) / sum(count for count, _ in held)
+        tuned = loss_on(REGISTRY[name](config).fit(fit, choose, n_classes, seed), choose, n_classes)
+        crossfit = cross_fitted(name, config, fit, parts.choose, n_classes, seed)
         results.append(
             {
                 "head": name,

@@ -9,7 +9,7 @@
 # RUNS="OUT OUT-x" and RUNS="OUT-x OUT" into OUT-report-{old,new}-{ab,ba}.
 set -euo pipefail
 out=$1 old=$(realpath "$2") recipe=${3:-searched}
-py=$(realpath .venv/bin/python)
+py=$(pwd)/.venv/bin/python  # not realpath: that would leave the virtualenv
 heads=(--seeds 1 --jobs 1 --dense-recipe tutorial --epochs 10 --folds 3)
 $py -m classify --out "$out" --heads logreg,dense "${heads[@]}" --quiet
 $py -m finetune --out "$out" --recipe "$recipe" --epochs 1 --seeds 1 --batch 32 --search-steps 10 \
