@@ -211,7 +211,7 @@ def audit_of(methods: list[Method]) -> Audit:
         )
     similarity = summaries[0]["settings"]["similarity"]
     listed = [summary.get("leaked_ids", {}).get(split) for summary in summaries]
-    clean = None if None in listed else ~np.isin(np.asarray(ids), [item for ids in listed for item in ids])
+    clean = None if None in listed else ~np.isin(np.asarray(ids), [item for some in listed for item in some])
     leaked = max(summary["leaked_from_train"].get(split, 0) for summary in summaries)
     leaked = leaked if clean is None else int((~clean).sum())
     labels = sum(summary["counts"]["label"] for summary in summaries)
@@ -348,8 +348,8 @@ def seen_words(key: str, value) -> str:
         )
     if key == "backbone_weights":
         return f"backbone weights sha256 {value[:12]}"
-    if key == "feature_blocks":
-        return f"feature blocks {', '.join(value)}"
+    if key == "feature_blocks":  # many: counted (the choices name the set)
+        return f"feature blocks {', '.join(value)}" if len(value) < 4 else f"{len(value)} feature blocks"
     if key == "views":
         return f"{value} view{'s' * (value != 1)} of each image" if isinstance(value, int) else value
     return f"{key.replace('_', ' ')} {value}"
