@@ -131,7 +131,8 @@ def _choices(config: FinetuneConfig, choose: str) -> str:
     if config.recipe == "tutorial":
         return f"{epochs}; {runs}"
     return (
-        f"start: the cached head with the lowest log loss on {choose} it did not tune on (cross-fitted); peak rate from {config.search_rates} and "
+        f"start: the cached head with the lowest log loss on {choose} it did not tune on (cross-fitted); "
+        f"peak rate from {config.search_rates} and "
         f"depth from {config.search_depths} by the lowest loss on {choose} after {config.search_steps} steps each; "
         f"{epochs}; {runs}"
     )
