@@ -13,7 +13,7 @@ from sklearn.metrics import log_loss
 
 import cache
 from cache.lock import exclusive
-from classify import features, plots, saved, scored
+from classify import features, plots, saved, scored, seen
 from classify.config import HeadConfig
 from classify.heads import REGISTRY, Head, check_trainable
 from classify.metrics import score
@@ -54,6 +54,8 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     for head in trained:
         head.entry["data_changed"] = change  # trained on features of data that is no longer there
         head.entry["excluded"] = {"file": config.exclude, "train_rows": len(excluded)}
+        blocks = head.entry["features"]["layers"]
+        head.entry["trained_on"] = seen.trained_on(meta, config.class_weight, blocks, excluded)
     record = {"config": asdict(config), "protocol": recorded(protocol, config.class_weight, excluded)}
     with exclusive(config.paths.lock, "make heads"), cache.staged(config.paths, "heads") as paths:
         for head in trained:

@@ -60,8 +60,9 @@ class FinetuneConfig(EndToEndConfig):
     seeds: int = option(3, SEEDS_HELP + " (Make: SEEDS where FT_SEEDS is unset)", make="FT_SEEDS")
     recipe: str = option(
         "searched",
-        "searched: start from the cached head with the lowest loss on the choice rows, choose the rate and depth "
-        "on them (--search-*), warm-up then cosine decay; tutorial: start from the Dense head, fixed rate "
+        "searched: start from the cached head with the lowest loss on choice rows it did not tune on, choose the "
+        "rate and depth on the choice rows (--search-*), warm-up then cosine decay; tutorial: start from the Dense "
+        "head, fixed rate "
         "(--learning-rate) and depth (--fine-tune-at)",
         choices=RECIPES,
         make="FT_RECIPE",

@@ -284,6 +284,13 @@ def scored_of(results: list[RunResult], role: tuple, split_name: str) -> scored.
     )
 
 
+def seen_end_to_end(config) -> dict:
+    """What an end-to-end method's training saw beside a head's (`classify.seen.trained_on`): the
+    arithmetic Keras trained in (mixed float16 on a GPU), and its own augmented views of the images."""
+    views = "a new random view of each image every epoch" if config.augment else 1
+    return {"precision": keras.mixed_precision.global_policy().name, "views": views}
+
+
 def summary(results: list[RunResult]) -> dict:
     """What metrics.json says of the runs: mean training seconds, each run, inference time."""
     return {

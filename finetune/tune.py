@@ -19,6 +19,7 @@ from cache.lock import holding_lock
 from classify import plots, saved, scored
 from classify.heads import network
 from classify.protocol import protocol_of, recorded
+from classify.seen import trained_on
 from extract import engines
 from extract.backbone import matching_backbone
 from extract.feature_source import source_in
@@ -26,7 +27,7 @@ from extract.identity import file_sha256
 from finetune.config import TUTORIAL_HEAD, FinetuneConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
-from finetune.runs import load_best, score_splits, scored_of, summary, train_runs
+from finetune.runs import load_best, score_splits, scored_of, seen_end_to_end, summary, train_runs
 from finetune.search import search
 from finetune.start import best_head, start_head
 
@@ -102,6 +103,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
             "protocol": protocol.describe(),
             "choices": _choices(config, protocol.choose),
             "cache_fingerprint": meta["fingerprint"],
+            "trained_on": trained_on(meta, config.class_weight, list(layers.layers), **seen_end_to_end(config)),
         }
     }
     # Everything is scored before anything is written, and finetune/ is replaced as one set: a
@@ -129,7 +131,8 @@ def _choices(config: FinetuneConfig, choose: str) -> str:
     if config.recipe == "tutorial":
         return f"{epochs}; {runs}"
     return (
-        f"start: the cached head with the lowest log loss on {choose}; peak rate from {config.search_rates} and "
+        f"start: the cached head with the lowest log loss on {choose} it did not tune on (cross-fitted); "
+        f"peak rate from {config.search_rates} and "
         f"depth from {config.search_depths} by the lowest loss on {choose} after {config.search_steps} steps each; "
         f"{epochs}; {runs}"
     )

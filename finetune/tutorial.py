@@ -14,12 +14,13 @@ from classify import scored
 from classify.heads import network
 from classify.metrics import scores_of
 from classify.protocol import protocol_of
+from classify.seen import trained_on
 from extract.backbone import matching_backbone
 from extract.feature_source import source_in
 from finetune.config import BaselineConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
-from finetune.runs import scored_of, summary, train_runs
+from finetune.runs import scored_of, seen_end_to_end, summary, train_runs
 
 
 @holding_lock("make baseline")
@@ -57,6 +58,7 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
             "protocol": protocol.describe(),
             "choices": f"best epoch of each run on {protocol.choose}",
             "cache_fingerprint": meta["fingerprint"],
+            "trained_on": trained_on(meta, config.class_weight, list(last.layers), **seen_end_to_end(config)),
         }
     }
     with cache.staged(paths, "baseline") as staged:  # replaced as one set

@@ -3,7 +3,8 @@
 A method counts when its metrics match its folder's cache (same fingerprint) and its scored
 probabilities are there. Several folders (e.g. 160 and 224 px) join one report only when their
 scored splits hold the same images with the same labels; the methods are then aligned on one
-image order.
+image order, the sorted ids, and the folders taken in sorted order: the report is the same
+whatever the order of RUNS.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ class Method:
     scored: scored.Scored  # aligned on the report's image order
 
     @property
+    def trained_on(self) -> dict:
+        """What its training saw (`classify.seen.trained_on`); empty for an entry from before it was recorded."""
+        return self.entry.get("trained_on") or {}
+
+    @property
+    def excluded_rows(self) -> int | None:
+        """Train images left out of its fit rows (EXCLUDE); None where not recorded."""
+        return self.trained_on.get("excluded", {}).get("train_rows")
+
+    @property
     def extraction_seconds(self) -> float:
         """The one-off extraction a cached head needs (every split); none for end-to-end methods."""
         return sum(s["seconds"] for s in self.meta["splits"].values()) if self.name in USES_CACHE else 0.0
@@ -78,12 +89,17 @@ def methods_in(out: Path) -> list[Method]:
             if entry and entry.get("cache_fingerprint") == meta["fingerprint"] and paths.scored(name).exists():
                 weighted = (entry.get("class_weight") or {}).get("setting") == "balanced"
                 label = LABELS[name] + (", balanced class weights" if weighted else "")
-                found[name] = Method(name, label, Path(out), meta, entry, scored.load(paths.scored(name)))
+                method = Method(name, label, Path(out), meta, entry, scored.load(paths.scored(name)))
+                if method.excluded_rows:  # a head fitted without some train rows says so wherever it is named
+                    method.label += f", {method.excluded_rows} train images excluded"
+                found[name] = method
     return [found[name] for name in METHODS if name in found]
 
 
 def collect(outs: list[Path]) -> list[Method]:
-    """The methods of every folder, labelled apart when there are several, aligned on one image order."""
+    """The methods of every folder (in sorted order), labelled apart when there are several, aligned on
+    one image order."""
+    outs = sorted(set(outs), key=str)
     methods = [method for out in outs for method in methods_in(out)]
     if not methods:
         raise WorkflowError(f"no scored methods in {', '.join(map(str, outs))}: run `make heads` (and `make finetune`)")
@@ -97,10 +113,17 @@ def collect(outs: list[Path]) -> list[Method]:
     return methods
 
 
+def differing(methods: list[Method]) -> list[str]:
+    """The keys of `trained_on` whose values are not the same for every method (one not recorded
+    differs from one recorded)."""
+    keys = sorted({key for method in methods for key in method.trained_on})
+    return [key for key in keys if len({json.dumps(m.trained_on.get(key), sort_keys=True) for m in methods}) > 1]
+
+
 def _align(methods: list[Method]) -> None:
-    """Put every method's scored images in the first one's order; refuse different images."""
+    """Put every method's scored images in the order of their sorted ids; refuse different images."""
     first = methods[0].scored
-    order = {item: position for position, item in enumerate(first.ids)}
+    order = {item: position for position, item in enumerate(sorted(first.ids))}
     for method in methods:
         s = method.scored
         if sorted(s.ids) != sorted(first.ids) or s.split != first.split:
@@ -113,5 +136,5 @@ def _align(methods: list[Method]) -> None:
         s.ids = [s.ids[i] for i in permutation]
         s.labels = s.labels[permutation]
         s.probabilities = s.probabilities[:, permutation]
-        if not np.array_equal(s.labels, first.labels):
+        if not np.array_equal(s.labels, first.labels):  # the first is put in order first
             raise WorkflowError(f"{method.label} ({method.out}) has other labels for the same images")

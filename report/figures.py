@@ -1,4 +1,4 @@
-"""The report's two figures: accuracy with its interval against total seconds, and each method's
+"""The report's two figures: the verdict's metric with its interval against total seconds, and each method's
 confusion matrix (each image's majority vote over the method's runs), as counts and as recall,
 legible from 2 to 40 classes."""
 
@@ -16,6 +16,7 @@ from sklearn.metrics import confusion_matrix  # noqa: E402
 
 import cache  # noqa: E402
 from report import stats  # noqa: E402
+from report.config import METRICS  # noqa: E402
 from report.verdict import Row  # noqa: E402
 
 
@@ -26,17 +27,18 @@ def _save(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def accuracy_against_cost(rows: list[Row], path: Path) -> None:
-    """Each method at (its extraction + training seconds, its accuracy), with the 95% interval."""
+def metric_against_cost(rows: list[Row], path: Path) -> None:
+    """Each method at (its extraction + training seconds, the verdict's metric on every scored
+    image, as the table gives it), with the 95% interval."""
     figure, axis = plt.subplots(figsize=(8, 4.5))
     for row in rows:
-        seconds, accuracy = row.method.total_seconds, row.accuracy
+        seconds, value = row.method.total_seconds, row.scores.interval(row.metric)
         axis.errorbar(
             seconds,
-            100 * accuracy.estimate,
+            100 * value.estimate,
             capsize=4,
             marker="o",
-            yerr=[[100 * (accuracy.estimate - accuracy.low)], [100 * (accuracy.high - accuracy.estimate)]],
+            yerr=[[100 * (value.estimate - value.low)], [100 * (value.high - value.estimate)]],
             label=f"{row.method.label} ({row.runs} run{'s' if row.runs > 1 else ''})",
         )
     costs = [row.method.total_seconds for row in rows]
@@ -46,7 +48,7 @@ def accuracy_against_cost(rows: list[Row], path: Path) -> None:
         axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     scale = " (log scale)" if spans_decades else ""
     axis.set_xlabel(f"seconds: one-off extraction (cached heads) + training, per run{scale}")
-    axis.set_ylabel(f"accuracy on {rows[0].method.scored.split} (%), 95% interval")
+    axis.set_ylabel(f"{METRICS[rows[0].metric]} on {rows[0].method.scored.split} (%), 95% interval")
     axis.grid(alpha=0.3, which="both")
     axis.legend(loc="best", fontsize=8)
     figure.tight_layout()

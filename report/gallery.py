@@ -1,6 +1,8 @@
 """Pictures of the mistakes: for each method the scored images it gets most wrong, the images
 where the methods disagree, and for the best method its largest confusions and each class's
-surest mistakes. Users look here first; label errors show up here."""
+surest mistakes. Users look here first; label errors show up here. The rankings follow the
+verdict's metric: under a class-balanced one (balanced accuracy, macro-F1) an image weighs its
+share of its class, so a small class's mistakes rank as high as they cost."""
 
 from __future__ import annotations
 
@@ -26,13 +28,22 @@ def most_wrong(row: Row, class_names: list[str]) -> list[tuple[str, str, str, fl
     ]
 
 
+def image_weights(labels: np.ndarray, n_classes: int, metric: str) -> np.ndarray:
+    """What one image's mistake costs on `metric`: alike under accuracy; under a class-balanced
+    metric, one over its class's images."""
+    if metric == "accuracy":
+        return np.ones(len(labels))
+    return 1.0 / np.bincount(labels, minlength=n_classes)[labels]
+
+
 def disagreements(rows: list[Row], class_names: list[str]) -> list[tuple[str, str, list[str]]]:
     """(id, true class, each method's predicted class) where the methods' mean predictions differ,
-    the images most methods get wrong first."""
+    the images most methods get wrong first (weighed as the verdict's metric weighs them)."""
     first = rows[0].method.scored
     predicted = np.stack([r.method.scored.probabilities.mean(axis=0).argmax(axis=1) for r in rows])
     differ = np.flatnonzero((predicted != predicted[0]).any(axis=0))
-    wrong = (predicted[:, differ] != first.labels[differ]).sum(axis=0)
+    weights = image_weights(first.labels, len(class_names), rows[0].metric)
+    wrong = (predicted[:, differ] != first.labels[differ]).sum(axis=0) * weights[differ]
     order = differ[np.argsort(-wrong, kind="stable")][:DISAGREEMENTS]
     return [(first.ids[i], class_names[first.labels[i]], [class_names[p] for p in predicted[:, i]]) for i in order]
 
@@ -51,14 +62,18 @@ def _voted_and_sureness(row: Row) -> tuple[np.ndarray, np.ndarray]:
 
 def top_confusions(row: Row, class_names: list[str]) -> list[dict]:
     """The largest off-diagonal cells of the method's (voted) confusion matrix, each with its
-    images, surest first: "meningioma → glioma: 41 of 300"."""
+    images, surest first: "meningioma → glioma: 41 of 300". Largest as the verdict's metric weighs
+    them: by count under accuracy, by share of the true class under a class-balanced metric."""
     s = row.method.scored
     predicted, sureness = _voted_and_sureness(row)
     n_classes = len(class_names)
     counts = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(counts, (s.labels, predicted), 1)
     np.fill_diagonal(counts, 0)
-    cells = np.argsort(-counts, axis=None, kind="stable")[:TOP_CONFUSIONS]
+    cost = np.zeros((n_classes, n_classes))
+    np.add.at(cost, (s.labels, predicted), image_weights(s.labels, n_classes, row.metric))
+    np.fill_diagonal(cost, 0)
+    cells = np.argsort(-cost, axis=None, kind="stable")[:TOP_CONFUSIONS]
     found = []
     for true, wrong in zip(*np.unravel_index(cells, counts.shape), strict=True):
         if not counts[true, wrong]:

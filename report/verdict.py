@@ -10,12 +10,11 @@ overall verdict.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from classify.metrics import Interval, Scores, scores_of
+from classify.metrics import Interval, Scores, columns, scores_of, statistics
 from report import stats
 from report.collect import USES_CACHE, Method
 from report.config import METRICS
@@ -33,13 +32,13 @@ class Row:
     leakage_free: Scores | None  # on the scored images without a near-copy in train, where an audit says which
     judged: Scores  # what the verdict compares: leakage_free where leakage is over LEAKAGE_SHARE, else scores
     correct: np.ndarray  # (runs, judged images): McNemar's per-image correctness
-    run_accuracies: list[float]
+    run_scores: list[float]  # each run's value of the metric on every scored image
     versus_best: Interval | None  # this minus the best on the metric, paired; None for the best itself
     mcnemar_p: float | None
 
     @property
     def runs(self) -> int:
-        return len(self.run_accuracies)
+        return len(self.run_scores)
 
     @property
     def accuracy(self) -> Interval:
@@ -52,15 +51,23 @@ class Row:
 
 
 def default_metric(labels: np.ndarray, class_names: list[str]) -> tuple[str, str]:
-    """(metric, why): accuracy where the scored split's classes are within IMBALANCE× of each other,
-    else balanced accuracy, which weighs every class alike."""
+    """(metric, why): accuracy where the classes present in the scored split are within IMBALANCE×
+    of each other, else balanced accuracy, which weighs every class alike. A class absent from the
+    split has no recall to weigh: it is named, not counted as a class of size 0."""
     counts = np.bincount(labels, minlength=len(class_names))
-    large, small = int(counts.argmax()), int(counts.argmin())
-    sizes = (
-        f"its largest class, {class_names[large]}, has {counts[large]} images and its smallest, "
-        f"{class_names[small]}, {counts[small]}"
-    )
-    if counts[small] > 0 and counts[large] <= IMBALANCE * counts[small]:
+    present = np.flatnonzero(counts)
+    large, small = present[counts[present].argmax()], present[counts[present].argmin()]
+    if counts[large] == counts[small]:
+        sizes = f"its {len(present)} classes have {counts[large]} images each"
+    else:
+        sizes = (
+            f"its largest class, {class_names[large]}, has {counts[large]} images and its smallest, "
+            f"{class_names[small]}, {counts[small]}"
+        )
+    absent = [class_names[k] for k in np.flatnonzero(counts == 0)]
+    if absent:
+        sizes += f"; {', '.join(absent)} {'is' if len(absent) == 1 else 'are'} absent from it, so not counted"
+    if counts[large] <= IMBALANCE * counts[small]:
         return "accuracy", f"accuracy, as the scored split's classes are within {IMBALANCE:g}× of each other ({sizes})"
     return "balanced_accuracy", (
         f"balanced accuracy (the mean of the per-class recalls), as the scored split's classes are not within "
@@ -94,12 +101,17 @@ def rows_of(methods: list[Method], metric: str = "accuracy", clean: np.ndarray |
                 kept[i],
                 judged[i],
                 correct[i],
-                stats.correctness(methods[i].scored.probabilities, labels).mean(axis=1).tolist(),
+                run_scores(methods[i].scored.probabilities, labels, n_classes, metric),
                 None if is_best else judged[i].difference(judged[best], metric),
                 None if is_best else stats.mcnemar_p(correct[i], correct[best]),
             )
         )
     return rows
+
+
+def run_scores(probabilities: np.ndarray, labels: np.ndarray, n_classes: int, metric: str) -> list[float]:
+    """Each run's value of `metric` on every scored image: the spread over seeds, on the verdict's metric."""
+    return [float(statistics(columns(run, labels, n_classes).sum(axis=0), n_classes)[metric]) for run in probabilities]
 
 
 def leakage_judged(clean: np.ndarray | None) -> bool:
@@ -142,27 +154,36 @@ def cost_ratio(a: Method, b: Method) -> str:
 
 
 def tuning_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
-    """(fine-tuning, the best cached head of its folder) for each fine-tuned method: best by its
-    saved run's loss on the choice rows, as fine-tuning chooses the head it starts from; picking
-    it by the scored split would flatter the head with the very noise the verdict measures.
-    Heads that recorded no choice loss fall back to the rows' order (best score first)."""
-    cached = [r for r in rows if r.method.name in USES_CACHE]
+    """(fine-tuning, the cached head it started from) for each fine-tuned method: the start its
+    metrics.json records, whichever recipe chose it, so that the verdict measures what fine-tuning
+    added to that head (a head added later, or the best on the scored split, it never saw). A
+    fine-tuning without a recorded start, or whose start is not in the report, has no pair."""
     pairs = []
     for tune in (r for r in rows if r.method.name == "finetune"):
-        mine = [r for r in cached if r.method.out == tune.method.out]
-        if mine:
-            pairs.append((tune, min(mine, key=_saved_choice_loss)))
+        start = [r for r in rows if r.method.out == tune.method.out and r.method.name == tune.method.entry.get("start")]
+        pairs += [(tune, start[0])] if start else []
     return pairs
 
 
-def _saved_choice_loss(row: Row) -> float:
-    entry = row.method.entry
-    losses = [run["choice_loss"] for run in entry.get("runs", []) if run.get("seed") == entry.get("saved_seed")]
-    return losses[0] if losses else math.inf
+def rows_apart(a: Row, b: Row) -> str:
+    """A clause saying that two methods were fitted on different train rows (EXCLUDE), or nothing."""
+    if a.method.trained_on.get("excluded") == b.method.trained_on.get("excluded"):
+        return ""
+
+    def left_out(row: Row) -> str:
+        count = row.method.excluded_rows
+        return "not recorded" if count is None else f"{count} excluded"
+
+    unknown = a.method.excluded_rows is None or b.method.excluded_rows is None
+    return (
+        f"; they {'may' if unknown else 'were'} not {'have been ' if unknown else ''}trained on the same rows "
+        f"(train images: {a.method.label} {left_out(a)}, "
+        f"{b.method.label} {left_out(b)}), so the difference {'may be' if unknown else 'is'} partly one of data"
+    )
 
 
 def compared_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
-    """Every pair the verdict speaks of: fine-tuning against its best head, then the best method
+    """Every pair the verdict speaks of: fine-tuning against its start head, then the best method
     against each other one not said already."""
     pairs = tuning_pairs(rows)
     covered = {frozenset((id(a.method), id(b.method))) for a, b in pairs}
@@ -171,12 +192,12 @@ def compared_pairs(rows: list[Row]) -> list[tuple[Row, Row]]:
 
 
 def sentences(rows: list[Row]) -> list[str]:
-    """The verdict: is fine-tuning worth it over the best head on the cache, and at what cost;
+    """The verdict: is fine-tuning worth it over the head it started from, and at what cost;
     then every other method against the best; then any method that ran once."""
     said = []
     for a, b in compared_pairs(rows):
         delta = a.judged.difference(b.judged, a.metric)
-        sentence = compare(a, b, delta, stats.mcnemar_p(a.correct, b.correct))
+        sentence = compare(a, b, delta, stats.mcnemar_p(a.correct, b.correct)) + rows_apart(a, b)
         if a.method.name == "finetune" and b.method.name in USES_CACHE:
             sentence += f"; fine-tuning cost {cost_ratio(a.method, b.method)} the training time of {b.method.label}"
         said.append(sentence + ".")

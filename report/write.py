@@ -15,7 +15,7 @@ import numpy as np
 import cache
 from extract.thumbnails import Thumbnails, data_uri
 from report import figures, gallery, verdict
-from report.collect import Method, collect
+from report.collect import Method, collect, differing
 from report.config import ReportConfig
 from workflow.paths import Paths
 
@@ -34,11 +34,12 @@ def method_record(row: verdict.Row, class_names: list[str]) -> dict:
         "balanced_accuracy": vars(row.scores.interval("balanced_accuracy")),
         "macro_f1": vars(row.scores.interval("macro_f1")),
         "per_class": row.scores.per_class(class_names),
-        "run_accuracies": row.run_accuracies,
-        "spread": float(np.std(row.run_accuracies)),
+        "run_scores": row.run_scores,
+        "spread": float(np.std(row.run_scores)),
         "versus_best": None if versus is None else vars(versus) | {"mcnemar_p": row.mcnemar_p},
         "protocol": entry["protocol"],
         "choices": entry["choices"],
+        "trained_on": method.trained_on,
         "cost": {
             "precision": method.precision,
             "extraction_seconds": method.extraction_seconds,
@@ -68,6 +69,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
         "class_names": class_names,
         "metric": rows[0].metric,
         "metric_reason": metric_reason,
+        "trained_on_differs": differing(methods),
         "confusion": "each image's majority vote over a method's runs (a tie: the earliest run's), in images",
         "folders": [
             {
@@ -84,7 +86,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
         + verdict.class_sentences(rows, class_names)
         + small_classes(methods, class_names)
         + [audit.note],
-        "fine_tuning": fine_tuning_of(methods),
+        "fine_tuning": fine_tuning_of(methods, rows),
         "methods": [method_record(row, class_names) for row in rows],
         "most_wrong": {
             row.method.label: [
@@ -102,14 +104,20 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
     }
 
 
-def fine_tuning_of(methods: list[Method]) -> dict | None:
-    """The fine-tuning run's recipe, what its search saw, and its curve (None without one, or
-    from before recipes were recorded)."""
+def fine_tuning_of(methods: list[Method], rows: list[verdict.Row]) -> dict | None:
+    """The fine-tuning run's recipe, what its search saw, its curve, and the head the verdict
+    compares it with: its recorded start (None where that head is not in the report). None
+    without a fine-tuning run, or one from before recipes were recorded."""
     tuned = next((m for m in methods if m.name == "finetune" and "recipe" in m.entry), None)
     if tuned is None:
         return None
     keys = ("recipe", "start", "learning_rate", "schedule", "fine_tune_at", "best_epoch", "start_won", "search")
-    return {key: tuned.entry[key] for key in keys} | {"curve": tuned.entry["curve"], "label": tuned.label}
+    compared = [head.method.name for tune, head in verdict.tuning_pairs(rows) if tune.method is tuned]
+    return {key: tuned.entry[key] for key in keys} | {
+        "curve": tuned.entry["curve"],
+        "label": tuned.label,
+        "compared_with": compared[0] if compared else None,
+    }
 
 
 def fine_tuning_lines(section: dict) -> list[str]:
@@ -170,35 +178,55 @@ class Audit:
     clean: np.ndarray | None  # the scored images without a near-copy in train; None without an audit that says
 
 
-def audit_of(method: Method) -> Audit:
-    """What `make audit` found about the scored split's leakage from train, if it audited this cache;
-    an audit of another cache (the cache changed since) is ignored, and the note says so."""
-    path, split = Paths(method.out).audit_json, method.scored.split
-    if not path.exists():
+def audits_of(methods: list[Method]) -> tuple[list[dict], list[Path]]:
+    """The audits of the methods' caches, whichever folder of RUNS holds them: an audit belongs to
+    the cache whose fingerprint it records (a folder may hold the same cache as another, e.g. a
+    hard link); one per cache, in sorted folder order. And the audits of no such cache (the cache
+    changed since), to be named as ignored."""
+    fingerprints = {method.meta["fingerprint"] for method in methods}
+    found, ignored = {}, []
+    for out in sorted({method.out for method in methods}, key=str):
+        path = Paths(out).audit_json
+        if path.exists():
+            summary = json.loads(path.read_text())
+            if summary.get("cache_fingerprint") in fingerprints:
+                found.setdefault(summary["cache_fingerprint"], summary)
+            else:
+                ignored.append(path)
+    return list(found.values()), ignored
+
+
+def audit_of(methods: list[Method]) -> Audit:
+    """What `make audit` found about the scored split's leakage from train, if it audited a cache of
+    the report's methods; with audits of several caches (the same images at several sizes), an
+    image with a near-duplicate in train by any of them counts as leaked. An audit of another
+    cache (the cache changed since) is ignored, and the note says so."""
+    summaries, ignored = audits_of(methods)
+    split, ids = methods[0].scored.split, methods[0].scored.ids
+    if not summaries and ignored:
+        return Audit(f"Ignored {ignored[0]}: it was made on another cache than this one; run `make audit` again.", None)
+    if not summaries:
         return Audit(
             f"No audit of this cache: `make audit` finds {split} images that have a near-duplicate in train.", None
         )
-    summary = json.loads(path.read_text())
-    if summary.get("cache_fingerprint") != method.meta["fingerprint"]:
-        return Audit(f"Ignored {path}: it was made on another cache than this one; run `make audit` again.", None)
-    leaked, similarity = summary["leaked_from_train"].get(split, 0), summary["settings"]["similarity"]
+    similarity = summaries[0]["settings"]["similarity"]
     tested = "byte copies and the same picture by its pixels" + (
         f", or cosine ≥ {similarity:g} alone" if similarity is not None else ""
     )
-    by_reason = ", ".join(
-        f"{reason}: {n}" for reason, n in summary.get("leaked_by_reason", {}).get(split, {}).items() if n
-    )
-    leaked_ids = summary.get("leaked_ids", {}).get(split)
-    clean = None if leaked_ids is None else ~np.isin(np.asarray(method.scored.ids), leaked_ids)
-    labels, pairs = summary["counts"]["label"], summary["counts"]["duplicate"]
+    listed = [summary.get("leaked_ids", {}).get(split) for summary in summaries]
+    clean = None if None in listed else ~np.isin(np.asarray(ids), [item for some in listed for item in some])
+    leaked = max(summary["leaked_from_train"].get(split, 0) for summary in summaries)
+    leaked = leaked if clean is None else int((~clean).sum())
+    # by reason where one cache was audited: the images of several audits' counts may overlap
+    reasons = summaries[0].get("leaked_by_reason", {}).get(split, {}) if len(summaries) == 1 else {}
+    by_reason = ", ".join(f"{reason}: {n}" for reason, n in reasons.items() if n)
+    labels = sum(summary["counts"]["label"] for summary in summaries)
+    pairs = sum(summary["counts"]["duplicate"] for summary in summaries)
     found = f"Audit: {labels} possible label error{'s' * (labels != 1)} and {pairs} near-duplicate "
     found += f"pair{'s' * (pairs != 1)} within splits are listed in audit.html"
     if not leaked:
         return Audit(f"{found}; no {split} image has a near-duplicate in train ({tested}).", clean)
-    found += (
-        f". {leaked} of the {len(method.scored.ids)} {split} images have a near-duplicate in train "
-        f"({by_reason or tested})"
-    )
+    found += f". {leaked} of the {len(ids)} {split} images have a near-duplicate in train ({by_reason or tested})"
     if clean is not None and not clean.any():
         return Audit(f"{found}: every one of them, so no leakage-free score can be given.", None)
     if verdict.leakage_judged(clean):
@@ -234,7 +262,7 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
         "balanced accuracy, 95% CI",
         "macro-F1, 95% CI",
         *(["leakage-free images: accuracy, balanced accuracy"] if leakage else []),
-        "runs: mean ± sd (min–max)",
+        f"runs: mean ± sd of {metric} (min–max)",
         f"Δ {metric} vs best, 95% CI",
         "McNemar p",
         "extraction s (one-off), precision",
@@ -243,7 +271,7 @@ def table(content: dict) -> tuple[list[str], list[list[str]]]:
     ]
     rows = []
     for m in content["methods"]:
-        runs = m["run_accuracies"]
+        runs = m["run_scores"]
         spread = (
             (
                 f"{len(runs)}: {100 * np.mean(runs):.2f} ± {100 * m['spread']:.2f} "
@@ -304,12 +332,35 @@ def confusion_lines(content: dict) -> list[str]:
 
 
 def protocol_lines(content: dict) -> list[str]:
+    """Each method's rows, and what its training saw wherever that differs between the methods."""
     return [
-        f"{m['label']}: fit on {m['protocol']['fit']}; {m['choices']}; scored on {m['protocol']['score']}"
+        f"{m['label']}: fit on {m['protocol']['fit']}"
+        + "".join(f", {seen_words(key, m['trained_on'].get(key))}" for key in content["trained_on_differs"])
+        + f"; {m['choices']}; scored on {m['protocol']['score']}"
         + (f"; dev and fit never split {n} groups of near-copies" if (n := m["protocol"].get("groups")) else "")
         + "."
         for m in content["methods"]
     ]
+
+
+def seen_words(key: str, value) -> str:
+    """One item of `classify.seen.trained_on`, in words."""
+    if value is None:
+        return f"{key.replace('_', ' ')} not recorded"
+    if key == "excluded":
+        count = value["train_rows"]
+        return (
+            f"{count} train images excluded (ids sha256 {value['ids_sha256'][:12]})"
+            if count
+            else "no train image excluded"
+        )
+    if key == "backbone_weights":
+        return f"backbone weights sha256 {value[:12]}"
+    if key == "feature_blocks":  # many: counted (the choices name the set)
+        return f"feature blocks {', '.join(value)}" if len(value) < 4 else f"{len(value)} feature blocks"
+    if key == "views":
+        return f"{value} view{'s' * (value != 1)} of each image" if isinstance(value, int) else value
+    return f"{key.replace('_', ' ')} {value}"
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -334,7 +385,7 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_
     lines += ["", "## Per class", "", "Precision, recall and F1 in %, with 95% bootstrap intervals over images.", ""]
     for method in content["methods"]:
         lines += [f"### {method['label']}", ""] + _markdown_table(*class_table(method)) + [""]
-    lines += [f"![accuracy against cost]({figure.name})", ""]
+    lines += [f"![{verdict.METRICS[content['metric']]} against cost]({figure.name})", ""]
     lines += [
         f"Confusion matrices: {content['confusion']}; and as recall.",
         "",
@@ -426,7 +477,7 @@ def html_page(
         parts += [f"<details{' open' if index == 0 else ''}><summary><b>{e(method['label'])}</b></summary>"]
         parts += _html_table(*class_table(method)) + ["</details>"]
     parts += [
-        f"<p><img alt='accuracy against cost' src='{data_uri(figure, 'png')}'></p>",
+        f"<p><img alt='{verdict.METRICS[content['metric']]} against cost' src='{data_uri(figure, 'png')}'></p>",
         f"<p>Confusion matrices: {e(content['confusion'])}; and as recall.</p>",
         f"<div class='figure'><img alt='confusion matrices' src='{data_uri(confusion, 'png')}'></div>",
     ]
@@ -502,10 +553,10 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
         metric, reason = config.metric, f"{verdict.METRICS[config.metric]}, as METRIC sets"
     else:
         metric, reason = verdict.default_metric(methods[0].scored.labels, class_names)
-    audit = audit_of(methods[0])
+    audit = audit_of(methods)
     rows = verdict.rows_of(methods, metric, audit.clean)
     content = content_of(methods, rows, reason, audit)
-    figures.accuracy_against_cost(rows, paths.report_figure)
+    figures.metric_against_cost(rows, paths.report_figure)
     figures.confusion_matrices(rows, class_names, paths.report_confusion)
     if content["fine_tuning"]:
         figures.fine_tuning_curves(content["fine_tuning"], paths.report_fine_tuning)

@@ -228,8 +228,8 @@ def test_the_report_compares_heads_with_and_without_the_audits_findings_and_quot
         .read_text()
     )
     assert sorted(m["label"] for m in content["methods"]) == sorted(
-        f"logistic regression on cache, {folder}" for folder in (audited, clean)
-    )  # on the same scored images, with the report's intervals and paired test
+        [f"logistic regression on cache, {audited}", f"logistic regression on cache, 13 train images excluded, {clean}"]
+    )  # on the same scored images, with the report's intervals and paired test; the exclusion named
     audit_line = content["verdict"][-1]
     assert "2 of the 120 validation images have a near-duplicate in train (byte copy: 2)" in audit_line
     assert "at most 5%, so the verdict uses every image" in audit_line  # 1.7%: scored again all the same

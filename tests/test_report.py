@@ -150,19 +150,6 @@ def test_no_winner_is_named_where_the_interval_holds_zero():
     assert "logreg is more accurate than finetune" in said and "within noise" not in said and "Ran once" not in said
 
 
-def test_fine_tuning_is_compared_with_the_head_the_choice_rows_call_best_not_the_scored_split():
-    """Picking the opponent by its score on the scored split would flatter it with the noise the
-    verdict measures: the head with the lower saved choice loss is fine-tuning's opponent."""
-    scored_better, chosen = method("logreg", 0.95, 0), method("dense", 0.90, 1)
-    scored_better.entry.update(runs=[{"seed": 0, "choice_loss": 0.30}], saved_seed=0)
-    chosen.entry.update(runs=[{"seed": 0, "choice_loss": 0.20}], saved_seed=0)
-    rows = verdict.rows_of([scored_better, chosen, method("finetune", 0.93, 2)])
-    ((tuned, opponent),) = verdict.tuning_pairs(rows)
-    assert tuned.method.name == "finetune" and opponent.method.name == "dense"
-    unrecorded = verdict.rows_of([method("logreg", 0.95, 0), method("dense", 0.90, 1), method("finetune", 0.93, 2)])
-    assert verdict.tuning_pairs(unrecorded)[0][1].method.name == "logreg"  # no choice loss: the best score
-
-
 def test_an_edge_mcnemar_does_not_confirm_is_called_uncertain():
     # B is wrong on 12 images A gets right and right on 4 A gets wrong; with 3 runs each of
     # which A's differ on 30 images, the paired interval clears zero while McNemar's exact test

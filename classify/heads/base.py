@@ -42,6 +42,8 @@ class Head(ABC):
     suffix: ClassVar[str]  # its saved file's: heads/<name><suffix>
     streams: ClassVar[bool]  # can it fit rows streamed from the cache (larger than memory)?
     fuses: ClassVar[bool] = True  # has it a Keras form (`network`), for export and fine-tuning?
+    # does it choose anything (k, an epoch) on the choice rows? Then its loss there is no fair pick
+    tunes_on_choice: ClassVar[bool] = True
 
     def __init__(self, config=None):
         """`config`: the `HeadConfig` it trains with (None for a loaded head, which only predicts)."""

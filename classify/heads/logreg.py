@@ -106,6 +106,7 @@ class LogReg(Head):
     title = "logistic regression on cache"
     suffix = ".joblib"
     streams = True
+    tunes_on_choice = False  # C by cross-validation on the fit rows
 
     def __init__(self, config=None, model: Pipeline | None = None):
         super().__init__(config)
