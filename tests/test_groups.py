@@ -10,6 +10,8 @@ import pytest
 import cache
 from bench.synthetic import gaussian_cache
 from classify import protocol
+from extract.holdout import dev_ids
+from extract.sampling import hash_order
 from workflow.errors import WorkflowError
 from workflow.paths import Paths
 
@@ -68,9 +70,9 @@ def test_a_groups_file_is_honoured_and_a_malformed_one_refused_in_one_line(group
 def test_without_groups_dev_is_the_hash_of_id_as_before(grouped):
     path, _ = grouped
     ids, labels = cache.ids(path, "train"), cache.labels(path, "train")
-    assert protocol.protocol_of(path, FRACTION).dev_ids == protocol.dev_ids(ids, labels, FRACTION, {})
+    assert protocol.protocol_of(path, FRACTION).dev_ids == dev_ids(ids, labels, FRACTION, {})
     by_hash = set()
     for label in np.unique(labels):  # the rule as it was: each class's lowest sha256 of id
         own = [ids[i] for i in np.flatnonzero(labels == label)]
-        by_hash |= {own[i] for i in protocol.hash_order(own)[: round(FRACTION * len(own))]}
+        by_hash |= {own[i] for i in hash_order(own)[: round(FRACTION * len(own))]}
     assert protocol.protocol_of(path, FRACTION).dev_ids == by_hash
