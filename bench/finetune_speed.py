@@ -18,20 +18,22 @@ from finetune.model import build_finetune_model
 SETTINGS = ((False, 1), (True, 1), (False, 4), (True, 4))  # (jit_compile, steps_per_execution)
 
 
-def step_seconds(weights: str, size: int, steps: int, repeats: int, batch: int = 32) -> dict[tuple, float]:
-    """{(jit_compile, steps_per_execution): median seconds per training step}."""
+def step_seconds(
+    weights: str, size: int, steps: int, repeats: int, settings=SETTINGS, batch: int = 32
+) -> dict[tuple, float]:
+    """{(jit_compile, steps_per_execution): median seconds per training step}, for each of `settings`."""
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (batch * 4, size, size, 3)).astype(np.float32)
     labels = rng.integers(0, 2, (batch * 4, 1)).astype(np.float32)
     data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch).repeat()
     models = {}
-    for jit, per_call in SETTINGS:
+    for jit, per_call in settings:
         keras.utils.set_random_seed(0)
         model = build_finetune_model(build_backbone(weights, size), network.build_dense(FEATURE_DIM, 2), 100)
         network.compile_dense(model, 2, 1e-5, per_call, jit_compile=jit)
         model.fit(data, steps_per_epoch=2 * per_call, epochs=1, verbose=0, shuffle=False)  # traces, compiles
         models[(jit, per_call)] = model
-    seconds = {setting: [] for setting in SETTINGS}
+    seconds = {setting: [] for setting in settings}
     for _ in range(repeats):
         for setting, model in models.items():
             started = time.perf_counter()
@@ -41,8 +43,10 @@ def step_seconds(weights: str, size: int, steps: int, repeats: int, batch: int =
 
 
 def rows(weights: str, size: int, quick: bool) -> list[tuple]:
-    """The bench table's rows: each setting's step time, and its speed against plain Keras."""
-    measured = step_seconds(weights, size, steps=4 if quick else 24, repeats=1 if quick else 3)
+    """The bench table's rows: each setting's step time, and its speed against plain Keras; `quick`:
+    plain Keras alone (each XLA setting compiles for most of a minute)."""
+    settings = SETTINGS[:1] if quick else SETTINGS
+    measured = step_seconds(weights, size, steps=4 if quick else 24, repeats=1 if quick else 3, settings=settings)
     plain = measured[(False, 1)]
     return [
         (
