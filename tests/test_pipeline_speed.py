@@ -1,0 +1,68 @@
+"""Issue 35's faster pipeline keeps what was there: content hashes hashed on threads are each file's
+own, a shard write that fails stops the run, and the bench's zero-cost engine builds a cache of
+the right widths."""
+
+import hashlib
+import json
+import os
+from unittest import mock
+
+import pytest
+
+import cache
+from bench.pipeline_speed import ZeroEngine, ceiling
+from cache.shards import ShardStore
+from extract import build, engines
+from extract.hashes import UNREADABLE, ContentHashes
+from tests.conftest import small_shards, write_class_folders
+
+
+def test_hashes_on_threads_are_each_files_own_in_listing_order(tmp_path):
+    paths = []
+    for i in range(40):
+        path = tmp_path / f"f{i:02d}.bin"
+        path.write_bytes(os.urandom(3000 + i))
+        paths.append(str(path))
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    paths.insert(7, str(tmp_path / "broken"))
+    index = tmp_path / "index.json"
+    hashes = ContentHashes(index)
+    found = hashes.of_all(paths + paths[:3])  # a file listed twice is hashed once
+    expected = [
+        hashlib.blake2b(open(p, "rb").read(), digest_size=16).hexdigest() if "broken" not in p else UNREADABLE
+        for p in paths + paths[:3]
+    ]
+    assert found == expected
+    hashes.save()
+    assert list(json.loads(index.read_text())) == [p for p in paths if "broken" not in p]  # the listing's order
+    again = ContentHashes(index)
+    with mock.patch("extract.hashes._blake2b") as rehash:  # unchanged files: from the index
+        assert again.of_all(paths) == expected[: len(paths)]
+    rehash.assert_not_called()
+
+
+def test_the_ceiling_is_decode_and_forward_back_to_back():
+    assert ceiling(300.0, 600.0) == pytest.approx(200.0)
+
+
+def test_a_failed_shard_write_stops_the_run_with_its_error(tmp_path, random_weights, engine_dir):
+    data = write_class_folders(tmp_path / "data", ["a", "b"], 12)
+    config = small_shards(data, tmp_path / "out", random_weights, engine_dir)
+    zero = ZeroEngine(config.source.width)
+    with (
+        mock.patch.object(engines, "make_engine", lambda *_, **__: zero),
+        mock.patch.object(ShardStore, "write", side_effect=OSError("disk full")),
+        pytest.raises(OSError, match="disk full"),
+    ):
+        build.run(config, progress=False)
+    assert not config.paths.cache.exists()
+
+
+def test_the_zero_cost_engine_builds_a_cache_of_zeros_of_every_width(tmp_path, random_weights, engine_dir):
+    data = write_class_folders(tmp_path / "data", ["a", "b"], 12)
+    config = small_shards(data, tmp_path / "out", random_weights, engine_dir)
+    with mock.patch.object(engines, "make_engine", lambda *_, **__: ZeroEngine(config.source.width)):
+        summary = build.run(config, progress=False)
+    splits = [cache.read_split(summary.path, split.split) for split in summary.splits]
+    assert sum(len(split.ids) for split in splits) == 24
+    assert all(split.features.shape[1] == config.source.width and not split.features.any() for split in splits)
