@@ -17,6 +17,12 @@ from extract.hashes import UNREADABLE, ContentHashes
 from tests.conftest import small_shards, write_class_folders
 
 
+def folders(root):
+    write_class_folders(root / "train", ["a", "b"], 8)
+    write_class_folders(root / "validation", ["a", "b"], 4, seed=1)
+    return root
+
+
 def test_hashes_on_threads_are_each_files_own_in_listing_order(tmp_path):
     paths = []
     for i in range(40):
@@ -46,7 +52,7 @@ def test_the_ceiling_is_decode_and_forward_back_to_back():
 
 
 def test_a_failed_shard_write_stops_the_run_with_its_error(tmp_path, random_weights, engine_dir):
-    data = write_class_folders(tmp_path / "data", ["a", "b"], 12)
+    data = folders(tmp_path / "data")
     config = small_shards(data, tmp_path / "out", random_weights, engine_dir)
     zero = ZeroEngine(config.source.width)
     with (
@@ -59,7 +65,7 @@ def test_a_failed_shard_write_stops_the_run_with_its_error(tmp_path, random_weig
 
 
 def test_the_zero_cost_engine_builds_a_cache_of_zeros_of_every_width(tmp_path, random_weights, engine_dir):
-    data = write_class_folders(tmp_path / "data", ["a", "b"], 12)
+    data = folders(tmp_path / "data")
     config = small_shards(data, tmp_path / "out", random_weights, engine_dir)
     with mock.patch.object(engines, "make_engine", lambda *_, **__: ZeroEngine(config.source.width)):
         summary = build.run(config, progress=False)
