@@ -29,8 +29,11 @@ SETTINGS = {
 }
 
 
-def measure(root: Path, what: str, small: Path, large: Path, counts: tuple[int, int], common: dict) -> float:
-    """Marginal images/s of `what` with the code at `root`, in this process."""
+def measure(
+    root: Path, what: str, small: Path, large: Path, counts: tuple[int, int], common: dict
+) -> tuple[float, float]:
+    """Marginal images/s of `what` with the code at `root`, in this process, and CPU ms per image
+    (every thread's: the work, which other jobs on the machine leave about as it is)."""
     sys.path.insert(0, str(root))
     spec = importlib.util.spec_from_file_location("pipeline_speed", HERE / "bench" / "pipeline_speed.py")
     speed = importlib.util.module_from_spec(spec)
@@ -39,19 +42,31 @@ def measure(root: Path, what: str, small: Path, large: Path, counts: tuple[int, 
     settings = {**common, **settings}
     with tempfile.TemporaryDirectory() as out:
         speed.build_seconds(small, Path(out), settings, zero)
-        seconds = [speed.build_seconds(folder, Path(out), settings, zero) for folder in (small, large)]
-    return (counts[1] - counts[0]) / (seconds[1] - seconds[0])
+        (wall_small, cpu_small), (wall_large, cpu_large) = (
+            speed.build_seconds(folder, Path(out), settings, zero) for folder in (small, large)
+        )
+    added = counts[1] - counts[0]
+    return added / (wall_large - wall_small), (cpu_large - cpu_small) / added * 1e3
+
+
+def run(command: list[str]) -> str:
+    """The command's output; its errors' last lines where it fails."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed: {done.stderr[-3000:]}")
+    return done.stdout
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", required=True, help="the older checkout")
+    parser.add_argument("--before", help="the older checkout (required)")
     parser.add_argument("--after", default=str(HERE), help="the newer checkout (this one)")
     parser.add_argument("--photos", default="../shared/data/cats_and_dogs_filtered")
     parser.add_argument(
         "--weights", default="../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
     )
     parser.add_argument("--counts", default="1000,4000")
+    parser.add_argument("--work", help="a folder kept between runs for the linked photos and the engines")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--what", default="zero,float32,int8")
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)  # ROOT WHAT SMALL LARGE: a child's measure
@@ -62,14 +77,21 @@ def main() -> None:
         root, what, small, large = args.one
         print(json.dumps(measure(Path(root), what, Path(small), Path(large), counts, json.loads(args.common))))
         return
+    if not args.before:
+        parser.error("--before is required")
     sys.path.insert(0, str(HERE))
     from bench.folders import linked_folder
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     results: dict[str, dict[str, list[float]]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        small, large = (linked_folder(Path(args.photos), folder / f"data{n}", n) for n in counts)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(args.work or scratch)
+        small, large = (
+            folder / f"data{n}"
+            if (folder / f"data{n}").exists()
+            else linked_folder(Path(args.photos), folder / f"data{n}", n)
+            for n in counts
+        )
         common = {
             "weights": str(Path(args.weights).resolve()),
             "image_size": 160,
@@ -82,17 +104,17 @@ def main() -> None:
 
         whats = args.what.split(",")
         for what in whats:  # untimed: conversions (int8's per folder: its calibration), the page cache
-            subprocess.run(child(args.after, what), capture_output=True, check=True)
+            run(child(args.after, what))
         for _ in range(args.rounds):
             for what in whats:
                 for name, root in (("before", args.before), ("after", args.after)):
-                    done = subprocess.run(child(root, what), capture_output=True, text=True, check=True)
-                    rate = json.loads(done.stdout.strip().splitlines()[-1])
-                    results.setdefault(what, {}).setdefault(name, []).append(rate)
-                    print(f"{what} {name}: {rate:.0f} img/s", flush=True)
+                    rate, cpu = json.loads(run(child(root, what)).strip().splitlines()[-1])
+                    results.setdefault(what, {}).setdefault(name, []).append((rate, cpu))
+                    print(f"{what} {name}: {rate:.0f} img/s, {cpu:.2f} CPU ms/image", flush=True)
     for what, rates in results.items():
-        ratios = [a / b for a, b in zip(rates["after"], rates["before"], strict=True)]
-        print(f"{what}: after/before per round " + ", ".join(f"{r:.2f}" for r in ratios))
+        for k, measure_name in enumerate(("wall rate", "CPU ms/image")):
+            ratios = [a[k] / b[k] for a, b in zip(rates["after"], rates["before"], strict=True)]
+            print(f"{what}: {measure_name} after/before per round " + ", ".join(f"{r:.2f}" for r in ratios))
     print(json.dumps(results))
 
 
