@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cache
@@ -35,31 +34,21 @@ class ContentHashes:
 
     def of(self, path: str | os.PathLike) -> str:
         """The file's content hash, from the index where its size, mtime and inode are unchanged."""
-        return self.of_all([path])[0]
-
-    def of_all(self, paths: list[str | os.PathLike]) -> list[str]:
-        """`of` each file; those to hash are read and hashed by a pool of threads (reads and
-        BLAKE2b release the GIL), so that a listing's hashing keeps every core and the disk busy."""
-        fresh = {}  # key: path, of the files to hash
-        for path in paths:
-            key = str(path)
-            if key in self._seen or key in fresh:
-                continue
-            try:
-                stat = os.stat(path)
-            except OSError:
-                continue  # unreadable: not recorded
-            stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-            recorded = self._recorded.get(key)
-            known = recorded and recorded[:3] == stamp and not self.verify
-            self._seen[key] = [*stamp, recorded[3] if known else None]  # in listing order: the index's
-            if not known:
-                fresh[key] = path
-        if fresh:
-            with ThreadPoolExecutor() as pool:
-                for key, digest in zip(fresh, pool.map(_blake2b, fresh.values()), strict=True):
-                    self._seen[key][3] = digest
-        return [self._seen[str(path)][3] if str(path) in self._seen else UNREADABLE for path in paths]
+        key = str(path)
+        if key in self._seen:
+            return self._seen[key][3]
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return UNREADABLE
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        recorded = self._recorded.get(key)
+        if recorded and recorded[:3] == stamp and not self.verify:
+            digest = recorded[3]
+        else:
+            digest = _blake2b(path)
+        self._seen[key] = [*stamp, digest]
+        return digest
 
     def save(self) -> None:
         """Keep what this run saw (files gone since are dropped), where anything changed."""

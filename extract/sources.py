@@ -216,7 +216,7 @@ def _folder_split(name: str, files: list[File], class_names: list[str], hashes: 
         ids=[file.id for file in files],
         labels=np.array([index[file.label] for file in files], dtype=np.int64),
         paths=[file.path for file in files],
-        content=hashes.of_all([file.path for file in files]),
+        content=[hashes.of(file.path) for file in files],
     )
 
 
