@@ -15,15 +15,14 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(HERE))
+from bench.experiments.pipeline_before_after import photos_and_weights  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(HERE), help="the checkout whose extraction runs")
-    parser.add_argument("--photos", default="../shared/data/cats_and_dogs_filtered")
-    parser.add_argument(
-        "--weights", default="../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
-    )
+    photos_and_weights(parser)
     parser.add_argument("--engines", help="a folder kept between runs for the converted engines")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()

@@ -49,6 +49,14 @@ def measure(
     return added / (wall_large - wall_small), (cpu_large - cpu_small) / added * 1e3
 
 
+def photos_and_weights(parser: argparse.ArgumentParser) -> None:
+    """The shared photos and weights, as options: issue 35's scripts time the same ones."""
+    parser.add_argument("--photos", default="../shared/data/cats_and_dogs_filtered")
+    parser.add_argument(
+        "--weights", default="../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+    )
+
+
 def run(command: list[str]) -> str:
     """The command's output; its errors' last lines where it fails."""
     done = subprocess.run(command, capture_output=True, text=True)
@@ -61,10 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="the older checkout (required)")
     parser.add_argument("--after", default=str(HERE), help="the newer checkout (this one)")
-    parser.add_argument("--photos", default="../shared/data/cats_and_dogs_filtered")
-    parser.add_argument(
-        "--weights", default="../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
-    )
+    photos_and_weights(parser)
     parser.add_argument("--counts", default="1000,4000")
     parser.add_argument("--work", help="a folder kept between runs for the linked photos and the engines")
     parser.add_argument("--rounds", type=int, default=3)
