@@ -28,6 +28,7 @@ from bench import finetune_speed
 from bench.config import BenchConfig
 from bench.folders import linked_folder
 from bench.peak import measured
+from bench.pipeline_speed import ceiling_rows, decode_only
 from bench.precision import int8_rows
 from bench.scale import scale_rows
 from bench.synthetic import gaussian_cache
@@ -38,7 +39,7 @@ from classify.heads import network
 from classify.heads.logreg import train_logreg
 from classify.part import Loaded
 from classify.prediction import predict
-from extract import backbone, build, engines, pipeline
+from extract import backbone, build, engines
 from extract.config import ExtractConfig
 from extract.sources import Split
 from finetune.config import BaselineConfig
@@ -70,13 +71,6 @@ def bare_forward(weights: str, size: int, engine_dir: Path, repeats: int, batch:
         # 8 batches a timing: one batch is too short to time on a noisy machine
         rates[name] = median_rate(lambda engine=engine: [engine(inputs) for _ in range(8)], 8 * batch, repeats)
     return rates
-
-
-def decode_only(data: Path, size: int, limit: int, repeats: int) -> float:
-    """Extraction's own input pipeline (read, decode, resize, batch) with no forward pass."""
-    paths = sorted(str(p) for p in data.rglob("*.jpg"))[:limit]
-    split = Split("bench", paths, np.zeros(len(paths), np.int64), paths=paths)
-    return median_rate(lambda: [None for _ in pipeline.batches(split, 0, size, 32)], len(paths), repeats)
 
 
 def end_to_end(
@@ -610,6 +604,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
         rows += int8_rows(
             data, weights, engine_dir, out, (160,) if quick else (160, 224), limit, *((20, 1) if quick else (200, 3))
         )
+        rows += ceiling_rows(data, weights, engine_dir, quick)
     # quick: 0.01 GB keeps 2,000 rows in memory and streams 8,000
     rows += scale_rows((2000, 8000), 0.01) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)
     for n in (2000,) if quick else (2000, 25000):

@@ -116,11 +116,13 @@ def consecutive(indices: list[int]) -> list[list[int]]:
 def _shard(split: Split, index: int, kept: list, config: ExtractConfig, seconds: float, suspects: list) -> Shard:
     """A shard from the (positions, features) its inputs gave; the inputs that gave none were skipped."""
     positions = np.concatenate([np.zeros(0, np.int64)] + [p for p, _ in kept])
-    features = np.concatenate([np.zeros((0, config.views, config.source.width))] + [f for _, f in kept])
+    # straight into the cache's dtype: one copy of the shard, not a float64 one and then another
+    empty = np.zeros((0, config.views, config.source.width), config.dtype)
+    features = np.concatenate([empty] + [f for _, f in kept], dtype=config.dtype)
     missing = sorted(set(shard_range(split, index, config.shard_size)) - set(positions.tolist()))
     return Shard(
         positions=positions,
-        features=features.astype(config.dtype),
+        features=features,
         skipped_reasons=[why_skipped(split, i, config.image_size) for i in missing],
         seconds=seconds,
         suspects=np.asarray(suspects, np.int64),

@@ -6,6 +6,10 @@ code and an older commit are profiled side by side in one session:
     python bench/extraction_profile.py --root /tmp/old --out profile-old.json
     python bench/extraction_profile.py --root . --out profile-new.json
 
+`--zero` runs the builds with `bench.pipeline_speed`'s zero-cost engine (everything but the
+network); `--cprofile FILE` keeps cProfile's statistics of the large build (the main thread's
+Python: tf.data's own threads are native code).
+
 Parts: listing the folder (with content hashing where the code hashes), the shard loop
 (decoding and the forward pass), assembly into HDF5, and the rest of the run; and the bare
 TFLite forward pass on random tensors, in the same process. The folders are symbolic links to
@@ -15,6 +19,7 @@ the photos of `--photos`, cycled: every image is a real photo, decoded as often 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import sys
@@ -67,12 +72,21 @@ def instrumented(root: Path) -> tuple[Timed, Callable]:
 
 
 def one_build(
-    timed: Timed, run: Callable, data: Path, out: Path, weights: str, size: int, engine_dir: Path, layers: dict
+    timed: Timed,
+    run: Callable,
+    data: Path,
+    out: Path,
+    weights: str,
+    size: int,
+    engine_dir: Path,
+    layers: dict,
+    profile: cProfile.Profile | None = None,
 ) -> dict:
-    """Seconds of each part of one forced build."""
+    """Seconds of each part of one forced build; under `profile` where given."""
     timed.seconds = {}
     started = time.perf_counter()
-    run(
+    (profile.runcall if profile else lambda call, **settings: call(**settings))(
+        run,
         data=str(data), weights=weights, image_size=size, out=str(out), engine="tflite",
         engine_dir=str(engine_dir), force=True, **layers,
     )  # fmt: skip
@@ -93,6 +107,21 @@ def bare_forward(weights: str, size: int, engine_dir: Path, images: int, batch: 
     return (time.perf_counter() - started) / (images // batch * batch)
 
 
+def zero_cost_engine(layers: dict) -> None:
+    """Every engine made from now on is `bench.pipeline_speed`'s zero-cost one, of the features' width
+    (this checkout's module, loaded from its file: the code at `--root` may predate it)."""
+    import importlib.util
+
+    from extract import config, engines
+
+    here = Path(__file__).resolve().parents[2] / "bench" / "pipeline_speed.py"
+    spec = importlib.util.spec_from_file_location("pipeline_speed", here)
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    width = config.ExtractConfig(**layers).source.width
+    engines.make_engine = lambda *_, **__: speed.ZeroEngine(width)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=".", help="the checkout whose code runs")
@@ -106,6 +135,8 @@ def main() -> None:
     parser.add_argument(
         "--layers", help="LAYERS of the build (unset: the checkout's default; 034e096 knows only the last layer)"
     )
+    parser.add_argument("--zero", action="store_true", help="the zero-cost engine instead of TFLite's")
+    parser.add_argument("--cprofile", help="keep cProfile's statistics of the large build here")
     parser.add_argument("--out", help="write the result here as JSON")
     args = parser.parse_args()
     root = Path(args.root).resolve()
@@ -118,12 +149,19 @@ def main() -> None:
         engine_dir = folder / "engines"
         timed, run = instrumented(root)
         layers = {"layers": args.layers} if args.layers else {}
+        if args.zero:
+            zero_cost_engine(layers)
         warm = linked_folder(Path(args.photos), folder / "warm", 64)
         one_build(timed, run, warm, folder / "o0", weights, args.size, engine_dir, layers)
-        parts = {}
+        parts, profile = {}, cProfile.Profile() if args.cprofile else None
         for count in (small, large):
             data = linked_folder(Path(args.photos), folder / f"data{count}", count, args.damaged_every)
-            parts[count] = one_build(timed, run, data, folder / f"out{count}", weights, args.size, engine_dir, layers)
+            parts[count] = one_build(
+                timed, run, data, folder / f"out{count}", weights, args.size, engine_dir, layers,
+                profile if count == large else None,
+            )  # fmt: skip
+        if profile:
+            profile.dump_stats(args.cprofile)
         bare = bare_forward(weights, args.size, engine_dir, 1024)
     marginal = {name: (parts[large][name] - parts[small][name]) / (large - small) * 1e3 for name in parts[large]}
     result = {
@@ -131,6 +169,7 @@ def main() -> None:
         "size": args.size,
         "damaged every": args.damaged_every,
         "layers": args.layers or "default",
+        "engine": "zero-cost" if args.zero else "tflite",
         "ms per image, marginal": marginal,
         "bare forward ms per image": bare * 1e3,
         "marginal images/s": 1e3 / marginal["whole run"],
