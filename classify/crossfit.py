@@ -34,11 +34,14 @@ def loss_on(model, rows, n_classes: int) -> float:
     return float(log_loss(rows.labels, probabilities, labels=range(n_classes)))
 
 
-def cross_fitted(name: str, config: HeadConfig, fit, choose: Part, n_classes: int, seed: int) -> float:
+def cross_fitted(name: str, config: HeadConfig, fit, choose: Part, n_classes: int, seed: int) -> float | None:
     """The head `name` fitted on `fit`, tuned on one half of the `choose` rows and scored on the
-    other, both ways round: the two losses weighed by the halves' sizes."""
+    other, both ways round: the two losses weighed by the halves' sizes; None where the choice rows
+    cannot be halved."""
     weights = class_weights(fit.labels, n_classes, config.class_weight)
     first = halves(choose.labels, seed)
+    if not first.any():  # one choice row per class: the first half would be empty
+        return None
     held = []
     for tune in (first, ~first):
         model = REGISTRY[name](config).fit(fit, choose.subset(tune).load(), n_classes, seed, weights)
@@ -48,16 +51,18 @@ def cross_fitted(name: str, config: HeadConfig, fit, choose: Part, n_classes: in
 
 def untuned_choice_loss(out, name: str, record: dict, entry: dict) -> float:
     """A saved head's choice loss on rows it did not tune on: `entry` (its metrics.json entry)'s
-    saved run's, where the head tunes nothing on the choice rows; else cross-fitted with the
-    settings, seed and feature blocks it was saved with (`record`: its saved record)."""
+    saved run's, where the head tunes nothing on the choice rows, or where the choice rows hold one
+    image per class and cannot be halved; else cross-fitted with the settings, seed and feature
+    blocks it was saved with (`record`: its saved record)."""
     saved_run = next(run for run in entry["runs"] if run["seed"] == entry["saved_seed"])
     if not REGISTRY[name].tunes_on_choice:
         return saved_run["choice_loss"]
     config = HeadConfig(**record["config"])
     cache_path = Paths(out).cache
-    parts = parts_of(cache_path, protocol_of(cache_path, config.dev_fraction))
+    parts = parts_of(cache_path, protocol_of(cache_path, config.dev_fraction, config.groups))
     layers, blocks = tuple(entry["features"]["layers"]), record["blocks"]
     fit, choose = parts.fit.only(layers, blocks), parts.choose.only(layers, blocks)
     fit = fit.load() if fit.nbytes <= config.memory_gb * 2**30 else fit
     n_classes = len(record["class_names"])
-    return cross_fitted(name, config, fit, choose, n_classes, entry["saved_seed"])
+    crossed = cross_fitted(name, config, fit, choose, n_classes, entry["saved_seed"])
+    return saved_run["choice_loss"] if crossed is None else crossed

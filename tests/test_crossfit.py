@@ -62,3 +62,13 @@ def test_a_head_memorising_the_choice_rows_does_not_win_fine_tunings_start(tmp_p
 
 def _protocol(paths):
     return heads_train.protocol_of(paths.cache, HeadConfig().dev_fraction)
+
+
+def test_choice_rows_of_one_image_per_class_cannot_be_halved():
+    """A tiny dataset (a class with two train images keeps one for dev): there is no half to tune
+    on, so the head keeps the loss it has rather than failing."""
+    from classify.part import Loaded
+
+    rows = Loaded(np.eye(3, dtype=np.float32)[:, None], np.arange(3), [f"{i}" for i in range(3)])
+    assert not crossfit.halves(rows.labels).any()
+    assert crossfit.cross_fitted("dense", HeadConfig(), rows, rows, 3, 0) is None

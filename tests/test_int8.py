@@ -110,6 +110,7 @@ def test_an_int8_engine_of_several_blocks_keeps_each_block_in_its_place(tmp_path
 def test_describe_warns_beyond_the_tolerance_naming_the_way_back():
     check = {
         "rows": 200,
+        "split": "dev",
         "calibration_images": 200,
         "cosine_mean": 0.5,
         "cosine_min": 0.1,
@@ -125,6 +126,7 @@ def test_describe_warns_beyond_the_tolerance_naming_the_way_back():
 def test_describe_notes_an_int8_engine_that_is_no_faster_on_this_cpu():
     check = {
         "rows": 200,
+        "split": "dev",
         "calibration_images": 200,
         "cosine_mean": 0.97,
         "cosine_min": 0.9,
