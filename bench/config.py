@@ -17,4 +17,8 @@ class BenchConfig:
         "MobileNetV2 no-top weights (.h5)",
         make="BENCH_WEIGHTS",
     )
-    quick: bool = option(False, "small sizes and few repeats: proves it runs (about a minute)", make="QUICK")
+    quick: bool = option(
+        False,
+        "the fewest images, repeats and settings: proves every row runs (about two minutes), not its numbers",
+        make="QUICK",
+    )

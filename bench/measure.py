@@ -61,15 +61,18 @@ ENTRY_POINTS = (
 )
 
 
-def bare_forward(weights: str, size: int, engine_dir: Path, repeats: int, batch: int = 32) -> dict[str, float]:
+def bare_forward(
+    weights: str, size: int, engine_dir: Path, repeats: int, names=("keras", "tflite"), batches: int = 8
+) -> dict[str, float]:
+    """Images/s of each engine in `names` on pre-decoded tensors, `batches` batches of 32 a timing
+    (one batch is too short to time on a noisy machine; QUICK takes one all the same)."""
     model = backbone.build_backbone(weights, size)
     digest = backbone.weights_sha256(model)
-    inputs = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)
+    inputs = np.random.default_rng(0).uniform(-1, 1, (32, size, size, 3)).astype(np.float32)
     rates = {}
-    for name in ("keras", "tflite"):
-        engine = engines.make_engine(name, model, digest, size, batch, engine_dir)
-        # 8 batches a timing: one batch is too short to time on a noisy machine
-        rates[name] = median_rate(lambda engine=engine: [engine(inputs) for _ in range(8)], 8 * batch, repeats)
+    for name in names:
+        engine = engines.make_engine(name, model, digest, size, 32, engine_dir)
+        rates[name] = median_rate(lambda engine=engine: [engine(inputs) for _ in range(batches)], batches * 32, repeats)
     return rates
 
 
@@ -94,7 +97,9 @@ def end_to_end(
     return sum(s.images for s in summary.splits) / work, wall
 
 
-def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[int, int], repeats: int) -> list[tuple]:
+def marginal_rows(
+    photos: Path, weights: str, engine_dir: Path, counts: tuple[int, int], repeats: int, batches: int
+) -> list[tuple]:
     """What a large dataset sees: the images/s between two forced builds of `counts` images (links
     to the photos, cycled), after a warm-up build, so that start-up cancels; against the bare
     TFLite forward pass timed in the same run, after each build."""
@@ -106,7 +111,7 @@ def marginal_rows(photos: Path, weights: str, engine_dir: Path, counts: tuple[in
         for count in (small, large):
             data = linked_folder(photos, Path(folder, f"data{count}"), count)
             walls[count] = end_to_end(data, weights, size, "tflite", engine_dir, None, Path(folder, "out"))[1]
-            bare.append(bare_forward(weights, size, engine_dir, repeats)["tflite"])
+            bare.append(bare_forward(weights, size, engine_dir, repeats, ("tflite",), batches)["tflite"])
     rate, forward = (large - small) / (walls[large] - walls[small]), statistics.mean(bare)
     return [
         (
@@ -312,7 +317,7 @@ def assembly_rows(rows: int) -> list[tuple]:
     ]
 
 
-def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, out: Path) -> list[tuple]:
+def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, out: Path, quick: bool) -> list[tuple]:
     """Extraction in one process against 2 Dask workers of 1 core each on the same 2 cores: a
     LocalCluster started for the run (`CLUSTER=local:2`), and a running one whose workers have
     built their engines (`SCHEDULER=`, the steady state); shards of 256 so that the 2 workers
@@ -335,7 +340,9 @@ def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, 
         build.run(config, progress=False)
         return time.perf_counter() - started
 
-    single, started_for_run = wall(), wall(cluster="local:2")
+    single = wall()
+    # quick: the cluster started for the run is left out (about 20 s of workers starting TensorFlow); tests cover it
+    started_for_run = None if quick else wall(cluster="local:2")
     started = time.perf_counter()
     with LocalCluster(
         n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0", resources={"engine": 1}
@@ -348,14 +355,17 @@ def cluster_rows(data: Path, weights: str, engine_dir: Path, limit: int | None, 
             per_task = (time.perf_counter() - started) / 200
         wall(scheduler=local.scheduler_address)  # the workers build their engines
         running = wall(scheduler=local.scheduler_address)
-    return [
-        ("extraction, 1 process (2 cores)", 160, f"{single:.1f} s", "wall, in-process, shards of 256"),
-        (
-            "extraction, LocalCluster started for the run, 2 workers × 1 core",
-            160,
-            f"{started_for_run:.1f} s",
-            f"{single / started_for_run:.2f}× the single process: workers start TensorFlow and build their engines",
-        ),
+    rows = [("extraction, 1 process (2 cores)", 160, f"{single:.1f} s", "wall, in-process, shards of 256")]
+    if started_for_run is not None:
+        rows.append(
+            (
+                "extraction, LocalCluster started for the run, 2 workers × 1 core",
+                160,
+                f"{started_for_run:.1f} s",
+                f"{single / started_for_run:.2f}× the single process: workers start TensorFlow and build their engines",
+            )
+        )
+    return rows + [
         (
             "extraction, running cluster of 2 workers × 1 core",
             160,
@@ -529,8 +539,11 @@ def keras_device() -> str:
 def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
     """Every row of the table: (measure, px, result, note)."""
 
+    # QUICK proves every row's code runs, in about two minutes: the fewest images, repeats and settings
     quick, data, weights = config.quick, Path(config.data), config.weights
     repeats = 2 if quick else 5
+    again = 1 if quick else repeats  # the repeats of rows that re-run whole commands
+    batches = 1 if quick else 8  # a bare forward's timing: batches of 32
     limit = 64 if quick else None
     rows = []
     flops = peak_flops(repeats)
@@ -554,7 +567,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             # end, slower, runs once (time budget).
             bare_runs, e2e_runs = [], {"tflite": [], "keras": []}
             for _ in range(1 if quick else 3):
-                bare_runs.append(bare_forward(weights, size, engine_dir, repeats))
+                bare_runs.append(bare_forward(weights, size, engine_dir, repeats, batches=batches))
                 e2e_runs["tflite"].append(end_to_end(data, weights, size, "tflite", engine_dir, limit, out))
             e2e_runs["keras"].append(end_to_end(data, weights, size, "keras", engine_dir, limit, out))
             bare = {name: statistics.median(run[name] for run in bare_runs) for name in bare_runs[0]}
@@ -582,12 +595,12 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             rows += finetune_speed.rows(weights, size, quick)
             rate = decode_only(data, size, 256 if quick else 3000, repeats)
             rows.append(("read + decode + resize alone", size, f"{rate:.0f} img/s", "extraction's tf.data pipeline"))
-        rows += marginal_rows(data, weights, engine_dir, (64, 256) if quick else (1000, 5000), repeats)
-        rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, repeats)
-        rows += start_up_rows(data, weights, out, limit, repeats)
+        rows += marginal_rows(data, weights, engine_dir, (64, 256) if quick else (1000, 5000), repeats, batches)
+        rows += workflow_vs_tutorial(data, weights, engine_dir, out, 1 if quick else 10, limit, again)
+        rows += start_up_rows(data, weights, out, limit, again)
         rate, count = predict_rate(data, out, engine_dir, limit)
         rows.append(("make predict, logreg head", 160, f"{rate:.0f} img/s", f"{count} photos, wall incl. start-up"))
-        for count in (100, 400) if quick else (1000, 25000):
+        for count in (100,) if quick else (1000, 25000):
             rows.append(
                 (
                     f"peak RSS of extraction, {count} images",
@@ -596,17 +609,18 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
                     "python -m extract process",
                 )
             )
-        rows += update_rows(data, weights, engine_dir, *((300, 10) if quick else (25000, 100)))
+        rows += update_rows(data, weights, engine_dir, *((64, 8) if quick else (25000, 100)))
         rows += audit_rows(out, 2000 if quick else 25000)
-        rows += cluster_rows(data, weights, engine_dir, limit, out)
+        rows += cluster_rows(data, weights, engine_dir, limit, out, quick)
         rows += assembly_rows(20_000 if quick else 200_000)
-        rows += planted_rows(data, weights, engine_dir, *((6, 4, 10) if quick else (60, 20, 1)))
+        rows += planted_rows(data, weights, engine_dir, *((6, 4, 30) if quick else (60, 20, 1)))
         rows += int8_rows(
             data, weights, engine_dir, out, (160,) if quick else (160, 224), limit, *((20, 1) if quick else (200, 3))
         )
         rows += ceiling_rows(data, weights, engine_dir, quick)
-    # quick: 0.01 GB keeps 2,000 rows in memory and streams 8,000
-    rows += scale_rows((2000, 8000), 0.01) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)
+    # quick: 0.005 GB streams 2,000 rows (the rows above train heads in memory), the Dense head for 2 epochs
+    quick_heads = ("--dense-recipe", "tutorial", "--epochs", "2")
+    rows += scale_rows((2000,), 0.005, quick_heads) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)
     for n in (2000,) if quick else (2000, 25000):
         for name, seconds in heads_seconds(n, repeats).items():
             rows.append((f"{name}, {n}×1280", "–", f"{seconds:.2f} s", "synthetic features"))

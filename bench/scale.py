@@ -31,16 +31,17 @@ def synthetic_cache(path: Path, rows: int, seed: int = 0) -> Path:
     )
 
 
-def measured_head(out: Path, head: str, memory_gb: float) -> tuple[float, float, dict]:
+def measured_head(out: Path, head: str, memory_gb: float, more: tuple[str, ...] = ()) -> tuple[float, float, dict]:
     """(wall seconds, peak RSS in MB, its metrics.json entry) of `python -m classify` training one
-    seed of one head."""
-    args = ["--quiet", "--out", str(out), "--heads", head, "--seeds", "1", "--memory-gb", str(memory_gb)]
+    seed of one head, with the flags `more`."""
+    args = ["--quiet", "--out", str(out), "--heads", head, "--seeds", "1", "--memory-gb", str(memory_gb), *more]
     seconds, peak = measured("classify", args)
     return seconds, peak, json.loads(Paths(out).heads_metrics.read_text())[head]
 
 
-def scale_rows(sizes: tuple[int, ...], memory_gb: float) -> list[tuple]:
-    """One row per head and train size; sizes whose float32 features exceed `memory_gb` stream."""
+def scale_rows(sizes: tuple[int, ...], memory_gb: float, more: tuple[str, ...] = ()) -> list[tuple]:
+    """One row per head and train size; sizes whose float32 features exceed `memory_gb` stream;
+    `more`: flags for `python -m classify`."""
     result = []
     for rows in sizes:
         with tempfile.TemporaryDirectory() as folder:
@@ -48,7 +49,7 @@ def scale_rows(sizes: tuple[int, ...], memory_gb: float) -> list[tuple]:
             synthetic_cache(Paths(folder).cache, rows)
             written = time.perf_counter() - started
             for head in HeadConfig().heads:  # the default heads
-                seconds, rss, entry = measured_head(Path(folder), head, memory_gb)
+                seconds, rss, entry = measured_head(Path(folder), head, memory_gb, more)
                 how = "streamed" if entry["streamed"] else "in memory"
                 detail = entry["choices"].split(";")[0] + (f", {entry['passes']} passes" if "passes" in entry else "")
                 result.append(
