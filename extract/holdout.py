@@ -9,6 +9,8 @@ too: an int8 engine is calibrated on the other train rows (the fit rows), and ch
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from extract.sampling import hash_order
@@ -28,6 +30,7 @@ def dev_ids(
     for item in ids:
         members.setdefault(key_of[item], []).append(item)
     label_of = dict(zip(ids, labels.tolist(), strict=True))
+    fit_left = Counter(label_of.values())  # each class's images not drawn yet
     chosen: set[str] = set()
     for label in np.unique(labels):
         own = [ids[i] for i in np.flatnonzero(labels == label)]
@@ -37,6 +40,10 @@ def dev_ids(
         for key in (keys[i] for i in hash_order(keys)):
             if taken >= count:
                 break
+            drawn = Counter(label_of[item] for item in members[key])
+            if any(fit_left[other] <= n for other, n in drawn.items()):
+                continue  # a group that would take a class's last fit image stays in fit (never without groups)
             chosen.update(members[key])
-            taken += sum(label_of[item] == label for item in members[key])
+            fit_left.subtract(drawn)
+            taken += drawn[label]
     return frozenset(chosen)

@@ -76,3 +76,17 @@ def test_without_groups_dev_is_the_hash_of_id_as_before(grouped):
         own = [ids[i] for i in np.flatnonzero(labels == label)]
         by_hash |= {own[i] for i in hash_order(own)[: round(FRACTION * len(own))]}
     assert protocol.protocol_of(path, FRACTION).dev_ids == by_hash
+
+
+def test_a_group_never_takes_a_class_s_last_fit_image(tmp_path):
+    """A rare class whose two images are one group (a byte copy, one patient) keeps them in fit: dev
+    drawing the group whole would leave the class nothing to train on."""
+    path = gaussian_cache(Paths(tmp_path).cache, n_classes=3, rows={"train": 60, "validation": 30}, sizes=[29, 29, 2])
+    ids, labels = cache.ids(path, "train"), cache.labels(path, "train")
+    rare = [ids[i] for i in np.flatnonzero(labels == 2)]
+    assert len(rare) == 2
+    (tmp_path / "groups.csv").write_text("".join(f"{item},patient-9\n" for item in rare))
+    grouped = protocol.protocol_of(path, FRACTION, str(tmp_path / "groups.csv"))
+    fit = protocol.parts_of(path, grouped).fit
+    assert np.bincount(fit.labels, minlength=3).min() >= 1
+    assert not set(rare) & grouped.dev_ids
