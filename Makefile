@@ -153,10 +153,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# The whole suite on TEST_WORKERS pytest-xdist workers (0: one process); the tests on the real photos'
-# cache share one worker, which builds it once. It prints the 15 slowest tests and the budget's misses.
+# The whole suite on TEST_WORKERS pytest-xdist workers (0: one process), a test file at a time, so that
+# a module's shared fixtures are built once. It prints the 15 slowest tests and the budget's misses.
 TEST_WORKERS ?= 2
-PYTEST_WORKERS = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+PYTEST_WORKERS = $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope)
 test: lint
 	$(PY) -m pytest $(PYTEST_WORKERS) --durations=15
 

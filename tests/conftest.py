@@ -140,26 +140,11 @@ UNIT_SECONDS = 5  # a test without the slow mark should take less: `make test-fa
 LONG_SECONDS = 60  # a test longer than this says why it cannot be smaller, in a comment beside it
 
 
-def worker_group(item) -> str | None:
-    """Under pytest-xdist (`--dist loadgroup`) the tests that share an expensive fixture run on one
-    worker, which builds it once: the real photos' cache, or a module's own fixture."""
-    fixtures = getattr(item, "_fixtureinfo", None)
-    definitions = fixtures.name2fixturedefs if fixtures else {}
-    if "shared_cache" in definitions:
-        return "shared_cache"
-    if any(chain[-1].scope == "module" for chain in definitions.values()):
-        return item.path.name
-    return None
-
-
 def pytest_collection_modifyitems(items) -> None:
     """Every test in a `test_e2e_*` file is `e2e`: `make test-fast` leaves them out."""
     for item in items:
         if item.path.name.startswith("test_e2e_"):
             item.add_marker(pytest.mark.e2e)
-        group = worker_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
