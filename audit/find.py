@@ -174,42 +174,77 @@ class Pairs:
     similarity: np.ndarray
 
 
-def feature_pairs(data: Pooled, similarity: float, jobs: int = -1, nearest: int | None = None) -> Pairs:
-    """Every pair of images at least `similarity` alike to the network; with `nearest`, only those
-    among one image's `nearest` most alike (bounded: where every image looks alike, as stained
-    cells do to an ImageNet network, a radius alone would return a good part of all N² pairs)."""
-    if nearest is None:
-        search = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=jobs).fit(data.features)
-        with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-            distances, neighbours = search.radius_neighbors(data.features, radius=1.0 - similarity)
-        first = np.repeat(np.arange(len(neighbours)), [len(row) for row in neighbours])
-        second = np.concatenate(list(neighbours)).astype(np.int64) if len(neighbours) else np.zeros(0, np.int64)
-        alike = 1.0 - (np.concatenate(list(distances)) if len(distances) else np.zeros(0))
-    else:
-        first, second, alike = _nearest_alike(data.features, similarity, nearest)
-    keep = (alike >= similarity) & (first != second)
-    pairs = np.unique(np.sort(np.stack([first[keep], second[keep]]), axis=0), axis=1, return_index=True)[1]
-    first, second = np.minimum(first[keep], second[keep])[pairs], np.maximum(first[keep], second[keep])[pairs]
-    return Pairs(first, second, alike[keep][pairs])
+@dataclass
+class Neighbourhood:
+    """What the audit needs of the N × N cosines, from one pass over them (the product is most of
+    the audit's time on a large cache; outliers and near-copies each read it once before)."""
+
+    candidates: Pairs  # each image's `NEAREST` most alike at least `CANDIDATE`
+    isolation: np.ndarray  # (N,) 1 - mean cosine of each image's nearest of its own class and split
 
 
-def _nearest_alike(features: np.ndarray, similarity: float, nearest: int) -> tuple[np.ndarray, ...]:
-    """(row, neighbour, cosine) of each row's `nearest` most alike rows at least `similarity` alike:
-    the cosines a block of rows at a time (one matrix product: the rows are L2-normalised), and a
-    row sorted only where more than `nearest` pass, which is twice as fast as a search that sorts
-    every row where few images look alike (photos), and no slower where all do (cells)."""
+def neighbourhood(data: Pooled, neighbours: int) -> Neighbourhood:
+    """The copy candidates and each image's isolation, the cosines a block of rows at a time (one
+    matrix product: the rows are L2-normalised), so memory never holds the N × N matrix.
+
+    Candidates: a row sorted only where more than `NEAREST` pass, which is twice as fast as a
+    search that sorts every row where few images look alike (photos), and no slower where all do
+    (cells). Isolation looks within the image's own split and class alone, so no other split's
+    labels count; an image alone there has none."""
+    features = data.features
+    kin = np.unique(np.stack([data.splits, data.labels.astype(str)]), axis=1, return_inverse=True)[1].ravel()
+    others = np.bincount(kin)[kin] - 1  # each image's own split and class, itself left out
     rows = max(1, WORKING_MEMORY_MB * 2**20 // (4 * len(features)))
-    found = []
+    found, isolation = [], np.zeros(len(features))
     for start in range(0, len(features), rows):
         sims = features[start : start + rows] @ features.T
-        sims[np.arange(len(sims)), start + np.arange(len(sims))] = -1.0  # not an image with itself
-        crowded = np.flatnonzero((sims >= similarity).sum(axis=1) > nearest)
-        if len(crowded):  # keep their `nearest` most alike only
-            cut = np.partition(sims[crowded], -nearest, axis=1)[:, -nearest][:, None]
-            sims[crowded] = np.where(sims[crowded] >= cut, sims[crowded], -1.0)
-        row, column = np.nonzero(sims >= similarity)
-        found.append((start + row, column, sims[row, column]))
-    return tuple(np.concatenate(part) for part in zip(*found, strict=True))
+        sims[np.arange(len(sims)), start + np.arange(len(sims))] = -np.inf  # not an image with itself
+        block = slice(start, start + len(sims))
+        isolation[block] = _isolation(sims, kin[block], kin, others[block], neighbours)
+        found.append(_alike(sims, start, CANDIDATE, NEAREST))
+    first, second, alike = (np.concatenate(part) for part in zip(*found, strict=True))
+    return Neighbourhood(_pairs(first, second, alike), isolation)
+
+
+def _isolation(sims: np.ndarray, kin: np.ndarray, every_kin: np.ndarray, others: np.ndarray, k: int) -> np.ndarray:
+    """1 - the mean cosine of each row's `k` most alike of its kin (all of them where fewer)."""
+    own = np.where(kin[:, None] == every_kin[None, :], sims, -np.inf)
+    k = max(1, min(k, own.shape[1] - 1))
+    nearest = np.partition(own, -k, axis=1)[:, -k:]
+    counted = np.minimum(others, k)
+    total = np.where(np.isfinite(nearest), nearest, 0.0).sum(axis=1)
+    return np.where(counted > 0, 1.0 - total / np.maximum(counted, 1), 0.0)
+
+
+def _alike(sims: np.ndarray, start: int, similarity: float, nearest: int) -> tuple[np.ndarray, ...]:
+    """(row, column, cosine) of each row's `nearest` most alike columns at least `similarity` alike."""
+    crowded = np.flatnonzero((sims >= similarity).sum(axis=1) > nearest)
+    if len(crowded):  # keep their `nearest` most alike only
+        cut = np.partition(sims[crowded], -nearest, axis=1)[:, -nearest][:, None]
+        sims[crowded] = np.where(sims[crowded] >= cut, sims[crowded], -np.inf)
+    row, column = np.nonzero(sims >= similarity)
+    return start + row, column, sims[row, column]
+
+
+def feature_pairs(data: Pooled, similarity: float, jobs: int = -1) -> Pairs:
+    """Every pair of images at least `similarity` alike to the network (the `SIMILARITY` override:
+    a radius alone, which where every image looks alike, as stained cells do to an ImageNet
+    network, returns a good part of all N² pairs)."""
+    search = NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=jobs).fit(data.features)
+    with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
+        distances, neighbours = search.radius_neighbors(data.features, radius=1.0 - similarity)
+    first = np.repeat(np.arange(len(neighbours)), [len(row) for row in neighbours])
+    second = np.concatenate(list(neighbours)).astype(np.int64) if len(neighbours) else np.zeros(0, np.int64)
+    alike = 1.0 - (np.concatenate(list(distances)) if len(distances) else np.zeros(0))
+    keep = (alike >= similarity) & (first != second)
+    return _pairs(first[keep], second[keep], alike[keep])
+
+
+def _pairs(first: np.ndarray, second: np.ndarray, alike: np.ndarray) -> Pairs:
+    """Each unordered pair once (found from both of its images, or once)."""
+    low, high = np.minimum(first, second), np.maximum(first, second)
+    once = np.unique(np.stack([low, high]), axis=1, return_index=True)[1]
+    return Pairs(low[once], high[once], alike[once])
 
 
 def byte_copies(data: Pooled) -> Pairs:
@@ -224,12 +259,15 @@ def byte_copies(data: Pooled) -> Pairs:
     return Pairs(first, second, similarity)
 
 
-def copies(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+def copies(
+    cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None, near: Neighbourhood | None = None
+) -> pd.DataFrame:
     """Every pair of copies with its reason and pixel correlation (NaN where not needed or an image
     cannot be read), as rows of audit.csv's columns but `issue`."""
     data = data or pooled(cache_path)
+    near = near or neighbourhood(data, config.neighbours)
     override = config.similarity if config.similarity is not None else 1.0
-    found = [byte_copies(data), feature_pairs(data, CANDIDATE, config.jobs, NEAREST)]
+    found = [byte_copies(data), near.candidates]
     if config.similarity is not None:
         found.append(feature_pairs(data, config.similarity, config.jobs))
     both = [np.concatenate([getattr(pairs, name) for pairs in found]) for name in ("first", "second", "similarity")]
@@ -279,11 +317,13 @@ def _pixel_scores(data: Pooled, pairs: Pairs, config: AuditConfig, needed: np.nd
     return scores
 
 
-def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None) -> pd.DataFrame:
+def near_duplicates(
+    cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None, near: Neighbourhood | None = None
+) -> pd.DataFrame:
     """The `copies`: "leakage" across splits (the first split in train, validation, test order is
     `id`), "duplicate" within one."""
     data = data or pooled(cache_path)
-    found = copies(cache_path, config, data)
+    found = copies(cache_path, config, data, near)
     split_of = dict(zip(data.ids, data.splits, strict=True))
     across = np.array(
         [split_of[a] != split_of[b] for a, b in zip(found["id"], found["paired_id"], strict=True)], dtype=bool
@@ -293,23 +333,18 @@ def near_duplicates(cache_path, config: AuditConfig = DEFAULTS, data: Pooled | N
 
 
 def outliers(
-    cache_path, config: AuditConfig = DEFAULTS, data: Pooled | None = None, listed: frozenset[str] = frozenset()
+    cache_path,
+    config: AuditConfig = DEFAULTS,
+    data: Pooled | None = None,
+    listed: frozenset[str] = frozenset(),
+    near: Neighbourhood | None = None,
 ) -> pd.DataFrame:
     """The images least like their `config.neighbours` nearest of their own class in their own split,
     the `config.outlier_fraction` most isolated of each split; score 1 - mean cosine similarity.
     Ids `listed` already (as label issues: a mislabelled image is far from its given class too)
     are passed over."""
     data = data or pooled(cache_path)
-    isolation = np.zeros(len(data.ids))
-    for split in dict.fromkeys(data.splits):  # within its own split: no other split's labels count
-        for label in np.unique(data.labels):
-            members = np.flatnonzero((data.labels == label) & (data.splits == split))
-            if len(members) < 2:
-                continue
-            search = NearestNeighbors(n_neighbors=min(config.neighbours + 1, len(members)), metric="cosine")
-            with sklearn.config_context(working_memory=WORKING_MEMORY_MB):
-                distances, _ = search.fit(data.features[members]).kneighbors(data.features[members])
-            isolation[members] = distances[:, 1:].mean(axis=1)  # the first is the image itself
+    isolation = (near or neighbourhood(data, config.neighbours)).isolation
     flagged = []
     for split in dict.fromkeys(data.splits):
         rows = np.flatnonzero(data.splits == split)
@@ -323,12 +358,13 @@ def outliers(
 def audit(cache_path, config: AuditConfig = DEFAULTS) -> pd.DataFrame:
     """Every finding, grouped by issue in ISSUES order, most suspicious first within each."""
     data = pooled(cache_path)
+    near = neighbourhood(data, config.neighbours)
     labels = label_issues(cache_path, config, data)
     found = pd.concat(
         [
             labels,
-            near_duplicates(cache_path, config, data),
-            outliers(cache_path, config, data, frozenset(labels["id"])),
+            near_duplicates(cache_path, config, data, near),
+            outliers(cache_path, config, data, frozenset(labels["id"]), near),
         ],
         ignore_index=True,
     )

@@ -60,7 +60,9 @@ def audited_copies(cache_path) -> list[tuple[str, str]]:
 
 def joined(ids: list[str], given: dict[str, str], pairs: list[tuple[str, str]]) -> dict[str, str]:
     """{id: group} of the `ids` in a group of two or more: the given groups and the pairs joined
-    (a pair bridges two groups into one), each group named by its first id in `ids`' order."""
+    (a pair bridges two groups into one). A group is named by the least of its given names, or
+    where it has none by its least id: so its name, which decides its side, holds when images are
+    added to the cache, or to the group from its far end."""
     parent = {item: item for item in ids}
 
     def root(item: str) -> str:
@@ -73,9 +75,11 @@ def joined(ids: list[str], given: dict[str, str], pairs: list[tuple[str, str]]) 
     edges = [(item, first_of.setdefault(group, item)) for item, group in given.items() if item in parent]
     for a, b in edges + [(a, b) for a, b in pairs if a in parent and b in parent]:
         parent[root(a)] = root(b)
-    roots = [root(item) for item in ids]
-    sizes = pd.Series(roots).value_counts()
+    members: dict[str, list[str]] = {}
+    for item in ids:
+        members.setdefault(root(item), []).append(item)
     name = {}
-    for item, top in zip(ids, roots, strict=True):
-        name.setdefault(top, item)
-    return {item: name[top] for item, top in zip(ids, roots, strict=True) if sizes[top] > 1}
+    for top, group in members.items():
+        names = sorted(given[item] for item in group if item in given)
+        name[top] = f"given:{names[0]}" if names else f"copies:{min(group)}"
+    return {item: name[top] for top, group in members.items() if len(group) > 1 for item in group}

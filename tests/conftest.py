@@ -91,12 +91,12 @@ def random_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine_dir(tmp_path_factory, worker_id) -> Path:
+def engine_dir(tmp_path_factory) -> Path:
     """One TFLite conversion per weights, size and layers for the whole run: under pytest-xdist the
     workers share one folder (engines are written whole, by rename, so a worker never reads half of
-    another's)."""
+    another's). The worker's name comes from the environment, so that `-p no:xdist` runs too."""
     root = tmp_path_factory.getbasetemp()
-    folder = (root if worker_id == "master" else root.parent) / "engines"
+    folder = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "engines"
     folder.mkdir(exist_ok=True)
     return folder
 
@@ -136,21 +136,56 @@ def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **se
     return build.run(config, progress=False).path
 
 
+# The test files that read `shared_cache` (tests/test_layout.py checks this list against the files).
+SHARED_CACHE_FILES = frozenset(
+    f"test_e2e_{name}.py" for name in ("audit", "features", "heads", "int8", "layers", "predict")
+)
 UNIT_SECONDS = 5  # a test without the slow mark should take less: `make test-fast` runs them all in a minute
 LONG_SECONDS = 60  # a test longer than this says why it cannot be smaller, in a comment beside it
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Every test in a `test_e2e_*` file is `e2e`: `make test-fast` leaves them out."""
+    """Every test in a `test_e2e_*` file is `e2e`: `make test-fast` leaves them out. The files run
+    longest first (e2e, then those with slow tests, then the rest), each file's tests together: on
+    two workers, short files left for the end fill the gaps, where a long one started last would
+    keep one worker busy alone."""
     for item in items:
         if item.path.name.startswith("test_e2e_"):
             item.add_marker(pytest.mark.e2e)
+    tier: dict[Path, int] = {}
+    for item in items:
+        weight = 0 if item.get_closest_marker("e2e") else 1 if item.get_closest_marker("slow") else 2
+        tier[item.path] = min(tier.get(item.path, 2), weight)
+    first_seen = {path: k for k, path in enumerate(dict.fromkeys(item.path for item in items))}
+    items.sort(key=lambda item: (tier[item.path], first_seen[item.path]))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` (`make test`), a test file to a worker, but the files that read the real
+    photos' cache (`shared_cache`, a minute to build) on one worker, so it is built once."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedCacheOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "the real photos' cache" if Path(module).name in SHARED_CACHE_FILES else module
+
+    config.option.loadscopereorder = False  # keep the order above: longest first, not most tests first
+    return SharedCacheOnOneWorker(config, log)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """The budget: name each unit test over UNIT_SECONDS (mark it slow, or make it smaller) and
     each test over LONG_SECONDS (it needs a comment saying why it cannot be smaller)."""
     reports = [r for r in terminalreporter.stats.get("passed", []) if r.when == "call"]
+    every_phase = [r for key in ("passed", "failed", "error") for r in terminalreporter.stats.get(key, [])]
+    tiers = {"unit": 0.0, "slow": 0.0, "e2e": 0.0}
+    for report in every_phase:  # set-up (shared fixtures) counts for the tier of the test that paid it
+        tiers["e2e" if "e2e" in report.keywords else "slow" if "slow" in report.keywords else "unit"] += report.duration
+    summed = ", ".join(f"{tier} {seconds:.0f}" for tier, seconds in tiers.items())
+    terminalreporter.write_line(f"seconds by tier, summed over workers: {summed}")
     unmarked = [r for r in reports if r.duration > UNIT_SECONDS and not {"slow", "e2e"} & set(r.keywords)]
     long = [r for r in reports if r.duration > LONG_SECONDS]
     for title, over in (

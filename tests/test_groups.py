@@ -9,7 +9,7 @@ import pytest
 
 import cache
 from bench.synthetic import gaussian_cache
-from classify import protocol
+from classify import groups, protocol
 from extract.holdout import dev_ids
 from extract.sampling import hash_order
 from workflow.errors import WorkflowError
@@ -90,3 +90,16 @@ def test_a_group_never_takes_a_class_s_last_fit_image(tmp_path):
     fit = protocol.parts_of(path, grouped).fit
     assert np.bincount(fit.labels, minlength=3).min() >= 1
     assert not set(rare) & grouped.dev_ids
+
+
+def test_a_group_is_named_by_its_given_name_or_least_id_whatever_the_order():
+    """A group's name decides its side: it must not follow the cache's order, nor which member
+    happens to come first, or adding an image would move a whole patient between fit and dev."""
+    ids = ["c", "a", "b", "d", "e", "f"]
+    given = {"b": "patient-2", "d": "patient-1", "f": "patient-2"}
+    pairs = [("a", "c"), ("d", "e"), ("e", "a")]
+    named = groups.joined(ids, given, pairs)
+    assert named == groups.joined(ids[::-1], given, pairs[::-1])
+    assert {named[item] for item in "acde"} == {"given:patient-1"}  # the copies joined patient-1's group
+    assert named["b"] == named["f"] == "given:patient-2"
+    assert groups.joined(["z", "y", "x"], {}, [("z", "y")]) == {"z": "copies:y", "y": "copies:y"}

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_CACHE_FILES
 from workflow import cli, settings_doc
 
 # Lower imports nothing above it; report and audit sit side by side; bench measures them all.
@@ -362,3 +362,14 @@ def test_help_lists_every_setting_without_loading_tensorflow(module):
         else:
             assert field.metadata.get("negate") or "--" + field.name.replace("_", "-") in help_text, field.name
     assert "--quiet" in help_text and "--verbose" in help_text and "--debug" in help_text
+
+
+def test_the_files_that_share_the_real_photos_cache_are_scheduled_together():
+    """`make test` runs the files that read `shared_cache` on one worker (conftest's scheduler): a
+    file missing from the list would build the minute-long cache on the other worker too."""
+    readers = {
+        path.name
+        for path in (ROOT / "tests").glob("test_*.py")
+        if re.search(r"\bdef test_\w+\([^)]*\bshared_(cache|heads)\b", path.read_text())
+    }
+    assert readers == SHARED_CACHE_FILES

@@ -51,7 +51,7 @@ if __name__ == "__main__":
     for out in map(Path, sys.argv[1:]):
         data = find.pooled(Paths(out).cache)
         started = time.perf_counter()
-        exact = find.feature_pairs(data, find.CANDIDATE, 1, find.NEAREST)
+        exact = find.neighbourhood(data, 10).candidates
         seconds = time.perf_counter() - started
         exact = set(zip(exact.first.tolist(), exact.second.tolist(), strict=True))
         print(out.name, f"exact {seconds:.1f} s, {len(exact)} candidates", flush=True)
