@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from report import verdict
-from workflow.page import Bullets, Figure, Gallery, Paragraph, Picture, Section, Span, Table, Tile
+from workflow.page import Bullets, Figure, Gallery, Paragraph, Picture, Section, Span, Table, Text, Tile
 
 
 def fine_tuning_lines(section: dict) -> list[str]:
@@ -200,59 +200,36 @@ def galleries(content: dict, picture: Callable[[str], Picture]) -> list[Section]
     """The pictures of the mistakes: the best method's top confusions and its most confidently wrong
     images per class, each method's most wrong, and where the methods disagree."""
 
-    def tile(item: str, *caption) -> Tile:
-        return Tile([picture(item)], item, caption=list(caption))
+    def gallery(items: list[dict], caption: Callable[[dict], list[Text]], empty: str) -> Gallery:
+        return Gallery([Tile([picture(i["id"])], i["id"], caption=caption(i)) for i in items], empty=empty)
+
+    def predicted(item: dict) -> Span:
+        return Span(f"predicted {item['predicted']} ({item['probability']:.3f})", "wrong")
+
+    def votes(item: dict) -> list[Text]:  # each method's class, a wrong one marked
+        votes = [
+            [Span(f"{k}: "), Span(v, "" if v == item["true"] else "wrong")] for k, v in item["predictions"].items()
+        ]
+        return [f"true {item['true']}", *votes]
 
     confusions, wrong = content["top_confusions"], content["wrong_per_class"]
     cells = [
-        Section(line, [Gallery([tile(item) for item in cell["ids"]])])
+        Section(line, [gallery([{"id": item} for item in cell["ids"]], lambda i: [], "")])
         for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True)
+    ]
+    per_class = [
+        Section(name, [gallery(items, lambda i: [[predicted(i)]], "(none wrong)")])
+        for name, items in wrong["classes"].items()
+    ]
+    per_method = [
+        Section(label, [gallery(items, lambda i: [[Span(f"true {i['true']}, "), predicted(i)]], "(no mistakes)")])
+        for label, items in content["most_wrong"].items()
     ]
     return [
         Section(f"Top confusions of {confusions['method']}", cells or [Paragraph("(no mistakes)")]),
+        Section(f"Most confidently wrong, per class ({wrong['method']})", per_class),
+        Section("Most wrong, per method", per_method),
         Section(
-            f"Most confidently wrong, per class ({wrong['method']})",
-            [
-                Section(name, [Gallery([tile(i["id"], [predicted(i)]) for i in items], empty="(none wrong)")])
-                for name, items in wrong["classes"].items()
-            ],
-        ),
-        Section(
-            "Most wrong, per method",
-            [
-                Section(
-                    label,
-                    [
-                        Gallery(
-                            [tile(i["id"], [Span(f"true {i['true']}, "), predicted(i)]) for i in items],
-                            empty="(no mistakes)",
-                        )
-                    ],
-                )
-                for label, items in content["most_wrong"].items()
-            ],
-        ),
-        Section(
-            "Where the methods disagree",
-            [
-                Gallery(
-                    [
-                        tile(
-                            i["id"],
-                            f"true {i['true']}",
-                            *(
-                                [Span(f"{k}: "), Span(v, "" if v == i["true"] else "wrong")]
-                                for k, v in i["predictions"].items()
-                            ),
-                        )
-                        for i in content["disagreements"]
-                    ],
-                    empty="(they agree on every image)",
-                )
-            ],
+            "Where the methods disagree", [gallery(content["disagreements"], votes, "(they agree on every image)")]
         ),
     ]
-
-
-def predicted(item: dict) -> Span:
-    return Span(f"predicted {item['predicted']} ({item['probability']:.3f})", "wrong")

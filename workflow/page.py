@@ -4,9 +4,9 @@ Python, and how each format shows it lives in its templates alone.
 
 A page is a `Section` whose blocks are paragraphs, bullet lists, tables, figures, galleries of
 thumbnails and sections below it (the heading level is the depth). Text is a string, or a list of
-`Span`s where part of it is code or a wrong prediction. The shared templates
-(`workflow/templates/blocks.*.j2`) render every block; each page's own template
-(`<package>/templates/<name>.html.j2`, `<name>.md.j2`) holds its frame and style.
+`Span`s where part of it is code or a wrong prediction. The shared templates in
+`workflow/templates/` render every block (`blocks.*.j2`) and a page's frame (`page.*.j2`); each
+page's own (`<package>/templates/<name>.html.j2`, `<name>.md.j2`) extends the frame with its style.
 """
 
 from __future__ import annotations
