@@ -4,8 +4,8 @@ quotes), and galleries of thumbnails into audit.md and a self-contained audit.ht
 
 from __future__ import annotations
 
-import html
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -15,6 +15,8 @@ from audit import find
 from audit.config import AuditConfig
 from cache.lock import holding_lock
 from extract.thumbnails import Thumbnails, data_uri
+from workflow import page
+from workflow.page import Gallery, Paragraph, Picture, Section, Span, Table, Tile
 
 SHOWN = 200  # findings per issue in the galleries; audit.csv holds them all
 TITLES = {
@@ -61,8 +63,10 @@ def write_audit(config: AuditConfig, progress: bool = False) -> Audit:
     cache.write_text(paths.audit_leakage_csv, findings[leakage].to_csv(index=False))
     cache.write_text(paths.audit_json, json.dumps(summary, indent=2))
     relative = paths.audit_thumbnails.relative_to(paths.out).as_posix()
-    cache.write_text(paths.audit_md, markdown(summary, shown, lambda item: f"{relative}/{names[item]}"))
-    cache.write_text(paths.audit_html, html_page(summary, shown, jpegs))
+    thumbnail = {item: Picture(item, f"{relative}/{names[item]}", data_uri(jpeg)) for item, jpeg in jpegs.items()}
+    rendered = page.render(page_of(summary, shown, thumbnail.__getitem__), "audit", "audit")
+    cache.write_text(paths.audit_md, rendered["md"])
+    cache.write_text(paths.audit_html, rendered["html"])
     return Audit(findings, summary)
 
 
@@ -140,69 +144,33 @@ def _caption(row) -> str:
     return f"{row.given_label}, isolation {row.score:.3f}"
 
 
-def markdown(summary: dict, shown: dict[str, pd.DataFrame], thumbnail_path) -> str:
-    lines = [
-        "# Dataset audit",
-        "",
-        f"`{summary['dataset']}`: {', '.join(f'{n} {split}' for split, n in summary['images'].items())} images. "
-        "Every finding but leakage is in audit.csv; `make heads EXCLUDE=audit.csv` trains without them. "
-        "Leakage is in audit_leakage.csv: `EXCLUDE=audit_leakage.csv` removes those train copies instead.",
-        "",
-    ]
+def page_of(summary: dict, shown: dict[str, pd.DataFrame], picture: Callable[[str], Picture]) -> Section:
+    """The audit as a page (`workflow.page`): the table of label pairs, then each issue's galleries,
+    pairs under their reason; `picture(id)` each image's thumbnail."""
+    images = ", ".join(f"{n} {split}" for split, n in summary["images"].items())
+    intro = [Span(summary["dataset"], "code"), Span(f": {images} images. Every finding but leakage is in audit.csv; ")]
+    intro += [Span("make heads EXCLUDE=audit.csv", "code"), Span(" trains without them. Leakage is in ")]
+    intro += [Span("audit_leakage.csv: "), Span("EXCLUDE=audit_leakage.csv", "code")]
+    blocks = [Paragraph(intro + [Span(" removes those train copies instead.")])]
     if summary["label_pairs"]:
-        lines += ["## Label issues by given and suggested class", "", "| given | suggested | issues |", "|---|---|---|"]
-        lines += [f"| {p['given']} | {p['suggested']} | {p['count']} |" for p in summary["label_pairs"]] + [""]
+        pairs = [[p["given"], p["suggested"], str(p["count"])] for p in summary["label_pairs"]]
+        blocks.append(
+            Section("Label issues by given and suggested class", [Table(["given", "suggested", "issues"], pairs)])
+        )
     for issue, found in shown.items():
-        total = summary["counts"][issue]
-        lines += [f"## {TITLES[issue]} ({total})", "", f"Score: {SCORES[issue]}.", ""]
-        for reason, rows in groups(found):
-            lines += [f"### {reason} ({len(rows) + _more(summary, issue, reason, len(rows))})", ""] if reason else []
-            for row in rows.itertuples():
-                pictures = f"![]({thumbnail_path(row.id)})" + (
-                    f" ![]({thumbnail_path(row.paired_id)})" if row.paired_id else ""
-                )
-                lines.append(f"- {pictures} `{row.id}` ({row.split}): {_caption(row)}")
-            if (more := _more(summary, issue, reason, len(rows))) > 0:
-                lines.append(f"- … and {more} more in {CSV[issue]}")
-            lines.append("")
-    return "\n".join(lines)
-
-
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.tile{width:150px;font-size:12px;overflow-wrap:anywhere}
-.pair{width:300px}.tile img{max-width:140px}.tile code{word-break:break-all}"""
-
-
-def html_page(summary: dict, shown: dict[str, pd.DataFrame], jpegs: dict[str, bytes]) -> str:
-    e = html.escape
-    images = ", ".join(f"{n} {e(split)}" for split, n in summary["images"].items())
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Dataset audit</title>"
-        f"<style>{STYLE}</style></head><body><h1>Dataset audit</h1>",
-        f"<p><code>{e(summary['dataset'])}</code>: {images} images. Every finding but leakage is in audit.csv; "
-        "<code>make heads EXCLUDE=audit.csv</code> trains without them. Leakage is in audit_leakage.csv: "
-        "<code>EXCLUDE=audit_leakage.csv</code> removes those train copies instead.</p>",
-    ]
-    if summary["label_pairs"]:
-        parts += ["<h2>Label issues by given and suggested class</h2><table border='1' cellpadding='4'>"]
-        parts += ["<tr><th>given</th><th>suggested</th><th>issues</th></tr>"]
-        parts += [
-            f"<tr><td>{e(p['given'])}</td><td>{e(p['suggested'])}</td><td>{p['count']}</td></tr>"
-            for p in summary["label_pairs"]
-        ] + ["</table>"]
-    for issue, found in shown.items():
-        total = summary["counts"][issue]
-        parts += [f"<h2>{e(TITLES[issue])} ({total})</h2><p>Score: {e(SCORES[issue])}.</p>"]
+        issue_blocks = [Paragraph(f"Score: {SCORES[issue]}.")]
         for reason, rows in groups(found):
             more = _more(summary, issue, reason, len(rows))
-            parts.append((f"<h3>{e(reason)} ({len(rows) + more})</h3>" if reason else "") + "<div class='grid'>")
-            for row in rows.itertuples():
-                pictures = [row.id] + ([row.paired_id] if row.paired_id else [])
-                parts.append(
-                    f"<div class='tile{' pair' if row.paired_id else ''}'>"
-                    + "".join(f"<img src='{data_uri(jpegs[item])}' alt='{e(item)}'>" for item in pictures)
-                    + f"<br><code>{e(row.id)}</code> ({e(row.split)})<br>{e(_caption(row))}</div>"
+            tiles = [
+                Tile(
+                    [picture(row.id)] + ([picture(row.paired_id)] if row.paired_id else []),
+                    row.id,
+                    f"({row.split})",
+                    [_caption(row)],
                 )
-            parts.append("</div>" + (f"<p>… and {more} more in {CSV[issue]}</p>" if more > 0 else ""))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+                for row in rows.itertuples()
+            ]
+            found_here = Gallery(tiles, more=f"… and {more} more in {CSV[issue]}" if more > 0 else "")
+            issue_blocks.append(Section(f"{reason} ({len(rows) + more})", [found_here]) if reason else found_here)
+        blocks.append(Section(f"{TITLES[issue]} ({summary['counts'][issue]})", issue_blocks))
+    return Section("Dataset audit", blocks)

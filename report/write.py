@@ -5,7 +5,6 @@ report.json (every number, for tools)."""
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,11 @@ import numpy as np
 
 import cache
 from extract.thumbnails import Thumbnails, data_uri
-from report import figures, gallery, verdict
+from report import figures, gallery, sections, verdict
 from report.collect import Method, collect, differing
 from report.config import ReportConfig
+from workflow import page
+from workflow.page import Figure, Picture
 from workflow.paths import Paths
 
 
@@ -120,30 +121,6 @@ def fine_tuning_of(methods: list[Method], rows: list[verdict.Row]) -> dict | Non
     }
 
 
-def fine_tuning_lines(section: dict) -> list[str]:
-    """What the report says of fine-tuning's recipe, one sentence a line."""
-    lines = [
-        f"Recipe: {section['recipe']}; started from the cached {section['start']} head; peak rate "
-        f"{section['learning_rate']:g}, {section['schedule']}; layers {section['fine_tune_at']} and up trained."
-    ]
-    search = section["search"]
-    if search:
-        tried = "; ".join(
-            f"rate {c['learning_rate']:g}, layers {c['fine_tune_at']}+: {c['choice_loss'][-1]:.4f}"
-            for c in search["candidates"]
-        )
-        start, steps = search["candidates"][0]["choice_loss"][0], search["candidates"][0]["steps"][-1]
-        lines.append(
-            f"The search ({search['seconds']:.0f} s, counted in the training seconds above) saw these losses on "
-            f"the choice rows after {steps} steps each, from {start:.4f} at the start: {tried}."
-        )
-    if section["start_won"]:
-        lines.append("The best epoch was epoch 0, the start itself: fine-tuning did not help here.")
-    else:
-        lines.append(f"The best epoch was {section['best_epoch']}: fine-tuning improved on its start.")
-    return lines
-
-
 SMALL_CLASS = 5  # images: fewer in the choice rows or the scored split, and a class's numbers carry little weight
 
 
@@ -241,301 +218,6 @@ def audit_of(methods: list[Method]) -> Audit:
     return Audit(f"{found}: at most {100 * verdict.LEAKAGE_SHARE:g}%, so the verdict uses every image.", clean)
 
 
-def percent(interval: dict) -> str:
-    return f"{100 * interval['estimate']:.2f}% [{100 * interval['low']:.2f}, {100 * interval['high']:.2f}]"
-
-
-def short(interval: dict) -> str:
-    """A per-class interval, compactly (a class missing from some resamples may have none)."""
-    if interval["estimate"] != interval["estimate"]:  # NaN: no images of the class
-        return "–"
-    return f"{100 * interval['estimate']:.1f} [{100 * interval['low']:.1f}, {100 * interval['high']:.1f}]"
-
-
-def table(content: dict) -> tuple[list[str], list[list[str]]]:
-    """The methods table, as a header and rows of cells (Markdown and HTML render it alike)."""
-    metric = verdict.METRICS[content["metric"]]
-    leakage = any("leakage_free" in m for m in content["methods"])
-    header = [
-        "method",
-        f"accuracy on {content['scored_split']}, 95% CI",
-        "balanced accuracy, 95% CI",
-        "macro-F1, 95% CI",
-        *(["leakage-free images: accuracy, balanced accuracy"] if leakage else []),
-        f"runs: mean ± sd of {metric} (min–max)",
-        f"Δ {metric} vs best, 95% CI",
-        "McNemar p",
-        "extraction s (one-off), precision",
-        "training s per run",
-        "inference ms/image",
-    ]
-    rows = []
-    for m in content["methods"]:
-        runs = m["run_scores"]
-        spread = (
-            (
-                f"{len(runs)}: {100 * np.mean(runs):.2f} ± {100 * m['spread']:.2f} "
-                f"({100 * min(runs):.2f}–{100 * max(runs):.2f})"
-            )
-            if len(runs) > 1
-            else "1 (ran once)"
-        )
-        versus = m["versus_best"]
-        delta = (
-            "best"
-            if versus is None
-            else (f"{100 * versus['estimate']:+.2f} [{100 * versus['low']:+.2f}, {100 * versus['high']:+.2f}]")
-        )
-        clean = m.get("leakage_free")
-        cost = m["cost"]
-        rows.append(
-            [
-                m["label"],
-                percent(m["accuracy"]),
-                percent(m["balanced_accuracy"]),
-                percent(m["macro_f1"]),
-                *(
-                    [
-                        f"{clean['n_images']}: {percent(clean['accuracy'])}, {percent(clean['balanced_accuracy'])}"
-                        if clean
-                        else "–"
-                    ]
-                    if leakage
-                    else []
-                ),
-                spread,
-                delta,
-                "–" if versus is None else f"{versus['mcnemar_p']:.2g}",
-                f"{cost['extraction_seconds']:.1f}, {cost['precision']}" if cost["extraction_seconds"] else "–",
-                f"{cost['train_seconds_per_run']:.1f}",
-                f"{cost['inference_ms_per_image']:.2f}",
-            ]
-        )
-    return header, rows
-
-
-def class_table(method: dict) -> tuple[list[str], list[list[str]]]:
-    """One method's per-class numbers: images, then precision, recall and F1 in % with 95% CIs."""
-    header = ["class", "images", "precision, 95% CI", "recall, 95% CI", "F1, 95% CI"]
-    rows = [
-        [name, str(numbers["support"])] + [short(numbers[key]) for key in ("precision", "recall", "f1")]
-        for name, numbers in method["per_class"].items()
-    ]
-    return header, rows
-
-
-def confusion_lines(content: dict) -> list[str]:
-    return [
-        f"{cell['true']} → {cell['predicted']}: {cell['count']} of {cell['of']}"
-        for cell in content["top_confusions"]["cells"]
-    ]
-
-
-def protocol_lines(content: dict) -> list[str]:
-    """Each method's rows, and what its training saw wherever that differs between the methods."""
-    return [
-        f"{m['label']}: fit on {m['protocol']['fit']}"
-        + "".join(f", {seen_words(key, m['trained_on'].get(key))}" for key in content["trained_on_differs"])
-        + f"; {m['choices']}; scored on {m['protocol']['score']}"
-        + (f"; dev and fit never split {n} groups of near-copies" if (n := m["protocol"].get("groups")) else "")
-        + "."
-        for m in content["methods"]
-    ]
-
-
-def seen_words(key: str, value) -> str:
-    """One item of `classify.seen.trained_on`, in words."""
-    if value is None:
-        return f"{key.replace('_', ' ')} not recorded"
-    if key == "excluded":
-        count = value["train_rows"]
-        return (
-            f"{count} train images excluded (ids sha256 {value['ids_sha256'][:12]})"
-            if count
-            else "no train image excluded"
-        )
-    if key == "backbone_weights":
-        return f"backbone weights sha256 {value[:12]}"
-    if key == "feature_blocks":  # many: counted (the choices name the set)
-        return f"feature blocks {', '.join(value)}" if len(value) < 4 else f"{len(value)} feature blocks"
-    if key == "views":
-        return f"{value} view{'s' * (value != 1)} of each image" if isinstance(value, int) else value
-    return f"{key.replace('_', ' ')} {value}"
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
-
-
-def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_tuning: Path | None = None) -> str:
-    lines = [
-        "# Transfer learning report",
-        "",
-        f"Scored on {content['images']} {content['scored_split']} images; classes {', '.join(content['class_names'])}.",
-        "",
-    ]
-    lines += [
-        f"- `{f['folder']}`: `{f['dataset']}` at {f['image_size']} px, engine `{f['engine']}`, rows "
-        + ", ".join(f"{k} {v}" for k, v in f["rows"].items())
-        for f in content["folders"]
-    ]
-    lines += ["", "## Verdict", ""] + [f"- {sentence}" for sentence in content["verdict"]]
-    lines += ["", "## Methods", ""] + _markdown_table(*table(content))
-    lines += ["", "Which rows each choice saw:", ""] + [f"- {line}" for line in protocol_lines(content)]
-    lines += ["", "## Per class", "", "Precision, recall and F1 in %, with 95% bootstrap intervals over images.", ""]
-    for method in content["methods"]:
-        lines += [f"### {method['label']}", ""] + _markdown_table(*class_table(method)) + [""]
-    lines += [f"![{verdict.METRICS[content['metric']]} against cost]({figure.name})", ""]
-    lines += [
-        f"Confusion matrices: {content['confusion']}; and as recall.",
-        "",
-        f"![confusion matrices]({confusion.name})",
-    ]
-    lines.append("")
-    if content["fine_tuning"]:
-        lines += ["## Fine-tuning's recipe", ""] + [f"- {line}" for line in fine_tuning_lines(content["fine_tuning"])]
-        lines += ["", f"![fine-tuning's search and learning curve]({fine_tuning.name})", ""]
-
-    def tile(item: str, caption: str = "") -> str:
-        """One image of a gallery: its thumbnail, its id, and what is said of it."""
-        return f"![{item}]({thumbnail_path(item)}) `{item}`" + (f": {caption}" if caption else "") + "  "
-
-    confusions = content["top_confusions"]
-    lines += ["", f"## Top confusions of {confusions['method']}", ""]
-    for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
-        lines += [f"### {line}", ""] + [tile(item) for item in cell["ids"]] + [""]
-    if not confusions["cells"]:
-        lines += ["(no mistakes)", ""]
-    wrong = content["wrong_per_class"]
-    lines += [f"## Most confidently wrong, per class ({wrong['method']})", ""]
-    for name, items in wrong["classes"].items():
-        lines += [f"### {name}", ""]
-        lines += [tile(item["id"], f"predicted {item['predicted']} ({item['probability']:.3f})") for item in items] or [
-            "(none wrong)"
-        ]
-        lines.append("")
-    lines += ["## Most wrong, per method", ""]
-    for label, items in content["most_wrong"].items():
-        lines += [f"### {label}", ""]
-        lines += [
-            tile(item["id"], f"{item['true']}, predicted {item['predicted']} ({item['probability']:.3f})")
-            for item in items
-        ] or ["(no mistakes)"]
-        lines.append("")
-    lines += ["## Where the methods disagree", ""]
-    lines += [
-        tile(item["id"], f"{item['true']}; " + ", ".join(f"{k}: {v}" for k, v in item["predictions"].items()))
-        for item in content["disagreements"]
-    ] or ["(they agree on every image)"]
-    return "\n".join(lines) + "\n"
-
-
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}.verdict li{margin:.4em 0}
-.grid{display:flex;flex-wrap:wrap;gap:12px}.tile{width:150px;font-size:12px;overflow-wrap:anywhere}
-.tile img{max-width:140px;display:block}.tile code{word-break:break-all}
-.wrong{color:#b00}.figure{overflow-x:auto}.figure img{max-width:none}"""
-
-
-def _tile(item: str, jpeg: bytes, caption: str) -> str:
-    return (
-        f'<div class="tile"><img src="{data_uri(jpeg)}" alt="{html.escape(item)}">'
-        f"<code>{html.escape(item)}</code><br>{caption}</div>"
-    )
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    e = html.escape
-    return (
-        ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
-        + ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
-        + ["</table>"]
-    )
-
-
-def html_page(
-    content: dict, figure: bytes, confusion: bytes, jpegs: dict[str, bytes], fine_tuning: bytes | None = None
-) -> str:
-    e = html.escape
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Transfer learning report</title>"
-        f"<style>{STYLE}</style></head><body><h1>Transfer learning report</h1>",
-        f"<p>Scored on {content['images']} {e(content['scored_split'])} images; classes "
-        f"{e(', '.join(content['class_names']))}.</p><ul>",
-    ]
-    parts += [
-        f"<li><code>{e(f['folder'])}</code>: <code>{e(f['dataset'])}</code> at {f['image_size']} px, engine "
-        f"{e(f['engine'])}</li>"
-        for f in content["folders"]
-    ]
-    parts += ["</ul><h2>Verdict</h2><ul class='verdict'>"] + [f"<li>{e(s)}</li>" for s in content["verdict"]]
-    parts += ["</ul><h2>Methods</h2>"] + _html_table(*table(content))
-    parts += ["<p>Which rows each choice saw:</p><ul>"] + [f"<li>{e(line)}</li>" for line in protocol_lines(content)]
-    parts += ["</ul><h2>Per class</h2><p>Precision, recall and F1 in %, with 95% bootstrap intervals over images.</p>"]
-    for index, method in enumerate(content["methods"]):  # the best open, the others a click away
-        parts += [f"<details{' open' if index == 0 else ''}><summary><b>{e(method['label'])}</b></summary>"]
-        parts += _html_table(*class_table(method)) + ["</details>"]
-    parts += [
-        f"<p><img alt='{verdict.METRICS[content['metric']]} against cost' src='{data_uri(figure, 'png')}'></p>",
-        f"<p>Confusion matrices: {e(content['confusion'])}; and as recall.</p>",
-        f"<div class='figure'><img alt='confusion matrices' src='{data_uri(confusion, 'png')}'></div>",
-    ]
-    if content["fine_tuning"]:
-        parts += ["<h2>Fine-tuning's recipe</h2><ul>"] + [
-            f"<li>{e(x)}</li>" for x in fine_tuning_lines(content["fine_tuning"])
-        ]
-        parts += [f"</ul><img alt='fine-tuning search and curve' src='{data_uri(fine_tuning, 'png')}'>"]
-    confusions = content["top_confusions"]
-    parts += [f"<h2>Top confusions of {e(confusions['method'])}</h2>"]
-    for line, cell in zip(confusion_lines(content), confusions["cells"], strict=True):
-        parts += [f"<h3>{e(line)}</h3><div class='grid'>"]
-        parts += [_tile(item, jpegs[item], "") for item in cell["ids"]] + ["</div>"]
-    if not confusions["cells"]:
-        parts += ["<p>(no mistakes)</p>"]
-    wrong = content["wrong_per_class"]
-    parts += [f"<h2>Most confidently wrong, per class ({e(wrong['method'])})</h2>"]
-    for name, items in wrong["classes"].items():
-        parts += [f"<h3>{e(name)}</h3><div class='grid'>"]
-        parts += [
-            _tile(
-                item["id"],
-                jpegs[item["id"]],
-                f"<span class='wrong'>predicted {e(item['predicted'])} ({item['probability']:.3f})</span>",
-            )
-            for item in items
-        ]
-        parts += ["</div>" if items else "<p>(none wrong)</p></div>"]
-    parts += ["<h2>Most wrong, per method</h2>"]
-    for label, items in content["most_wrong"].items():
-        parts += [f"<h3>{e(label)}</h3><div class='grid'>"]
-        parts += [
-            _tile(
-                item["id"],
-                jpegs[item["id"]],
-                f"true {e(item['true'])}, <span class='wrong'>predicted "
-                f"{e(item['predicted'])} ({item['probability']:.3f})</span>",
-            )
-            for item in items
-        ]
-        parts += ["</div>" if items else "<p>(no mistakes)</p></div>"]
-    parts += ["<h2>Where the methods disagree</h2><div class='grid'>"]
-    parts += [
-        _tile(
-            item["id"],
-            jpegs[item["id"]],
-            f"true {e(item['true'])}<br>"
-            + "<br>".join(
-                f"{e(k)}: " + (e(v) if v == item["true"] else f"<span class='wrong'>{e(v)}</span>")
-                for k, v in item["predictions"].items()
-            ),
-        )
-        for item in content["disagreements"]
-    ]
-    parts += ["</div></body></html>"]
-    return "\n".join(parts)
-
-
 def shown_ids(content: dict) -> set[str]:
     """Every image a page pictures."""
     shown = {item["id"] for items in content["most_wrong"].values() for item in items}
@@ -558,37 +240,28 @@ def write_report(config: ReportConfig, progress: bool = False) -> Path:
     content = content_of(methods, rows, reason, audit)
     figures.metric_against_cost(rows, paths.report_figure)
     figures.confusion_matrices(rows, class_names, paths.report_confusion)
+    drawn = {"metric": (paths.report_figure, f"{verdict.METRICS[metric]} against cost")}
+    drawn["confusion"] = (paths.report_confusion, "confusion matrices")
     if content["fine_tuning"]:
         figures.fine_tuning_curves(content["fine_tuning"], paths.report_fine_tuning)
+        drawn["fine_tuning"] = (paths.report_fine_tuning, "fine-tuning's search and learning curve")
+    pictures = {  # beside report.md, which sits in the output folder
+        name: Figure(alt, path.relative_to(paths.out).as_posix(), data_uri(path.read_bytes(), "png"))
+        for name, (path, alt) in drawn.items()
+    }
 
-    shown = shown_ids(content)
+    shown = sorted(shown_ids(content))
     thumbnails = Thumbnails(methods[0].meta, methods[0].out)
-    jpegs = {item: thumbnails.jpeg(item) for item in sorted(shown)}
-    names = {item: f"{index:04d}.jpg" for index, item in enumerate(sorted(shown))}
     paths.report_thumbnails.mkdir(parents=True, exist_ok=True)
-    for item, jpeg in jpegs.items():
-        (paths.report_thumbnails / names[item]).write_bytes(jpeg)
-
     relative = paths.report_thumbnails.relative_to(paths.out).as_posix()
-    cache.write_text(
-        paths.report,
-        markdown(
-            content,
-            paths.report_figure,
-            paths.report_confusion,
-            lambda item: f"{relative}/{names[item]}",
-            paths.report_fine_tuning,
-        ),
-    )
-    cache.write_text(
-        paths.report_html,
-        html_page(
-            content,
-            paths.report_figure.read_bytes(),
-            paths.report_confusion.read_bytes(),
-            jpegs,
-            paths.report_fine_tuning.read_bytes() if content["fine_tuning"] else None,
-        ),
-    )
+    thumbnail = {}
+    for index, item in enumerate(shown):
+        jpeg = thumbnails.jpeg(item)
+        (paths.report_thumbnails / f"{index:04d}.jpg").write_bytes(jpeg)
+        thumbnail[item] = Picture(item, f"{relative}/{index:04d}.jpg", data_uri(jpeg))
+
+    rendered = page.render(sections.page_of(content, pictures, thumbnail.__getitem__), "report", "report")
+    cache.write_text(paths.report, rendered["md"])
+    cache.write_text(paths.report_html, rendered["html"])
     cache.write_text(paths.report_json, json.dumps(content, indent=2))
     return paths.report

@@ -1,6 +1,7 @@
 """The verdict's statistics on cases with a known answer, the protocol's splits, and the report
 end to end on generated images: every method, its interval, several folders in one report."""
 
+import html
 import json
 from math import comb
 
@@ -237,7 +238,7 @@ def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, ca
     tuned = content["fine_tuning"]  # the recipe, what the search saw, the saved run's curve
     assert tuned["recipe"] == "searched" and len(tuned["search"]["candidates"]) == 2
     assert len(tuned["curve"]["choice_loss"]) == 2 and tuned["best_epoch"] in (0, 1)
-    assert "## Fine-tuning's recipe" in markdown and "<h2>Fine-tuning's recipe</h2>" in page
+    assert "## Fine-tuning's recipe" in markdown and "<h2>Fine-tuning's recipe</h2>" in html.unescape(page)
     assert ("epoch 0, the start itself" in markdown) == tuned["start_won"]
     assert Paths(out).report_fine_tuning.stat().st_size > 0 and page.count("data:image/png;base64,") == 3
 

@@ -11,7 +11,7 @@ import pytest
 import cache
 from classify import train as heads_train
 from classify.config import HeadConfig
-from report import figures, gallery, verdict, write
+from report import figures, gallery, sections, verdict, write
 from report.__main__ import main as report_main
 from report.collect import Method
 from tests.conftest import generated_cache, write_class_folders
@@ -67,7 +67,7 @@ def test_the_runs_column_the_spread_and_the_figure_follow_the_chosen_metric(monk
         assert row.run_scores == pytest.approx(per_run)
     content = {"metric": "balanced_accuracy", "scored_split": "validation"}
     content["methods"] = [{"run_scores": [0.5, 0.6], "spread": 0.05} | stub() for _ in range(1)]
-    header, _ = write.table(content)
+    header, _ = sections.table(content)
     assert "runs: mean ± sd of balanced accuracy (min–max)" in header
     shown = {}
     monkeypatch.setattr(figures, "_save", lambda figure, path: shown.setdefault("axis", figure.axes[0].get_ylabel()))

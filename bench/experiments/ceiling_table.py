@@ -31,7 +31,7 @@ def main() -> None:
     spec = importlib.util.spec_from_file_location("pipeline_speed", HERE / "bench" / "pipeline_speed.py")
     speed = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(speed)
-    from bench.measure import cpu_model
+    from bench.rows.machine import cpu_model
 
     with tempfile.TemporaryDirectory() as scratch:
         engines = Path(args.engines or scratch)
