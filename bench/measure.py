@@ -8,8 +8,12 @@ in the table's order (later families reuse what earlier ones left in the shared 
 
 from __future__ import annotations
 
+import sys
 import tempfile
+import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 from bench.config import BenchConfig
 from bench.context import Bench
@@ -53,7 +57,16 @@ ROWS = (
 
 
 def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
-    """Every row of the table: (measure, px, result, note)."""
+    """Every row of the table: (measure, px, result, note). With `progress`, a line per family of
+    rows as it ends, with its seconds: the bench takes minutes, and CI's budget is the QUICK run's."""
+    rows = []
     with tempfile.TemporaryDirectory() as engine_dir, tempfile.TemporaryDirectory() as out:
         bench = Bench(config, Path(engine_dir), Path(out))
-        return [row for family in ROWS for row in family(bench)]
+        with tqdm(ROWS, desc="bench", unit="family", disable=not progress, dynamic_ncols=True) as bar:
+            for family in bar:
+                name, started = family.__module__.rsplit(".", 1)[-1], time.perf_counter()
+                bar.set_postfix_str(name)
+                rows.extend(family(bench))
+                if progress:
+                    bar.write(f"bench: {name} rows took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return rows

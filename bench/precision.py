@@ -32,10 +32,20 @@ def extraction_rate(config: ExtractConfig) -> float:
 
 
 def int8_rows(
-    data: Path, weights: str, engine_dir: Path, out: Path, sizes, limit: int | None, count: int, rounds: int
+    data: Path,
+    weights: str,
+    engine_dir: Path,
+    out: Path,
+    sizes,
+    limit: int | None,
+    count: int,
+    rounds: int,
+    batches: int = 8,
+    repeats: int = 3,
 ) -> list[tuple]:
-    """Rows of `make bench`: int8 over float32 extraction, bare forward and end to end, per size.
-    Each round times both, back to back; the row gives the median rates and every round's ratio."""
+    """Rows of `make bench`: int8 over float32 extraction, bare forward (`batches` batches of 32, the
+    median of `repeats` timings) and end to end, per size. Each round times both, back to back; the
+    row gives the median rates and every round's ratio."""
     rows = []
     for size in sizes:
         model = backbone.build_backbone(weights, size)
@@ -57,7 +67,8 @@ def int8_rows(
         bare, e2e = {p: [] for p in built}, {p: [] for p in built}
         for _ in range(rounds):
             for precision, engine in built.items():
-                bare[precision].append(median_rate(lambda e=engine, x=inputs: [e(x) for _ in range(8)], 8 * 32, 3))
+                timed = lambda e=engine, x=inputs: [e(x) for _ in range(batches)]  # noqa: E731
+                bare[precision].append(median_rate(timed, batches * 32, repeats))
                 e2e[precision].append(extraction_rate(configs[precision]))
         for what, rates in (("bare forward", bare), ("extraction end to end", e2e)):
             ratios = [i / f for i, f in zip(rates["int8"], rates["float32"], strict=True)]

@@ -31,14 +31,15 @@ def rows(bench: Bench) -> Iterator[tuple]:
         )
         # Bare forward and the default engine's extraction in turns, 3 rounds: this machine's
         # speed drifts over minutes, and neighbouring timings keep their ratio. Keras end to
-        # end, slower, runs once (time budget).
+        # end, slower, runs once (time budget), and not in QUICK: its bare forward runs the engine.
         bare_runs, e2e_runs = [], {"tflite": [], "keras": []}
         for _ in range(1 if bench.quick else 3):
             bare_runs.append(bare_forward(weights, size, engine_dir, bench.repeats, batches=bench.batches))
             e2e_runs["tflite"].append(
                 end_to_end(bench.data, weights, size, "tflite", engine_dir, bench.limit, bench.out)
             )
-        e2e_runs["keras"].append(end_to_end(bench.data, weights, size, "keras", engine_dir, bench.limit, bench.out))
+        if not bench.quick:
+            e2e_runs["keras"].append(end_to_end(bench.data, weights, size, "keras", engine_dir, bench.limit, bench.out))
         bare = {name: statistics.median(run[name] for run in bare_runs) for name in bare_runs[0]}
         for name, rate in bare.items():
             yield (
@@ -47,7 +48,7 @@ def rows(bench: Bench) -> Iterator[tuple]:
                 f"{rate:.0f} img/s",
                 f"pre-decoded tensors, batch 32; {rate * 2 * macs / flops:.0%} of peak; median of {len(bare_runs)}",
             )
-        for name, runs in e2e_runs.items():
+        for name, runs in ((name, runs) for name, runs in e2e_runs.items() if runs):
             rate, wall = sorted(runs)[len(runs) // 2]
             yield (
                 f"extraction end to end, {name}",

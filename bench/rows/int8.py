@@ -11,5 +11,14 @@ from bench.precision import int8_rows
 def rows(bench: Bench) -> Iterator[tuple]:
     count, rounds = (20, 1) if bench.quick else (200, 3)
     yield from int8_rows(
-        bench.data, bench.weights, bench.engine_dir, bench.out, bench.sizes, bench.limit, count, rounds
+        bench.data,
+        bench.weights,
+        bench.engine_dir,
+        bench.out,
+        bench.sizes,
+        bench.limit,
+        count,
+        rounds,
+        batches=bench.batches,
+        repeats=bench.repeats,
     )
