@@ -189,31 +189,39 @@ def neighbourhood(data: Pooled, neighbours: int) -> Neighbourhood:
 
     Candidates: a row sorted only where more than `NEAREST` pass, which is twice as fast as a
     search that sorts every row where few images look alike (photos), and no slower where all do
-    (cells). Isolation looks within the image's own split and class alone, so no other split's
-    labels count; an image alone there has none."""
-    features = data.features
+    (cells). Isolation looks within the image's own split and class alone ("kin"), so no other
+    split's labels count; an image alone there has none. The rows are taken in kin order, so that
+    each row's kin are one run of columns: the isolation then reads those alone."""
     kin = np.unique(np.stack([data.splits, data.labels.astype(str)]), axis=1, return_inverse=True)[1].ravel()
-    others = np.bincount(kin)[kin] - 1  # each image's own split and class, itself left out
+    order = np.argsort(kin, kind="stable")
+    features, kin = data.features[order], kin[order]
+    first_of = np.searchsorted(kin, np.arange(kin.max() + 1 if len(kin) else 0))
+    last_of = np.searchsorted(kin, np.arange(kin.max() + 1 if len(kin) else 0), side="right")
     rows = max(1, WORKING_MEMORY_MB * 2**20 // (4 * len(features)))
     found, isolation = [], np.zeros(len(features))
     for start in range(0, len(features), rows):
         sims = features[start : start + rows] @ features.T
         sims[np.arange(len(sims)), start + np.arange(len(sims))] = -np.inf  # not an image with itself
-        block = slice(start, start + len(sims))
-        isolation[block] = _isolation(sims, kin[block], kin, others[block], neighbours)
+        for k in np.unique(kin[start : start + len(sims)]):
+            own = slice(max(first_of[k], start) - start, min(last_of[k], start + len(sims)) - start)
+            columns = sims[own, first_of[k] : last_of[k]]
+            isolation[start + own.start : start + own.stop] = _isolation(columns, neighbours)
         found.append(_alike(sims, start, CANDIDATE, NEAREST))
     first, second, alike = (np.concatenate(part) for part in zip(*found, strict=True))
-    return Neighbourhood(_pairs(first, second, alike), isolation)
+    unsorted = np.empty(len(order), np.float64)
+    unsorted[order] = isolation
+    return Neighbourhood(_pairs(order[first], order[second], alike), unsorted)
 
 
-def _isolation(sims: np.ndarray, kin: np.ndarray, every_kin: np.ndarray, others: np.ndarray, k: int) -> np.ndarray:
-    """1 - the mean cosine of each row's `k` most alike of its kin (all of them where fewer)."""
-    own = np.where(kin[:, None] == every_kin[None, :], sims, -np.inf)
-    k = max(1, min(k, own.shape[1] - 1))
-    nearest = np.partition(own, -k, axis=1)[:, -k:]
-    counted = np.minimum(others, k)
-    total = np.where(np.isfinite(nearest), nearest, 0.0).sum(axis=1)
-    return np.where(counted > 0, 1.0 - total / np.maximum(counted, 1), 0.0)
+def _isolation(sims: np.ndarray, k: int) -> np.ndarray:
+    """1 - the mean cosine of each row's `k` most alike columns (all of them where fewer), each row's
+    own column at -inf."""
+    others = sims.shape[1] - 1
+    if others < 1:
+        return np.zeros(len(sims))
+    k = min(k, others)
+    nearest = np.partition(sims, -k, axis=1)[:, -k:] if k < others else sims
+    return 1.0 - np.where(np.isfinite(nearest), nearest, 0.0).sum(axis=1) / k
 
 
 def _alike(sims: np.ndarray, start: int, similarity: float, nearest: int) -> tuple[np.ndarray, ...]:
