@@ -300,6 +300,9 @@ def swapped_validation_labels(tmp_path, random_weights, engine_dir):
 
 
 def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engine_dir):
+    """About a minute: two caches and two whole fine-tuning runs, each building three models (two
+    candidates of the fewest steps allowed, then the run), since what is checked is the run's
+    choice whatever the scored split's labels."""
     searches = []
     for out in swapped_validation_labels(tmp_path, random_weights, engine_dir):
         search = dict(search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[100])  # the fewest steps allowed

@@ -123,7 +123,8 @@ TOLERANCE = 0.0
 def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weights):
     """Killed after epoch 1, resumed and killed after epoch 2, resumed to the end: every epoch
     visits the images in the order, and with the augmentation, of the run left alone; the
-    epochs before each kill are not run again; the choice losses are the run left alone's."""
+    epochs before each kill are not run again; the choice losses are the run left alone's.
+    About a minute: three fine-tuning processes, each starting TensorFlow, is what a kill takes."""
     from finetune.runs import read_history, read_stream_log
     from workflow.paths import Paths
 
