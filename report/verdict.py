@@ -143,6 +143,7 @@ def compare(a: Row, b: Row, delta: Interval, p: float) -> str:
         return f"{ahead.method.label} is {better} {behind.method.label} ({numbers})"
     return (
         f"{ahead.method.label} is ahead of {behind.method.label}, but McNemar's test does not confirm it: "
+        f"the interval just excludes zero, the test on the images they disagree on does not (p ≥ {ALPHA:g}), "
         f"a small, uncertain edge ({numbers})"
     )
 
@@ -229,5 +230,5 @@ def class_sentences(rows: list[Row], class_names: list[str]) -> list[str]:
         for ahead, behind in ((a, b), (b, a)):
             if found[id(ahead)]:
                 classes = "; ".join(found[id(ahead)])
-                said.append(f"Per class, {ahead.method.label} finds more than {behind.method.label} of {classes}.")
+                said.append(f"Per class, against {behind.method.label}, {ahead.method.label} recalls more {classes}.")
     return said

@@ -118,8 +118,8 @@ def test_a_class_that_differs_beyond_noise_gets_its_sentence_though_the_verdict_
     rows = verdict.rows_of([method("A", labels, a, names), method("B", labels, b, names)], "accuracy")
     assert "within noise" in " ".join(verdict.sentences(rows))
     rare, common = verdict.class_sentences(rows, names)  # each class beyond noise, by the method ahead on it
-    assert rare.startswith("Per class, A finds more than B of rare (recall 100.0% against 50.0%")
-    assert common.startswith("Per class, B finds more than A of common (recall 100.0% against 98.0%")
+    assert rare.startswith("Per class, against B, A recalls more rare (recall 100.0% against 50.0%")
+    assert common.startswith("Per class, against A, B recalls more common (recall 100.0% against 98.0%")
     balanced = verdict.rows_of([method("A", labels, a, names), method("B", labels, b, names)], "balanced_accuracy")
     said = verdict.sentences(balanced)[0]  # ranked by balanced accuracy, A is ahead; McNemar stays on correctness
     assert said.startswith("A is ahead of B, but McNemar's test does not confirm it")

@@ -181,3 +181,11 @@ def test_a_block_no_template_renders_fails():
 
     with pytest.raises(ValueError, match="no 'video' block"):
         page.render(page.Section("page", [Unknown()]), "audit", "audit")
+
+
+def test_backticked_words_are_code_in_html_and_stay_backticked_in_markdown():
+    one = page.Section("t", [page.Paragraph("No audit: `make audit` finds <them> and `x`.")])
+    rendered = page.render(one, "report", "report")
+    assert "No audit: <code>make audit</code> finds &lt;them&gt; and <code>x</code>." in rendered["html"]
+    assert "No audit: `make audit` finds <them> and `x`." in rendered["md"]
+    assert page.spans("a ` b") == [page.Span("a ` b")]  # a lone backtick is text

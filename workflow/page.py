@@ -11,6 +11,7 @@ page's own (`<package>/templates/<name>.html.j2`, `<name>.md.j2`) extends the fr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -105,6 +106,15 @@ def titles(section: Section) -> list[str]:
     return [section.title] + [t for block in section.blocks if block.kind == "section" for t in titles(block)]
 
 
+def spans(text: Text) -> list[Span]:
+    """Text as spans: a string's `backticked` parts are code (sentences shared by both formats are
+    written in Markdown's way; HTML shows those parts as code, not as backticks)."""
+    if not isinstance(text, str):
+        return text
+    parts = re.split(r"`([^`]+)`", text)
+    return [Span(part, "code" if k % 2 else "") for k, part in enumerate(parts) if part]
+
+
 def markdown_cell(text: str) -> str:
     """A table cell's text, safe in a Markdown table: a `|` would end the cell, a newline the row."""
     return text.replace("|", "\\|").replace("\n", " ")
@@ -126,7 +136,7 @@ def _environment(package: str) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(md_cell=markdown_cell, unknown_block=unknown_block)
+    environment.filters.update(md_cell=markdown_cell, spans=spans, unknown_block=unknown_block)
     return environment
 
 
