@@ -91,6 +91,7 @@ def test_every_training_stream_mixes_its_classes_in_every_tenth_of_an_epoch(
     assert_mixed(stream, n_classes, views=views if kind == "streamed" else 1)
 
 
+@pytest.mark.slow  # many epochs of shuffles, to measure their uniformity
 def test_rows_in_memory_come_in_a_uniform_random_order_so_any_row_may_be_left_out():
     """Each epoch's order a uniform permutation: the last partial batch, left out, is then any rows
     alike. Rows in memory are one block, already shuffled with the epoch's seed; shuffled again with
