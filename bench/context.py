@@ -53,7 +53,7 @@ class Bench:
     @property
     def limit(self) -> int | None:
         """Images per split of the rows' extractions of the photos."""
-        return 64 if self.quick else None
+        return 32 if self.quick else None
 
     @property
     def sizes(self) -> tuple[int, ...]:
