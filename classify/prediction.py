@@ -22,7 +22,7 @@ from classify import saved
 from classify.config import PredictConfig
 from classify.heads.network import probabilities_of_outputs
 from classify.part import columns
-from extract import calibration, engines, images, pipeline
+from extract import calibration, engines, pipeline
 from extract.backbone import matching_backbone
 from extract.feature_source import source_in
 from extract.hashes import ContentHashes
@@ -55,7 +55,7 @@ def classifier(config: PredictConfig):
     if config.precision == "int8":
         return exported_int8(config)
     model, record = saved.load(config.out, config.head)
-    if record["preprocessing"] != images.PREPROCESSING:
+    if record["preprocessing"] != source_in(record).preprocessing:
         raise cache.CacheError(
             f"the {config.head} model was trained with other preprocessing ({record['preprocessing']!r}): retrain it"
         )
@@ -156,7 +156,9 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
 
         on_cpu = config.precision == "int8"  # the int8 export: a TFLite file
         overlap = not on_cpu and engines.runs_on_gpu("keras" if config.head == FINETUNED else record["engine"])
-        inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, record.get("view_policy", "flip"))
+        policy = record.get("view_policy", "flip")
+        backbone = source_in(record).backbone
+        inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, policy, backbone=backbone)
         for positions, batch in inputs:
             for position, probs in zip(positions, mean_over_views(classify, batch, config.batch), strict=True):
                 write_errors(int(position))

@@ -106,7 +106,7 @@ def train_head(
     # each candidate set of feature blocks trains the first seed's run; the lowest choice loss keeps its set
     blocks = meta["blocks"]
     tried = {}
-    for label, layers in features.candidates(config.features, blocks).items():
+    for label, layers in features.candidates(config.features, blocks, source_in(meta).backbone).items():
         chosen = rows if layers == tuple(blocks) else rows.only(layers, blocks)
         tried[label] = (one_run(config.seed, chosen), chosen, layers)
     label = min(tried, key=lambda key: tried[key][0].choice_loss)

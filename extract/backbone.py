@@ -1,5 +1,5 @@
-"""The frozen MobileNetV2 feature extractor, in backend-neutral Keras, and the one check that
-a model's weights are the ones a cache was built with."""
+"""The frozen feature extractor a feature-source record names (`extract.backbones`), in
+backend-neutral Keras, and the one check that a model's weights are the ones a cache was built with."""
 
 from __future__ import annotations
 
@@ -9,31 +9,41 @@ import os
 import keras
 
 from extract.feature_source import FeatureSource, source_in
-from extract.identity import FEATURE_DIM, MODEL_NAME, keras_imagenet_file  # noqa: F401  (re-exported)
+from extract.identity import keras_imagenet_file
 from extract.online import require_network
 from workflow.errors import WorkflowError
 
+# the default backbone's last layer: what synthetic caches and benches size their rows by
+FEATURE_DIM = FeatureSource().width
+
 
 class WeightsError(WorkflowError):
-    """The weights cannot be had, do not fit MobileNetV2, or are not the ones a cache was built with."""
+    """The weights cannot be had, do not fit the backbone, or are not the ones a cache was built with."""
 
 
 def build_backbone(weights: str, image_size: int, source: FeatureSource | None = None) -> keras.Model:
-    """MobileNetV2 with global average pooling of the layers `source` names (by default the last):
-    image_size² RGB in [-1, 1] to `source.width` features, its blocks concatenated.
+    """The backbone `source` names (by default the default one's last layer) with global average
+    pooling of its layers: image_size² inputs, preprocessed as the backbone's `preprocess`, to
+    `source.width` features, its blocks concatenated.
 
-    `weights` is "imagenet" (Keras downloads or finds it in $KERAS_HOME/models) or a path
-    to a Keras weights file (.h5 or .weights.h5) for MobileNetV2 without its top.
+    `weights` is "imagenet" (Keras downloads or finds it in $KERAS_HOME/models) or a path to a
+    Keras weights file of the backbone without its top: the legacy HDF5 `.h5` Keras downloads,
+    or a Keras 3 `.weights.h5`.
     """
+    source = source or FeatureSource()
+    network = source.network
+    offline = f"pass WEIGHTS=<path to {network.title} no-top weights (.h5)>"
     if weights != "imagenet" and not os.path.isfile(weights):
         raise WeightsError(f"no weights file at {weights}")
-    if weights == "imagenet" and not keras_imagenet_file(image_size).is_file():
-        require_network("WEIGHTS=imagenet", "pass WEIGHTS=<path to a MobileNetV2 no-top .h5>")
+    if weights == "imagenet" and not keras_imagenet_file(image_size, source.backbone).is_file():
+        require_network(f"WEIGHTS=imagenet ({network.title})", offline)
     try:
-        return (source or FeatureSource()).build(weights, image_size)
+        return source.build(weights, image_size)
     except Exception as err:  # Keras raises ValueError, OSError, URL errors, KeyError by case
-        hint = "; offline, pass WEIGHTS=<path to a MobileNetV2 no-top .h5>" if weights == "imagenet" else ""
-        raise WeightsError(f"cannot load MobileNetV2 weights {weights!r}: {_reason(err)}{hint}") from err
+        hint = f"; offline, {offline}" if weights == "imagenet" else ""
+        raise WeightsError(
+            f"cannot load weights {weights!r} into {network.title} (BACKBONE={network.name}): {_reason(err)}{hint}"
+        ) from err
 
 
 def _reason(err: Exception) -> str:
@@ -58,10 +68,12 @@ def matching_backbone(record: dict, weights: str | None, what: str, source: Feat
     `weights` None takes the weights the record names; other weights must hold the same values
     (checked by `weights_sha256`), or `WeightsError` says so. Every stage after extraction
     builds its backbone here."""
-    if record.get("model", MODEL_NAME) != MODEL_NAME:
-        raise WeightsError(f"{what} was built on {record['model']}; this version builds {MODEL_NAME}")
+    source = source or source_in(record)
+    model = source.network.model
+    if record.get("model", model) != model:
+        raise WeightsError(f"{what} was built on {record['model']}; this version builds {model} for {source.backbone}")
     chosen = weights or record["weights"]
-    base = build_backbone(chosen, record["image_size"], source or source_in(record))
+    base = build_backbone(chosen, record["image_size"], source)
     if weights_sha256(base) != record["weights_sha256"]:
         raise WeightsError(
             f"weights {chosen!r} are not those {what} was built with ({record['weights']}): "

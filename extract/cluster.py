@@ -255,7 +255,15 @@ def _engine(config: ExtractConfig):
 
     from extract import backbone, engines
 
-    key = (config.weights, config.image_size, config.layers, config.engine, config.batch, str(config.engine_path))
+    key = (
+        config.backbone,
+        config.weights,
+        config.image_size,
+        config.layers,
+        config.engine,
+        config.batch,
+        str(config.engine_path),
+    )
     if key not in _ENGINES:
         model = backbone.build_backbone(config.weights, config.image_size, config.source)
         threads = get_worker().state.nthreads

@@ -58,18 +58,18 @@ def extract(
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
     int8 = (
-        calibration.of_source(source, config.calibration, config.image_size, config.dev_fraction)
+        calibration.of_source(source, config.calibration, config.image_size, config.backbone, config.dev_fraction)
         if config.precision == "int8"
         else None
     )
     attrs = {
-        "model": identity.MODEL_NAME,
+        "model": features.network.model,
         "feature_source": features.to_record(),
         # absolute, so later stages find the file from any working directory
         "weights": config.weights if config.weights == "imagenet" else str(Path(config.weights).resolve()),
         "weights_sha256": weights_hash,
         "image_size": config.image_size,
-        "preprocessing": identity.PREPROCESSING,
+        "preprocessing": features.preprocessing,
         "engine": engine_name,
         "dtype": config.dtype,
         "precision": config.precision,

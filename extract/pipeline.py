@@ -45,8 +45,11 @@ def batches(
     views: int = 1,
     policy: str = "flip",
     stop: int | None = None,
+    *,
+    backbone: str,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
+    """(positions, inputs of the named backbone) in position order; undecodable inputs are left out
+    (`why_skipped` says why).
     With `views` > 1 each input is (views, size, size, 3): the image, then its augmented views
     (`extract.augment`), decoded once.
 
@@ -64,11 +67,11 @@ def batches(
         seeds = tf.constant([augment.seed_of(item) for item in split.content or split.ids], tf.int64)
 
         def inputs(position, encoded):
-            return position, augment.views(images.preprocess(encoded, size), seeds[position], views, policy)
+            return position, augment.views(images.preprocess(encoded, size, backbone), seeds[position], views, policy)
     else:
 
         def inputs(position, encoded):
-            return position, images.preprocess(encoded, size)
+            return position, images.preprocess(encoded, size, backbone)
 
     dataset = (
         elements(split, start, stop)

@@ -75,7 +75,17 @@ def _one_pipeline(split: Split, run: list[int], engine, config: ExtractConfig) -
         return shard
 
     with native_log.captured() as log:
-        inputs = batches(split, start, config.image_size, config.batch, overlap, config.views, config.view_policy, stop)
+        inputs = batches(
+            split,
+            start,
+            config.image_size,
+            config.batch,
+            overlap,
+            config.views,
+            config.view_policy,
+            stop,
+            backbone=config.backbone,
+        )
         for positions, batch in inputs:
             look(int(positions[-1]))
             features = _features(engine, batch, config.batch, config.views)

@@ -67,8 +67,11 @@ class FinetuneConfig(EndToEndConfig):
         choices=RECIPES,
         make="FT_RECIPE",
     )
-    fine_tune_at: int = option(
-        100, "tutorial recipe: train MobileNetV2's layers from this index up (of 155)", make="FINE_TUNE_AT"
+    fine_tune_at: str | None = option(
+        None,
+        "tutorial recipe: train the backbone from this layer up: a layer name, a fraction of its layers (0.65: "
+        "the top 35%% train) or an index; unset: the backbone's own (extract/backbones/)",
+        make="FINE_TUNE_AT",
     )
     learning_rate: float | None = option(
         None, "tutorial recipe: RMSprop learning rate (unset: the Dense head's / 10, the tutorial's)"
@@ -76,9 +79,10 @@ class FinetuneConfig(EndToEndConfig):
     search_rates: list[float] = option(
         [1e-5, 3e-5, 1e-4], "searched recipe: peak learning rates tried, comma-separated", make="FT_RATES"
     )
-    search_depths: list[int] = option(
-        [100, 130],
-        "searched recipe: FINE_TUNE_AT depths tried (train layers from this index up), comma-separated",
+    search_depths: list[str] | None = option(
+        None,
+        "searched recipe: FINE_TUNE_AT depths tried (layer names, fractions or indices), comma-separated; "
+        "unset: the backbone's own",
         make="FT_DEPTHS",
     )
     search_steps: int = option(
@@ -87,8 +91,8 @@ class FinetuneConfig(EndToEndConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.fine_tune_at < 0 or min(self.search_depths, default=-1) < 0:
-            raise ValueError("fine_tune_at and every search depth must be set and not negative")
+        if self.search_depths is not None and not self.search_depths:
+            raise ValueError("search depths, where set, must name at least one depth")
         if min(self.search_rates, default=0) <= 0 or self.search_steps < SEARCH_POINTS:
             raise ValueError(f"every search rate must be positive, and search steps at least {SEARCH_POINTS}")
 

@@ -1,5 +1,5 @@
 """The recipe this project exists to beat: TensorFlow's tutorial trains a head with the frozen
-MobileNetV2 inside `model.fit`, so every epoch runs the whole backbone over every image again.
+backbone inside `model.fit`, so every epoch runs the whole backbone over every image again.
 Timed on the cache's own files and protocol, for the same epochs, to compare with features + heads."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def test_real_photos_give_features_a_linear_model_separates(shared_cache):
 def test_both_engines_give_the_same_features_on_real_photos(engine_dir):
     require_shared()
     paths = sorted((SHARED_DATA / "validation").glob("*/*.jpg"))[::31][:32]
-    batch = np.stack([images.preprocess(tf.io.read_file(str(p)), 160).numpy() for p in paths])
+    batch = np.stack([images.preprocess(tf.io.read_file(str(p)), 160, "mobilenet_v2").numpy() for p in paths])
     model = backbone.build_backbone(str(SHARED_WEIGHTS), 160)
     digest = backbone.weights_sha256(model)
     by_keras = engines.make_engine("keras", model, digest, 160, 32, engine_dir)(batch)

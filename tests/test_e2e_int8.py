@@ -55,7 +55,7 @@ def test_a_calibration_on_other_images_is_caught(tmp_path, engine_dir, monkeypat
         for i in range(50):
             pixels = rng.integers(120, 136, (160, 160, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "faint" / name / f"{i}.png")
-    faint = calibration.of_source(open_source(str(tmp_path / "faint")), 50, 160)
+    faint = calibration.of_source(open_source(str(tmp_path / "faint")), 50, 160, "mobilenet_v2")
     monkeypatch.setattr(extraction.calibration, "of_source", lambda *_: faint)
     caught = build.run(int8_config(tmp_path / "faint_out", engine_dir, 50), progress=False)
     check = cache.info(caught.path)["precision_check"]

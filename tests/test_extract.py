@@ -239,7 +239,9 @@ def test_batches_are_the_same_with_and_without_overlap(dataset):
     from extract.sources import open_source
 
     split = open_source(str(dataset[0])).splits[0]  # train, with the bad files
-    plain, overlapped = (list(pipeline.batches(split, 3, TINY, 4, overlap)) for overlap in (False, True))
+    plain, overlapped = (
+        list(pipeline.batches(split, 3, TINY, 4, overlap, backbone="mobilenet_v2")) for overlap in (False, True)
+    )
     assert len(plain) == len(overlapped) > 1
     for (positions, inputs), (positions_o, inputs_o) in zip(plain, overlapped, strict=True):
         np.testing.assert_array_equal(positions, positions_o)

@@ -118,7 +118,7 @@ def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):
     split = Split("train", [str(i) for i in range(len(labels))], labels, dataset=encoded)
     keep = np.ones(len(split), dtype=bool)
     keep[::10] = False
-    stream = TrainingStream(split, keep, TINY, 32, False, seed=0, augment=False)
+    stream = TrainingStream(split, keep, TINY, 32, False, seed=0, augment=False, backbone="mobilenet_v2")
     epochs = []
     for epoch in range(2):
         planned = stream.plan(epoch).positions
@@ -202,7 +202,10 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     model = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
     validation = cache.read_split(Paths(trained).cache, "validation")
     x = np.stack(
-        [images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY).numpy() for i in validation.ids]
+        [
+            images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY, "mobilenet_v2").numpy()
+            for i in validation.ids
+        ]
     )
     probabilities = network.probabilities_of_outputs(model.predict(x, verbose=0))
     assert entry["validation"]["n"] == len(validation.ids) == 12

@@ -81,7 +81,7 @@ def test_calibration_is_deterministic(tmp_path, random_weights):
     """The same model and the same images give the same int8 file, byte for byte."""
     data = write_class_folders(tmp_path / "data", ["a", "b"], 40)
     model = backbone.build_backbone(str(random_weights), TINY)
-    sample = calibration.of_source(open_source(str(data)), 8, TINY)
+    sample = calibration.of_source(open_source(str(data)), 8, TINY, "mobilenet_v2")
     first, second = (engines.to_tflite(model, sample.samples) for _ in range(2))
     assert hashlib.sha256(first).digest() == hashlib.sha256(second).digest()
     assert first != engines.to_tflite(model)  # and it is not the float model
@@ -94,10 +94,10 @@ def test_an_int8_engine_of_several_blocks_keeps_each_block_in_its_place(tmp_path
     data = write_class_folders(tmp_path / "data", ["a", "b"], 40)
     model = backbone.build_backbone(str(random_weights), TINY, source)
     digest = backbone.weights_sha256(model)
-    sample = calibration.of_source(open_source(str(data)), 8, TINY)
+    sample = calibration.of_source(open_source(str(data)), 8, TINY, "mobilenet_v2")
     int8 = engines.make_engine("tflite", model, digest, TINY, 8, engine_dir, calibration=sample)
     exact = engines.make_engine("keras", model, digest, TINY, 8, engine_dir)
-    batch = np.concatenate([inputs for _, inputs in calibration.images(sample.split, TINY)])[:8]
+    batch = np.concatenate([inputs for _, inputs in calibration.images(sample.split, TINY, "mobilenet_v2")])[:8]
     a, b = exact(batch), int8(batch)
     assert a.shape == b.shape == (8, source.width)
     start = 0

@@ -118,7 +118,7 @@ def test_export_cli_writes_both_files_and_refuses_other_weights(trained, tmp_pat
 
 
 def preprocessed(paths, size):
-    return np.stack([images.preprocess(tf.io.read_file(str(p)), size).numpy() for p in paths])
+    return np.stack([images.preprocess(tf.io.read_file(str(p)), size, "mobilenet_v2").numpy() for p in paths])
 
 
 def test_a_head_with_no_keras_form_is_refused_by_export_in_one_line(trained, capsys):

@@ -55,12 +55,12 @@ def test_the_pipeline_makes_the_same_views_from_any_start(data):
     split = folder_source(data).splits[0]
     whole = dict(
         (int(p), v)
-        for positions, batch in pipeline.batches(split, 0, TINY, 4, views=3, policy="finetune")
+        for positions, batch in pipeline.batches(split, 0, TINY, 4, views=3, policy="finetune", backbone="mobilenet_v2")
         for p, v in zip(positions, batch, strict=True)
     )
     resumed = dict(
         (int(p), v)
-        for positions, batch in pipeline.batches(split, 8, TINY, 4, views=3, policy="finetune")
+        for positions, batch in pipeline.batches(split, 8, TINY, 4, views=3, policy="finetune", backbone="mobilenet_v2")
         for p, v in zip(positions, batch, strict=True)
     )
     assert next(iter(whole.values())).shape == (3, TINY, TINY, 3)

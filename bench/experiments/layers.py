@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract import backbone, engines, pipeline
+from extract import backbone, backbones, engines, pipeline
 from extract.feature_source import NAMED_SETS, source_of
 from extract.sources import Split
 
@@ -39,7 +39,7 @@ def speeds(data: Path, weights: str, size: int, limit: int, repeats: int, engine
 
     def one_pass(engine) -> float:
         started = time.perf_counter()
-        for _, batch in pipeline.batches(split, 0, size, 32):
+        for _, batch in pipeline.batches(split, 0, size, 32, backbone=backbones.DEFAULT):
             engine(batch)
         return time.perf_counter() - started
 
