@@ -42,7 +42,7 @@ import cache
 from audit import pixels
 from audit.config import AuditConfig
 from classify import linear
-from extract.feature_source import source_in
+from extract.feature_source import recorded_source, source_in
 from workflow.errors import WorkflowError
 
 COLUMNS = ["id", "split", "issue", "score", "given_label", "suggested_label", "paired_id", "reason", "pixel_score"]
@@ -324,6 +324,7 @@ def outliers(
 
 def audit(cache_path, config: AuditConfig = DEFAULTS) -> pd.DataFrame:
     """Every finding, grouped by issue in ISSUES order, most suspicious first within each."""
+    recorded_source(cache.info(cache_path), config.backbone, "the cache")
     data = pooled(cache_path)
     labels = label_issues(cache_path, config, data)
     found = pd.concat(

@@ -25,6 +25,7 @@ import cache
 from audit import find as audit_find
 from audit.config import AuditConfig
 from bench import finetune_speed
+from bench.backbones import backbone_rows
 from bench.config import BenchConfig
 from bench.folders import linked_folder
 from bench.peak import measured
@@ -618,6 +619,7 @@ def run(config: BenchConfig, progress: bool = False) -> list[tuple]:
             data, weights, engine_dir, out, (160,) if quick else (160, 224), limit, *((20, 1) if quick else (200, 3))
         )
         rows += ceiling_rows(data, weights, engine_dir, quick)
+        rows += backbone_rows(data, weights, quick)
     # quick: 0.005 GB streams 2,000 rows (the rows above train heads in memory), the Dense head for 2 epochs
     quick_heads = ("--dense-recipe", "tutorial", "--epochs", "2")
     rows += scale_rows((2000,), 0.005, quick_heads) if quick else scale_rows((25_000, 500_000, 2_000_000), 1.0)

@@ -23,14 +23,16 @@ from classify.heads.network import probabilities_model
 from extract import calibration, engines
 from extract.backbone import matching_backbone
 from extract.calibration import cached_split
-from extract.feature_source import source_in
+from extract.feature_source import recorded_source, source_in
 from extract.identity import CALIBRATION_IMAGES
 from workflow.paths import FINETUNED
 
 
-def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras.Model:
-    """`weights` None: the backbone weights the model's record names."""
+def fused_model(out: str | Path, head: str, weights: str | None = None, backbone: str | None = None) -> keras.Model:
+    """`weights` None: the backbone weights the model's record names; `backbone` (BACKBONE), where
+    set, must be the one it names."""
     model, record = saved.load(out, head)
+    recorded_source(record, backbone, f"the {head} model")
     size = record["image_size"]
     if head == FINETUNED:
         base, network = model.layers[-2:]  # finetune.model: [input, base, head]
@@ -51,7 +53,7 @@ def export(config: ExportConfig, progress: bool = False) -> list[Path]:
     agreement in export.json), replacing export/ as one set; their paths. For a head trained on an
     int8 cache, export.json also says that model.tflite holds a float32 backbone under it, and how
     often each file gives `make predict`'s class (the cache's int8 engine under the head)."""
-    fused = fused_model(config.out, config.head, config.weights)
+    fused = fused_model(config.out, config.head, config.weights, config.backbone)
     record = saved.load_record(config.out, config.head) | {"head": config.head, "export_precision": config.precision}
     float_bytes = engines.to_tflite(fused)
     written = [config.paths.export_keras, config.paths.export_tflite, config.paths.export_record]

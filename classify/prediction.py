@@ -24,7 +24,7 @@ from classify.heads.network import probabilities_of_outputs
 from classify.part import columns
 from extract import calibration, engines, pipeline
 from extract.backbone import matching_backbone
-from extract.feature_source import source_in
+from extract.feature_source import recorded_source, source_in
 from extract.hashes import ContentHashes
 from extract.sources import DataError, Split
 from workflow.paths import FINETUNED
@@ -55,6 +55,7 @@ def classifier(config: PredictConfig):
     if config.precision == "int8":
         return exported_int8(config)
     model, record = saved.load(config.out, config.head)
+    recorded_source(record, config.backbone, f"the {config.head} model")
     if record["preprocessing"] != source_in(record).preprocessing:
         raise cache.CacheError(
             f"the {config.head} model was trained with other preprocessing ({record['preprocessing']!r}): retrain it"

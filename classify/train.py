@@ -20,7 +20,7 @@ from classify.metrics import score
 from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
 from classify.weights import class_weights, record
 from extract.build import data_change
-from extract.feature_source import source_in
+from extract.feature_source import recorded_source, source_in
 from workflow.paths import Paths
 
 
@@ -40,6 +40,7 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     from the cache, which take minutes; in-memory fits show none."""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
+    recorded_source(meta, config.backbone, "the cache")
     protocol = protocol_of(cache_path, config.dev_fraction, config.groups)
     exclude = read_ids(config.exclude) if config.exclude else frozenset()
     rows = parts_of(cache_path, protocol, exclude)

@@ -143,4 +143,18 @@ def source_in(record: dict) -> FeatureSource:
     """The record a cache (or a saved model's record of it) names; a cache made in Python without one
     holds the default backbone's last layer."""
     stored = record.get("feature_source")
+    if stored and stored.get("backbone", DEFAULT) not in backbones.REGISTRY:
+        raise LayersError(f"built on the backbone {stored['backbone']!r}, which this version does not know")
     return FeatureSource.of_record(stored) if stored else FeatureSource()
+
+
+def recorded_source(record: dict, backbone: str | None, what: str) -> FeatureSource:
+    """`source_in(record)`, where a stage's BACKBONE setting (None: unset) names the same backbone:
+    a stage after extraction follows the cache, and BACKBONE only checks that it is the one meant."""
+    source = source_in(record)
+    if backbone is not None and backbone != source.backbone:
+        raise LayersError(
+            f"BACKBONE={backbone}, but {what} was built on {source.backbone}: build a cache of {backbone} "
+            f"(make features BACKBONE={backbone}, in another OUT) or leave BACKBONE unset"
+        )
+    return source

@@ -61,13 +61,13 @@ def fingerprint_of(attrs: dict) -> str:
     return digest(_keys(attrs, (*FEATURE_KEYS, "dataset", "dataset_fingerprint", "class_names")))
 
 
-def keras_imagenet_file(image_size: int, backbone: str = backbones.DEFAULT) -> Path:
+def keras_imagenet_file(image_size: int, backbone: str) -> Path:
     """Where Keras keeps (or would download) the backbone's ImageNet no-top weights for this input side."""
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     return home / "models" / backbones.named(backbone).imagenet_file(image_size)
 
 
-def weights_file(weights: str, image_size: int, backbone: str = backbones.DEFAULT) -> Path | None:
+def weights_file(weights: str, image_size: int, backbone: str) -> Path | None:
     """The local file behind a WEIGHTS setting, or None where there is none yet (not downloaded)."""
     path = keras_imagenet_file(image_size, backbone) if weights == "imagenet" else Path(weights)
     return path if path.is_file() else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classify.config import CLASS_WEIGHT_HELP, CLASS_WEIGHTS, WEIGHTS_HELP, check_runs
+from extract import backbones
 from extract.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
@@ -19,6 +20,7 @@ SEEDS_HELP = "runs, with seeds seed, seed+1, ...; the report shows their spread"
 @dataclass
 class EndToEndConfig:
     out: str = option("artifacts", "folder holding features.h5 (and heads/); writes its own folder there", make="OUT")
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
     weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
     epochs: int = option(10, EPOCHS_HELP, make="EPOCHS")  # the tutorial's recipe shares the heads' EPOCHS
     batch: int = option(32, "batch size", make="BATCH")

@@ -22,7 +22,7 @@ from classify.protocol import protocol_of, recorded
 from classify.seen import trained_on
 from extract import engines
 from extract.backbone import matching_backbone
-from extract.feature_source import source_in
+from extract.feature_source import recorded_source, source_in
 from extract.identity import file_sha256
 from finetune.config import TUTORIAL_HEAD, FinetuneConfig
 from finetune.data import cached_splits, roles_of
@@ -37,7 +37,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written)."""
     paths = config.paths
     meta = cache.info(paths.cache)
-    backbone = source_in(meta).network
+    backbone = recorded_source(meta, config.backbone, "the cache").network
     # the depths the backbone names, where the settings leave them unset
     config = replace(
         config,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import cache
+from extract.feature_source import source_in
 from extract.thumbnails import Thumbnails, data_uri
 from report import figures, gallery, verdict
 from report.collect import Method, collect, differing
@@ -75,6 +76,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
             {
                 "folder": out,
                 "dataset": meta["dataset"],
+                "backbone": source_in(meta).backbone,
                 "image_size": meta["image_size"],
                 "engine": meta["engine"],
                 "rows": {k: v["rows"] for k, v in meta["splits"].items()},
@@ -375,7 +377,7 @@ def markdown(content: dict, figure: Path, confusion: Path, thumbnail_path, fine_
         "",
     ]
     lines += [
-        f"- `{f['folder']}`: `{f['dataset']}` at {f['image_size']} px, engine `{f['engine']}`, rows "
+        f"- `{f['folder']}`: `{f['dataset']}` on {f['backbone']} at {f['image_size']} px, engine `{f['engine']}`, rows "
         + ", ".join(f"{k} {v}" for k, v in f["rows"].items())
         for f in content["folders"]
     ]
@@ -465,8 +467,8 @@ def html_page(
         f"{e(', '.join(content['class_names']))}.</p><ul>",
     ]
     parts += [
-        f"<li><code>{e(f['folder'])}</code>: <code>{e(f['dataset'])}</code> at {f['image_size']} px, engine "
-        f"{e(f['engine'])}</li>"
+        f"<li><code>{e(f['folder'])}</code>: <code>{e(f['dataset'])}</code> on {e(f['backbone'])} at "
+        f"{f['image_size']} px, engine {e(f['engine'])}</li>"
         for f in content["folders"]
     ]
     parts += ["</ul><h2>Verdict</h2><ul class='verdict'>"] + [f"<li>{e(s)}</li>" for s in content["verdict"]]
@@ -547,7 +549,7 @@ def shown_ids(content: dict) -> set[str]:
 def write_report(config: ReportConfig, progress: bool = False) -> Path:
     """Write report.md, report.html, report.json and the figures into the output folder; report.md's path."""
     paths = config.paths
-    methods = collect([Path(out) for out in (config.runs or [config.out])])
+    methods = collect([Path(out) for out in (config.runs or [config.out])], config.backbone)
     class_names = methods[0].meta["class_names"]
     if config.metric != "auto":
         metric, reason = config.metric, f"{verdict.METRICS[config.metric]}, as METRIC sets"

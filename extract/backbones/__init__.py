@@ -42,5 +42,18 @@ HELP = (
     + ", ".join(f"{name} ({backbone.image_size} px)" for name, backbone in REGISTRY.items())
     + "; later stages take the one the cache records"
 )
+# the BACKBONE setting of every stage after extraction: a check, never a choice
+CHECK_HELP = "the backbone the cache must have been built on (make features BACKBONE=...); unset: the one it records"
 
-__all__ = ["DEFAULT", "HELP", "MAX_SIZE", "POOL", "REGISTRY", "Backbone", "BackboneError", "named", "register"]
+__all__ = [
+    "CHECK_HELP",
+    "DEFAULT",
+    "HELP",
+    "MAX_SIZE",
+    "POOL",
+    "REGISTRY",
+    "Backbone",
+    "BackboneError",
+    "named",
+    "register",
+]

@@ -56,7 +56,9 @@ class ConvNeXtTiny(Backbone):
     def tapped(self, base, layer: str):
         if layer == LAST:
             return base.layers[-1].input  # the last stage's output, before the final LayerNormalization
-        stage, block = (int(part) for part in layer.removeprefix(f"{PREFIX}_stage_").split("_block_"))
+        stage, block = (
+            int(part) for part in layer.removeprefix(f"{PREFIX}_stage_").removesuffix("_output").split("_block_")
+        )
         blocks = _STAGES[stage][0]
         if block + 1 < blocks:
             return base.get_layer(f"{PREFIX}_stage_{stage}_block_{block + 1}_depthwise_conv").input
