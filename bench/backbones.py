@@ -11,6 +11,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+import cache
 from extract import backbones, build
 from extract.config import ExtractConfig
 
@@ -29,7 +32,9 @@ def random_weights(name: str, folder: Path) -> Path:
 
 
 def extraction(data: Path, name: str, weights: Path | str, size: int, precision: str, folder: Path, limit: int, **more):
-    """(images/s of the build's extraction, from the cache's own per-split seconds; cache bytes per image)."""
+    """(images/s of the build's extraction, from the cache's own per-split seconds; the cache's feature
+    bytes per image, from its blocks: what a large cache holds per image, where a small one's file is
+    mostly its chunks' padding and its attributes)."""
     config = ExtractConfig(
         data=str(data),
         backbone=name,
@@ -46,7 +51,8 @@ def extraction(data: Path, name: str, weights: Path | str, size: int, precision:
     )
     summary = build.run(config, progress=False)
     images = sum(split.images for split in summary.splits)
-    return images / sum(split.seconds for split in summary.splits), summary.path.stat().st_size / images
+    values = sum(cache.info(summary.path)["blocks"].values())
+    return images / sum(split.seconds for split in summary.splits), values * np.dtype(config.dtype).itemsize
 
 
 def backbone_rows(data: Path, weights: str, quick: bool) -> list[tuple]:
@@ -57,7 +63,6 @@ def backbone_rows(data: Path, weights: str, quick: bool) -> list[tuple]:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            network = backbones.named(name)
             chosen = weights if name == backbones.DEFAULT else random_weights(name, Path(folder))
             kind = "its ImageNet weights" if name == backbones.DEFAULT else "random weights: speed only"
             for size in sizes:
@@ -70,14 +75,13 @@ def backbone_rows(data: Path, weights: str, quick: bool) -> list[tuple]:
                             raise
                         rows.append((measure, size, "does not convert", str(err).splitlines()[0][:120]))
                         continue
-                    width = sum(network.widths[layer] for layer in network.sets["blocks"])
                     rows.append(
                         (
                             measure,
                             size,
                             f"{rate:.0f} img/s",
-                            f"{kind}; cache {per_image / 1000:.1f} kB per image (LAYERS=blocks, {width:,} "
-                            f"values, float32); {limit} photos per split",
+                            f"{kind}; cache {per_image / 1000:.1f} kB of features per image (LAYERS=blocks, "
+                            f"{per_image // 4:,} values, float32); {limit} photos per split",
                         )
                     )
     return rows

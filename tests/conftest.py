@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
 SHARED_DATA = SHARED / "data" / "cats_and_dogs_filtered"
 SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
-TINY = 32  # MobileNetV2's smallest input: fast unit tests
+TINY = 32  # the backbones' smallest input: fast unit tests
 
 
 def colour_image(label: int, seed: int, size=(48, 40)) -> Image.Image:
@@ -80,8 +80,10 @@ def random_weights(tmp_path_factory) -> Path:
     import keras
 
     keras.utils.set_random_seed(0)
+    from extract import backbones
+
     path = tmp_path_factory.mktemp("weights") / "random_mobilenet_v2.weights.h5"
-    model = keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None)
+    model = backbones.named("mobilenet_v2").construct(TINY, None)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = 0.0

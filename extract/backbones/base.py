@@ -45,6 +45,9 @@ class Backbone:
     fine_tune_at: ClassVar[str]  # the tutorial recipe's depth: a layer name or a fraction of the layers
     fine_tune_depths: ClassVar[tuple[str, ...]]  # the depths the searched recipe tries
     record: ClassVar[dict] = {}  # settings of the network the cache's feature-source record keeps
+    application: ClassVar[str]  # the `keras.applications` constructor, by name
+    module: ClassVar[str]  # the `keras.applications` module whose `preprocess_input` is the network's
+    settings: ClassVar[dict] = {}  # the constructor's arguments beside the input shape, top and weights
 
     @property
     def last(self) -> str:
@@ -52,11 +55,18 @@ class Backbone:
 
     def construct(self, image_size: int, weights: str | None):
         """The `keras.applications` network without its top, image_size² inputs; `weights` as Keras's."""
-        raise NotImplementedError
+        import keras
+
+        constructor = getattr(keras.applications, self.application)
+        shape = (image_size, image_size, 3)
+        return constructor(input_shape=shape, include_top=False, weights=weights, **self.settings)
 
     def preprocess(self, pixels):
-        """[0, 255] float RGB pixels (a tf.Tensor, after the resize) to the network's input."""
-        raise NotImplementedError
+        """[0, 255] float RGB pixels (a tf.Tensor, after the resize) to the network's input: exactly
+        its `keras.applications` `preprocess_input`."""
+        import keras
+
+        return getattr(keras.applications, self.module).preprocess_input(pixels)
 
     def imagenet_file(self, image_size: int) -> str:
         """The name of the file Keras downloads (into $KERAS_HOME/models) for WEIGHTS=imagenet."""

@@ -37,18 +37,8 @@ class ConvNeXtTiny(Backbone):
     sets = {"last": (LAST,), "blocks": (*STAGE_OUTPUTS[:3], LAST), "all": (*BLOCK_OUTPUTS, LAST)}
     fine_tune_at = f"{PREFIX}_downsampling_block_2"  # the last stage
     fine_tune_depths = (f"{PREFIX}_stage_2_block_4_depthwise_conv", f"{PREFIX}_downsampling_block_2")
-
-    def construct(self, image_size: int, weights: str | None):
-        import keras
-
-        return keras.applications.ConvNeXtTiny(
-            input_shape=(image_size, image_size, 3), include_top=False, include_preprocessing=True, weights=weights
-        )
-
-    def preprocess(self, pixels):
-        import keras
-
-        return keras.applications.convnext.preprocess_input(pixels)  # unchanged: normalised in the model
+    # its preprocess_input leaves the pixels as they are: the model normalises them
+    application, module, settings = "ConvNeXtTiny", "convnext", {"include_preprocessing": True}
 
     def imagenet_file(self, image_size: int) -> str:
         return "convnext_tiny_notop.h5"

@@ -39,18 +39,8 @@ class EfficientNetV2B0(Backbone):
     sets = {"last": (LAST,), "blocks": (*STAGE_OUTPUTS, LAST), "all": (*BLOCK_OUTPUTS, LAST)}
     fine_tune_at = "block6a_expand_conv"  # the last stage and the top
     fine_tune_depths = ("block5a_expand_conv", "block6a_expand_conv")
-
-    def construct(self, image_size: int, weights: str | None):
-        import keras
-
-        return keras.applications.EfficientNetV2B0(
-            input_shape=(image_size, image_size, 3), include_top=False, include_preprocessing=True, weights=weights
-        )
-
-    def preprocess(self, pixels):
-        import keras
-
-        return keras.applications.efficientnet_v2.preprocess_input(pixels)  # unchanged: scaled in the model
+    # its preprocess_input leaves the pixels as they are: the model scales them
+    application, module, settings = "EfficientNetV2B0", "efficientnet_v2", {"include_preprocessing": True}
 
     def imagenet_file(self, image_size: int) -> str:
         return "efficientnetv2-b0_notop.h5"

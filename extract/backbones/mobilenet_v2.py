@@ -45,18 +45,7 @@ class MobileNetV2(Backbone):
     fine_tune_at = "block_11_expand_relu"
     fine_tune_depths = ("block_11_expand_relu", "block_14_depthwise_relu")
     record = {"alpha": ALPHA}
-
-    def construct(self, image_size: int, weights: str | None):
-        import keras
-
-        return keras.applications.MobileNetV2(
-            input_shape=(image_size, image_size, 3), alpha=ALPHA, include_top=False, weights=weights
-        )
-
-    def preprocess(self, pixels):
-        import keras
-
-        return keras.applications.mobilenet_v2.preprocess_input(pixels)  # x / 127.5 - 1
+    application, module, settings = "MobileNetV2", "mobilenet_v2", {"alpha": ALPHA}  # x / 127.5 - 1
 
     def imagenet_file(self, image_size: int) -> str:
         rows = image_size if image_size in KERAS_IMAGENET_SIZES else 224

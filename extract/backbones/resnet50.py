@@ -24,16 +24,7 @@ class ResNet50(Backbone):
     sets = {"last": STAGE_OUTPUTS[-1:], "blocks": STAGE_OUTPUTS, "all": tuple(BLOCK_OUTPUTS)}
     fine_tune_at = "conv5_block1_1_conv"  # the last stage
     fine_tune_depths = ("conv4_block4_1_conv", "conv5_block1_1_conv")
-
-    def construct(self, image_size: int, weights: str | None):
-        import keras
-
-        return keras.applications.ResNet50(input_shape=(image_size, image_size, 3), include_top=False, weights=weights)
-
-    def preprocess(self, pixels):
-        import keras
-
-        return keras.applications.resnet50.preprocess_input(pixels)
+    application, module = "ResNet50", "resnet50"  # its preprocess_input: caffe
 
     def imagenet_file(self, image_size: int) -> str:
         return "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
