@@ -25,8 +25,8 @@ import numpy as np
 import cache
 from classify import groups
 from classify.part import Loaded, Part
+from extract.hashes import digest
 from extract.holdout import dev_ids
-from extract.identity import digest
 from workflow.errors import WorkflowError
 
 Data = TypeVar("Data", Part, Loaded)

@@ -5,7 +5,7 @@ that a head fitted without some train rows is never compared as if it saw them a
 from __future__ import annotations
 
 from extract.feature_source import source_in
-from extract.identity import digest
+from extract.hashes import digest
 
 
 def trained_on(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extract import identity
+from extract import hashes
 from extract.holdout import DEV_FRACTION, dev_ids
 from extract.sampling import hash_order
 from extract.sources import Source, Split
@@ -71,7 +71,7 @@ class Int8Rows:
 
     def record(self) -> dict:
         """What the cache keeps of both: how many, and a digest of their ids."""
-        ids = lambda split, positions: identity.digest(sorted(split.ids[i] for i in positions))  # noqa: E731
+        ids = lambda split, positions: hashes.digest(sorted(split.ids[i] for i in positions))  # noqa: E731
         return {
             "calibration_images": len(self.calibration),
             "calibration_ids": ids(self.train, self.calibration),
@@ -99,7 +99,7 @@ def int8_rows(splits: list[Split], count: int, dev_fraction: float) -> Int8Rows:
 def digest(split: Split, positions: list[int], count: int) -> str:
     """What identifies a calibration: the sample's file contents (its ids where there are none), and its size."""
     members = [split.content[i] if split.content else split.ids[i] for i in positions]
-    return identity.digest({"calibration": sorted(members), "count": count})
+    return hashes.digest({"calibration": sorted(members), "count": count})
 
 
 def subset(split: Split, positions: list[int]) -> Split:

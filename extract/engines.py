@@ -23,7 +23,7 @@ import numpy as np
 
 from cache import atomic_path
 from extract.feature_source import source_of_model
-from extract.identity import digest
+from extract.hashes import digest
 from workflow.errors import WorkflowError
 
 ENGINES = ("auto", "keras", "tflite")

@@ -22,7 +22,7 @@ import cache
 from cache.shards import ShardStore
 from extract import backbone, calibration, engines, identity, images, local, native_log
 from extract.config import ExtractConfig
-from extract.hashes import ContentHashes
+from extract.hashes import ContentHashes, digest
 from extract.pipeline import elements
 from extract.reuse import Outcome, Reuse
 from extract.shard_work import all_shards, consecutive, missing_shards, shard_range
@@ -94,7 +94,7 @@ def extract(
     reuse = Reuse.of(paths.cache, attrs) if by_content and not config.force else None
     work = [reuse.new(split) if reuse else split for split in source.splits]
     # the work to do depends on the cache it updates: a resumed run must find that same cache
-    store = ShardStore(paths.parts, identity.digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
+    store = ShardStore(paths.parts, digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
     size = config.shard_size
     resumed = any(missing_shards(split, store, size) != all_shards(split, size) for split in work)
     note = None  # what a cluster lost on the way

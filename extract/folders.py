@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.hashes import ContentHashes
-from extract.identity import digest
+from extract.hashes import ContentHashes, digest
 from extract.sampling import hash_order, in_row_order, name_bytes, quotas
 from extract.split import DataError, Source, Split
 

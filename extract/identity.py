@@ -12,17 +12,11 @@ Two keys say whether a cache is what a run would build:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 from extract import backbones
-
-
-def digest(value) -> str:
-    """sha256 of a JSON-able value, keys sorted."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
+from extract.hashes import digest
 
 # What decides one image's features, beside the image itself: not batch size, not library versions.
 FEATURE_KEYS = (

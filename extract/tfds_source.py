@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.identity import digest
+from extract.hashes import digest
 from extract.split import DataError, Source, Split
 from workflow.errors import WorkflowError
 

@@ -188,11 +188,11 @@ def test_a_shard_that_fails_every_try_stops_the_run_in_one_line_and_the_next_run
 def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     data, single, tmp_path, random_weights, engine_dir, monkeypatch
 ):
-    from extract import backbone, cluster, engines, identity
+    from extract import backbone, cluster, engines, hashes
 
     # what a run killed whole leaves: some finished shards of train, in the store of this cache
     one_process = small_shards(data, tmp_path, random_weights, engine_dir)
-    store = ShardStore(Paths(tmp_path).parts, identity.digest([cache.info(single)["fingerprint"], None]))
+    store = ShardStore(Paths(tmp_path).parts, hashes.digest([cache.info(single)["fingerprint"], None]))
     model = backbone.build_backbone(one_process.weights, TINY, one_process.source)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
     train = folder_source(data).splits[0]
