@@ -42,7 +42,7 @@ import cache
 from audit import pixels
 from audit.config import AuditConfig
 from classify import linear
-from extract.feature_source import recorded_source, source_in
+from extract.network.feature_source import recorded_source, source_in
 from workflow.errors import WorkflowError
 
 COLUMNS = ["id", "split", "issue", "score", "given_label", "suggested_label", "paired_id", "reason", "pixel_score"]

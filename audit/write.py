@@ -14,7 +14,7 @@ import cache
 from audit import find
 from audit.config import AuditConfig
 from cache.lock import holding_lock
-from extract.thumbnails import Thumbnails, data_uri
+from extract.reading.thumbnails import Thumbnails, data_uri
 
 SHOWN = 200  # findings per issue in the galleries; audit.csv holds them all
 TITLES = {

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract import backbones, build
+from extract import backbones
 from extract.config import ExtractConfig
+from extract.running import build
 
 CALIBRATION = 20  # int8's calibration images: its speed does not depend on how many
 

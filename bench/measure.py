@@ -40,9 +40,10 @@ from classify.heads import network
 from classify.heads.logreg import train_logreg
 from classify.part import Loaded
 from classify.prediction import predict
-from extract import backbone, build, engines
 from extract.config import ExtractConfig
-from extract.sources import Split
+from extract.network import backbone, engines
+from extract.reading.sources import Split
+from extract.running import build
 from finetune.config import BaselineConfig
 from finetune.tutorial import run as run_baseline
 from workflow.paths import Paths
@@ -288,8 +289,8 @@ def assembly_rows(rows: int) -> list[tuple]:
     """Shards to cache: `rows` synthetic rows × 1280 float32 in shards of 1,024, through the same
     assembly `make features` runs (checksums included), in MB/s of features written."""
     from cache.shards import Shard, ShardStore
-    from extract import extraction, shard_work
-    from extract.sources import Source
+    from extract.reading.sources import Source
+    from extract.running import extraction, shard_work
 
     rng = np.random.default_rng(0)
     config = ExtractConfig(data="-", layers="last")  # the rows below are the last layer's width

@@ -27,9 +27,12 @@ import numpy as np
 
 from bench.folders import linked_folder
 from bench.timing import median_rate
-from extract import backbone, backbones, build, calibration, engines, pipeline
+from extract import backbones
 from extract.config import ExtractConfig
-from extract.sources import Split, open_source
+from extract.network import backbone, calibration, engines
+from extract.reading import pipeline
+from extract.reading.sources import Split, open_source
+from extract.running import build
 
 
 class ZeroEngine:

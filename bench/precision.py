@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.timing import median_rate
-from extract import backbone, backbones, build, calibration, engines
+from extract import backbones
 from extract.config import ExtractConfig
-from extract.sources import open_source
+from extract.network import backbone, calibration, engines
+from extract.reading.sources import open_source
+from extract.running import build
 
 
 def extraction_config(data: Path, weights: str, size: int, out: Path, engine_dir: Path, **more) -> ExtractConfig:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract.feature_source import FeatureSource
-from extract.sources import in_row_order
+from extract.network.feature_source import FeatureSource
+from extract.reading.sources import in_row_order
 
 WRITE_ROWS = 50_000  # rows generated and written at a time: a 2,000,000-row cache in bounded memory
 # What the stages after extraction read from a cache's attributes, as a generated cache fills them

@@ -4,13 +4,13 @@ Layout (format version 6):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, feature_source (JSON: the backbone and the layers pooled,
-                           `extract.feature_source`), blocks (JSON {name: width}, in column
+                           `extract.network.feature_source`), blocks (JSON {name: width}, in column
                            order), weights, weights_sha256, image_size, preprocessing, engine,
                            dtype, views, view_policy, dataset, dataset_fingerprint,
                            versions (JSON), extract_config (JSON)
     /<split>/features/<block>  (N, D_b) float32 or float16, chunked, one dataset per feature
                            block: each image as it is; rows in the source's order
-                           (`extract.sampling.in_row_order`: pseudo-random). Readers take the
+                           (`extract.reading.sampling.in_row_order`: pseudo-random). Readers take the
                            blocks together (concatenated in `blocks` order: (N, sum D_b)) or
                            apart (`blocks=`)
     /<split>/views/<block> (N, views-1, D_b), only where views > 1: its augmented views

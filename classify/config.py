@@ -8,8 +8,8 @@ from pathlib import Path
 
 from classify.heads import REGISTRY
 from extract import backbones
-from extract.holdout import DEV_FRACTION
-from extract.identity import PRECISIONS
+from extract.recorded.holdout import DEV_FRACTION
+from extract.recorded.identity import PRECISIONS
 from workflow.cli import option
 from workflow.paths import FINETUNED, Paths
 

@@ -10,7 +10,7 @@ and the set with the lower log loss on the choice rows is kept (its run is the f
 from __future__ import annotations
 
 from extract.backbones import DEFAULT
-from extract.feature_source import LayersError, source_of
+from extract.network.feature_source import LayersError, source_of
 
 CHOOSE = "choose"
 

@@ -20,11 +20,11 @@ from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
 from classify.heads.network import probabilities_model
-from extract import calibration, engines
-from extract.backbone import matching_backbone
-from extract.calibration import cached_split
-from extract.feature_source import recorded_source, source_in
-from extract.identity import CALIBRATION_IMAGES
+from extract.network import calibration, engines
+from extract.network.backbone import matching_backbone
+from extract.network.calibration import cached_split
+from extract.network.feature_source import recorded_source, source_in
+from extract.recorded.identity import CALIBRATION_IMAGES
 from workflow.paths import FINETUNED
 
 

@@ -22,11 +22,12 @@ from classify import saved
 from classify.config import PredictConfig
 from classify.heads.network import probabilities_of_outputs
 from classify.part import columns
-from extract import calibration, engines, pipeline
-from extract.backbone import matching_backbone
-from extract.feature_source import recorded_source, source_in
-from extract.hashes import ContentHashes
-from extract.sources import DataError, Split
+from extract.network import calibration, engines
+from extract.network.backbone import matching_backbone
+from extract.network.feature_source import recorded_source, source_in
+from extract.reading import pipeline
+from extract.reading.hashes import ContentHashes
+from extract.reading.sources import DataError, Split
 from workflow.paths import FINETUNED
 
 

@@ -4,8 +4,8 @@ that a head fitted without some train rows is never compared as if it saw them a
 
 from __future__ import annotations
 
-from extract.feature_source import source_in
-from extract.hashes import digest
+from extract.network.feature_source import source_in
+from extract.reading.hashes import digest
 
 
 def trained_on(

@@ -19,8 +19,8 @@ from classify.heads import REGISTRY, Head, check_trainable
 from classify.metrics import score
 from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
 from classify.weights import class_weights, record
-from extract.build import data_change
-from extract.feature_source import recorded_source, source_in
+from extract.network.feature_source import recorded_source, source_in
+from extract.running.build import data_change
 from workflow.paths import Paths
 
 

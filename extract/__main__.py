@@ -30,7 +30,7 @@ def show(config: ExtractConfig, summary) -> None:
 
 main = cli.command(
     ExtractConfig,
-    "extract.build:run",
+    "extract.running.build:run",
     show,
     prog="python -m extract",
     description="Run the frozen ImageNet backbone (BACKBONE) once over every split of a dataset and cache the pooled "

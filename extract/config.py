@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from extract import backbones, identity
-from extract.feature_source import DEFAULT_LAYERS, NAMED_SETS, FeatureSource, source_of
-from extract.holdout import DEV_FRACTION
+from extract import backbones
+from extract.network.feature_source import DEFAULT_LAYERS, NAMED_SETS, FeatureSource, source_of
+from extract.recorded import identity
+from extract.recorded.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
 

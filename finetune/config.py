@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from classify.config import CLASS_WEIGHT_HELP, CLASS_WEIGHTS, WEIGHTS_HELP, check_runs
 from extract import backbones
-from extract.holdout import DEV_FRACTION
+from extract.recorded.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
 

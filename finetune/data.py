@@ -11,11 +11,11 @@ import tensorflow as tf
 import cache
 from classify.heads.network import steps_per_epoch, training_batches
 from classify.protocol import Protocol
-from extract import images, pipeline
-from extract.augment import random_view as augment_view
-from extract.build import data_change
-from extract.hashes import ContentHashes
-from extract.sources import open_source
+from extract.reading import images, pipeline
+from extract.reading.augment import random_view as augment_view
+from extract.reading.hashes import ContentHashes
+from extract.reading.sources import open_source
+from extract.running.build import data_change
 from workflow.paths import Paths
 
 

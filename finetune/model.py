@@ -7,11 +7,11 @@ import difflib
 
 import keras
 
-from extract.feature_source import backbone_layers, source_of_model
+from extract.network.feature_source import backbone_layers, source_of_model
 
 
 def build_finetune_model(base: keras.Model, head: keras.Model, fine_tune_at: str | None) -> keras.Model:
-    """`base` (the backbone, `extract.backbone.matching_backbone`) under `head`, used as given (the
+    """`base` (the backbone, `extract.network.backbone.matching_backbone`) under `head`, used as given (the
     saved Dense head: training starts from it). `fine_tune_at=None` freezes the whole base, as
     the tutorial's first phase does; else `depth` says where training starts. Augmentation happens
     in the input pipeline (`finetune.data.image_dataset`), with the cache's own views' implementation."""

@@ -27,7 +27,7 @@ from classify import scored
 from classify.heads import network
 from classify.metrics import score
 from classify.weights import class_weights, record
-from extract.feature_source import source_in
+from extract.network.feature_source import source_in
 from finetune.data import TrainingStream, image_dataset
 from workflow.paths import RunFiles
 

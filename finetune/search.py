@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import keras
 
 import cache
-from extract.feature_source import source_in
+from extract.network.feature_source import source_in
 from finetune.config import SEARCH_POINTS, FinetuneConfig
 from finetune.data import image_dataset
 from finetune.runs import STREAM, fit_class_weights, fit_stream

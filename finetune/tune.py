@@ -20,10 +20,10 @@ from classify import plots, saved, scored
 from classify.heads import network
 from classify.protocol import protocol_of, recorded
 from classify.seen import trained_on
-from extract import engines
-from extract.backbone import matching_backbone
-from extract.feature_source import recorded_source, source_in
-from extract.identity import file_sha256
+from extract.network import engines
+from extract.network.backbone import matching_backbone
+from extract.network.feature_source import recorded_source, source_in
+from extract.recorded.identity import file_sha256
 from finetune.config import TUTORIAL_HEAD, FinetuneConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model

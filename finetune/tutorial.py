@@ -15,8 +15,8 @@ from classify.heads import network
 from classify.metrics import scores_of
 from classify.protocol import protocol_of
 from classify.seen import trained_on
-from extract.backbone import matching_backbone
-from extract.feature_source import recorded_source
+from extract.network.backbone import matching_backbone
+from extract.network.feature_source import recorded_source
 from finetune.config import BaselineConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model

@@ -18,7 +18,7 @@ import numpy as np
 import cache
 from classify import scored
 from classify.heads import REGISTRY
-from extract.feature_source import recorded_source
+from extract.network.feature_source import recorded_source
 from workflow.errors import WorkflowError
 from workflow.paths import FINETUNED, Paths
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract.feature_source import source_in
-from extract.thumbnails import Thumbnails, data_uri
+from extract.network.feature_source import source_in
+from extract.reading.thumbnails import Thumbnails, data_uri
 from report import figures, gallery, verdict
 from report.collect import Method, collect, differing
 from report.config import ReportConfig

@@ -125,8 +125,8 @@ def small_shards(data: Path, out: Path, weights: Path, engine_dir: Path, **more)
 
 def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **settings) -> Path:
     """A cache of generated images with random weights at TINY px (unless `settings` say otherwise)."""
-    from extract import build
     from extract.config import ExtractConfig
+    from extract.running import build
 
     config = ExtractConfig(
         data=str(data),
@@ -179,8 +179,8 @@ def require_shared() -> None:
 def shared_cache(tmp_path_factory, engine_dir) -> Path:
     """Features of all 3,000 real photos at 160 px with the real weights, built once."""
     require_shared()
-    from extract import build
     from extract.config import ExtractConfig
+    from extract.running import build
 
     out = tmp_path_factory.mktemp("shared_artifacts")
     config = ExtractConfig(

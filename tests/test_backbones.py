@@ -14,9 +14,12 @@ from classify import fuse, saved
 from classify import train as heads_train
 from classify.config import ExportConfig, HeadConfig, PredictConfig
 from classify.prediction import predict
-from extract import backbone, backbones, build, identity
+from extract import backbones
 from extract.config import ExtractConfig
-from extract.feature_source import LayersError, source_of
+from extract.network import backbone
+from extract.network.feature_source import LayersError, source_of
+from extract.recorded import identity
+from extract.running import build
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
 from tests import tiny_backbone

@@ -5,8 +5,9 @@ import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
 import cache
-from extract import backbone, engines, images
-from extract.feature_source import DEFAULT_LAYERS, source_of
+from extract.network import backbone, engines
+from extract.network.feature_source import DEFAULT_LAYERS, source_of
+from extract.reading import images
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
 

@@ -11,9 +11,10 @@ import cache
 from classify import fuse
 from classify.config import ExportConfig, PredictConfig
 from classify.prediction import predict
-from extract import build, calibration, extraction
 from extract.config import ExtractConfig
-from extract.sources import open_source
+from extract.network import calibration
+from extract.reading.sources import open_source
+from extract.running import build, extraction
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
 # int8 export against float export: the same class on all 200 choice rows when measured (logistic

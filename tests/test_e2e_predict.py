@@ -9,7 +9,7 @@ import tensorflow as tf
 from classify import fuse
 from classify.config import ExportConfig, PredictConfig
 from classify.prediction import predict
-from extract import images
+from extract.reading import images
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from extract import images
+from extract.reading import images
 from tests.conftest import write_bad_files
 
 

@@ -15,10 +15,11 @@ from classify import train as heads_train
 from classify.config import ExportConfig, HeadConfig, PredictConfig
 from classify.prediction import predict
 from classify.protocol import dev_ids
-from extract import backbone, build, calibration, engines
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from extract.sources import open_source
+from extract.network import backbone, calibration, engines
+from extract.reading.sources import open_source
+from extract.running import build
 from tests.conftest import seen_by
 from workflow.paths import Paths
 
@@ -88,7 +89,7 @@ def test_calibration_is_deterministic(tmp_path, random_weights):
 
 
 def test_an_int8_engine_of_several_blocks_keeps_each_block_in_its_place(tmp_path, random_weights, engine_dir):
-    from extract.feature_source import source_of
+    from extract.network.feature_source import source_of
 
     source = source_of("block_3_project_BN,out_relu,block_2_add")
     data = write_class_folders(tmp_path / "data", ["a", "b"], 40)

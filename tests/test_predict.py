@@ -16,8 +16,8 @@ from classify.heads import REGISTRY
 from classify.heads.logreg import LogReg
 from classify.predict import main as predict_main
 from classify.prediction import predict
-from extract import images
-from extract.backbone import WeightsError
+from extract.network.backbone import WeightsError
+from extract.reading import images
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
 from tests.conftest import TINY, colour_image, generated_cache, seen_by, write_bad_files, write_class_folders

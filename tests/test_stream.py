@@ -4,7 +4,7 @@ afresh for a resumed run serves what the uninterrupted one does."""
 import numpy as np
 import pytest
 
-from extract.sources import folder_source
+from extract.reading.sources import folder_source
 from finetune.data import TrainingStream
 from tests.conftest import TINY, write_class_folders
 from tests.mixing import assert_batched

@@ -12,9 +12,10 @@ from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
 from classify.heads.logreg import folds_of
 from classify.prediction import predict
-from extract import augment, build, pipeline
-from extract.feature_source import DEFAULT_LAYERS, source_of
-from extract.sources import folder_source
+from extract.network.feature_source import DEFAULT_LAYERS, source_of
+from extract.reading import augment, pipeline
+from extract.reading.sources import folder_source
+from extract.running import build
 from tests.conftest import TINY, colour_image, seen_by, small_shards, write_class_folders
 from workflow.paths import Paths
 

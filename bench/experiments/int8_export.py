@@ -25,8 +25,10 @@ def probe(data: str, weights: str, out: str, limit: int, image_size: int = 160) 
     from classify import train as heads_train
     from classify.config import ExportConfig, HeadConfig, PredictConfig
     from classify.prediction import classifier
-    from extract import backbones, build, calibration, engines
+    from extract import backbones
     from extract.config import ExtractConfig
+    from extract.network import calibration, engines
+    from extract.running import build
     from workflow.paths import Paths
 
     paths = Paths(out)
@@ -78,7 +80,8 @@ def cached_path_check(out: str, head: str = "logreg") -> float:
     from classify import fuse, saved
     from classify.config import ExportConfig, PredictConfig
     from classify.prediction import classifier
-    from extract import backbones, calibration
+    from extract import backbones
+    from extract.network import calibration
     from workflow.paths import Paths
 
     rows = fuse.check_rows(ExportConfig(out=out, head=head, precision="int8"))

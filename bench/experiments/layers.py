@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract import backbone, backbones, engines, pipeline
-from extract.feature_source import NAMED_SETS, source_of
-from extract.sources import Split
+from extract import backbones
+from extract.network import backbone, engines
+from extract.network.feature_source import NAMED_SETS, source_of
+from extract.reading import pipeline
+from extract.reading.sources import Split
 
 SIZE_ROWS = 2048
 

@@ -13,8 +13,10 @@ import cache
 from bench.precision import extraction_config
 from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import backbone, backbones, build, calibration, engines
-from extract.sources import open_source
+from extract import backbones
+from extract.network import backbone, calibration, engines
+from extract.reading.sources import open_source
+from extract.running import build
 from report import stats
 from report.collect import methods_in
 from workflow.paths import Paths

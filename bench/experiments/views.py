@@ -10,8 +10,8 @@ from pathlib import Path
 import cache
 from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 from workflow.paths import Paths
 
 

@@ -1,6 +1,6 @@
 """The backbones, one module each, and the registry every stage reads them from: adding a backbone
 is one module (a `extract.backbones.base.Backbone`) and one entry below. A cache records the name of
-the one it was built on (`extract.feature_source`); later stages take that one from here."""
+the one it was built on (`extract.network.feature_source`); later stages take that one from here."""
 
 from __future__ import annotations
 

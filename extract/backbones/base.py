@@ -6,7 +6,7 @@ A backbone owns:
 - its constructor (`construct`: `keras.applications`, without its top) and the file Keras
   downloads for `WEIGHTS=imagenet` (`imagenet_file`);
 - its preprocessing (`preprocess`), exactly `keras.applications`' `preprocess_input` for it,
-  applied after the common decode and bilinear resize (`extract.images`);
+  applied after the common decode and bilinear resize (`extract.reading.images`);
 - the layers a cache may pool (`widths`), its named sets for `LAYERS` (`last`, `blocks`, `all`),
   and how a layer is tapped and pooled (`pooled`);
 - its default and smallest input side;
@@ -24,7 +24,7 @@ from typing import ClassVar
 
 from workflow.errors import WorkflowError
 
-POOL = "pool_"  # the pooling layers `extract.feature_source` adds after a backbone's own are named so
+POOL = "pool_"  # the pooling layers `extract.network.feature_source` adds after a backbone's own are named so
 MAX_SIZE = 1024  # the largest input side this project allows, whatever the backbone
 SET_NAMES = ("last", "blocks", "all")
 

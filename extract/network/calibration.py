@@ -8,7 +8,7 @@ user's own train split, so the ranges are those of the user's domain: per class,
 stable (an added file joins it only if its hash ranks that high) and every class is in it.
 
 The check runs both engines over the choice rows (validation where a test split exists, else the
-dev rows of train, `extract.holdout`: the rows every later choice is made on), all of them up to
+dev rows of train, `extract.recorded.holdout`: the rows every later choice is made on), all of them up to
 CHECK_ROWS, else a per-class sample by hash: the features' cosine, and the cross-validated
 accuracy of a quick logistic regression on each version of those rows. Calibration comes from the
 fit rows only, so the two samples never share an image, whatever LIMIT leaves; the cache records
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from extract import hashes
-from extract.holdout import DEV_FRACTION, dev_ids
-from extract.sampling import hash_order
-from extract.sources import Source, Split
+from extract.reading import hashes
+from extract.reading.sampling import hash_order
+from extract.reading.sources import Source, Split
+from extract.recorded.holdout import DEV_FRACTION, dev_ids
 
 CHECK_ROWS = 200  # choice rows the agreement is measured on, at most
 WEAK_CHECK = 50  # fewer choice rows than this: the check is said to be weak
@@ -115,7 +115,7 @@ def subset(split: Split, positions: list[int]) -> Split:
 
 def images(split: Split, image_size: int, backbone: str, batch: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(positions, inputs of the named backbone) of a small split, through extraction's own input pipeline."""
-    from extract.pipeline import batches
+    from extract.reading.pipeline import batches
 
     return batches(split, 0, image_size, batch, backbone=backbone)
 
@@ -152,7 +152,7 @@ def of_rows(rows: Int8Rows, count: int, image_size: int, backbone: str) -> Calib
 def cached_split(cache_path, name: str) -> Split:
     """A split of a cache built from a folder, as a source split again: its files, by the cache's ids."""
     import cache
-    from extract.sources import DataError
+    from extract.reading.sources import DataError
 
     meta = cache.info(cache_path)
     folder = Path(meta["dataset"])
@@ -253,7 +253,7 @@ def describe(check: dict) -> list[str]:
 def check(int8_engine, model, weights_hash: str, source: Source, config) -> dict:
     """The agreement of an int8 engine with float32 on the choice rows of `source` (`config`: an
     ExtractConfig), and both samples' record (`Int8Rows.record`)."""
-    from extract import engines
+    from extract.network import engines
 
     float_engine = engines.make_engine(
         "tflite", model, weights_hash, config.image_size, config.batch, config.engine_path

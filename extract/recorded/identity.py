@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from extract import backbones
-from extract.hashes import digest
+from extract.reading.hashes import digest
 
 # What decides one image's features, beside the image itself: not batch size, not library versions.
 FEATURE_KEYS = (

@@ -1,8 +1,8 @@
 """Extraction, orchestrated: source → shards (by the local or the Dask runner) → HDF5 cache.
 
-`extract.build` calls it only when the cache is not up to date by its quick key; this module
+`extract.running.build` calls it only when the cache is not up to date by its quick key; this module
 loads TensorFlow and the model. Where the previous cache has the same features key, only the
-files whose content it has not seen go through the model (`extract.reuse`), and the rest of
+files whose content it has not seen go through the model (`extract.recorded.reuse`), and the rest of
 its rows are copied over in the new listing's row order (`sources.in_row_order`).
 """
 
@@ -20,13 +20,16 @@ import tensorflow as tf
 
 import cache
 from cache.shards import ShardStore
-from extract import backbone, calibration, engines, identity, images, local, native_log
 from extract.config import ExtractConfig
-from extract.hashes import ContentHashes, digest
-from extract.pipeline import elements
-from extract.reuse import Outcome, Reuse
-from extract.shard_work import all_shards, consecutive, missing_shards, shard_range
-from extract.sources import Source, Split, open_source
+from extract.network import backbone, calibration, engines
+from extract.reading import images
+from extract.reading.hashes import ContentHashes, digest
+from extract.reading.pipeline import elements
+from extract.reading.sources import Source, Split, open_source
+from extract.recorded import identity
+from extract.recorded.reuse import Outcome, Reuse
+from extract.running import local, native_log
+from extract.running.shard_work import all_shards, consecutive, missing_shards, shard_range
 
 ASSEMBLY_ROWS = 4096
 
@@ -50,7 +53,7 @@ def extract(
     if None); "built", "updated: …", "resumed", "up to date" or "rebuilt …"."""
     source = source or open_source(config.data, config.limit, config.tfds_data_dir, hashes)
     if config.cluster == "local-gpu":
-        from extract import cluster
+        from extract.running import cluster
 
         cluster.leave_gpus_to_workers()
     features = config.source  # the feature-source record (`source` is the data)
@@ -99,7 +102,7 @@ def extract(
     resumed = any(missing_shards(split, store, size) != all_shards(split, size) for split in work)
     note = None  # what a cluster lost on the way
     if config.cluster or config.scheduler:
-        from extract import cluster
+        from extract.running import cluster
 
         note = cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
     else:

@@ -6,7 +6,7 @@ Keras model. The TFLite file is converted once from the same Keras model and kep
 by the backbone, the weights' hash, the image size and the feature blocks (its one output is every block,
 concatenated: no output order to map). `PRECISION=int8` keeps beside it a full-integer model
 (weights and activations int8, input and output float), calibrated on the user's own images
-(`extract.calibration`) and keyed by the calibration too: XNNPACK runs it up to about twice as fast,
+(`extract.network.calibration`) and keyed by the calibration too: XNNPACK runs it up to about twice as fast,
 where the CPU's 8-bit arithmetic is fast (on an AVX2-only AMD EPYC, no faster: BENCHMARKS.md).
 """
 
@@ -22,8 +22,8 @@ import keras
 import numpy as np
 
 from cache import atomic_path
-from extract.feature_source import source_of_model
-from extract.hashes import digest
+from extract.network.feature_source import source_of_model
+from extract.reading.hashes import digest
 from workflow.errors import WorkflowError
 
 ENGINES = ("auto", "keras", "tflite")
@@ -102,7 +102,7 @@ def tflite_file(
     model: keras.Model, weights_hash: str, image_size: int, directory: str | os.PathLike, calibration=None
 ) -> Path:
     """The model converted to a TFLite file, converted once and then reused: float32, or int8 with
-    `calibration` (an `extract.calibration.Calibration`)."""
+    `calibration` (an `extract.network.calibration.Calibration`)."""
     source = source_of_model(model)
     name = f"{source.backbone}-{weights_hash[:16]}-{image_size}"
     if source.layers != source.network.sets["last"]:  # the last layer alone keeps the name it had before feature blocks
@@ -148,7 +148,7 @@ def make_engine(
     calibration=None,
 ):
     """`threads`: the TFLite interpreter's (default every core; a cluster worker's own cores).
-    `calibration`: an int8 TFLite engine calibrated so (`extract.calibration`)."""
+    `calibration`: an int8 TFLite engine calibrated so (`extract.network.calibration`)."""
     if name == "keras":
         if calibration is not None:
             raise EngineError("PRECISION=int8 runs on the TFLite engine: the Keras engine stays float32")

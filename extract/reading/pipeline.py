@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-from extract import augment, images
-from extract.sources import Split
+from extract.reading import augment, images
+from extract.reading.sources import Split
 
 
 def elements(split: Split, start: int = 0, stop: int | None = None) -> tf.data.Dataset:
@@ -51,7 +51,7 @@ def batches(
     """(positions, inputs of the named backbone) in position order; undecodable inputs are left out
     (`why_skipped` says why).
     With `views` > 1 each input is (views, size, size, 3): the image, then its augmented views
-    (`extract.augment`), decoded once.
+    (`extract.reading.augment`), decoded once.
 
     On a CPU engine decoding and the forward pass take turns on every core instead of
     overlapping: a decode thread running during the forward pass takes a core from one of the

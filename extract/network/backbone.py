@@ -8,9 +8,9 @@ import os
 
 import keras
 
-from extract.feature_source import FeatureSource, source_in
-from extract.identity import keras_imagenet_file
-from extract.online import require_network
+from extract.network.feature_source import FeatureSource, source_in
+from extract.reading.online import require_network
+from extract.recorded.identity import keras_imagenet_file
 from workflow.errors import WorkflowError
 
 # the default backbone's last layer: what synthetic caches and benches size their rows by
