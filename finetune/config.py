@@ -95,6 +95,12 @@ class FinetuneConfig(EndToEndConfig):
         super().__post_init__()
         if self.search_depths is not None and not self.search_depths:
             raise ValueError("search depths, where set, must name at least one depth")
+        # depths as the command line gives them (text), whoever sets them: a run resumed from Python
+        # keeps the settings a killed command-line run recorded, and metrics name them one way
+        if self.fine_tune_at is not None:
+            self.fine_tune_at = str(self.fine_tune_at)
+        if self.search_depths is not None:
+            self.search_depths = [str(depth) for depth in self.search_depths]
         if min(self.search_rates, default=0) <= 0 or self.search_steps < SEARCH_POINTS:
             raise ValueError(f"every search rate must be positive, and search steps at least {SEARCH_POINTS}")
 
