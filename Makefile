@@ -5,10 +5,12 @@
 # their Make variable (docs/settings.md, written by `make docs`; tests/test_layout.py checks the lists
 # and flag lines below against them). A variable set here, e.g. `make features IMG_SIZE=224`, becomes
 # that flag; an unset one leaves the default.
-# Stages after `make features` take their weights from the cache unless WEIGHTS is set.
+# Stages after `make features` take their weights from the cache unless WEIGHTS is set, and always its
+# backbone: there BACKBONE only checks that the cache is of the one meant.
 
 OUT          ?= artifacts
 DATA         ?=
+BACKBONE     ?=
 WEIGHTS      ?=
 IMG_SIZE     ?=
 LAYERS       ?=
@@ -90,15 +92,15 @@ $(VENV)/installed-$(VARIANT): $(REQUIREMENTS) requirements.txt
 	touch $@
 
 # Each target's flags, from the variables that are set.
-FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
+FEATURES_FLAGS = $(call opt,--data,$(DATA)) $(call opt,--backbone,$(BACKBONE)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--image-size,$(IMG_SIZE)) \
 	$(call opt,--layers,$(LAYERS)) $(call opt,--batch,$(BATCH)) $(call opt,--limit,$(LIMIT)) $(call opt,--engine,$(ENGINE)) \
 	$(call opt,--dtype,$(DTYPE)) $(call flag,--force,$(FORCE)) $(call flag,--verify,$(VERIFY)) \
 	$(call opt,--views,$(VIEWS)) $(call opt,--view-policy,$(VIEW_POLICY)) $(call opt,--cluster,$(CLUSTER)) \
 	$(call opt,--scheduler,$(SCHEDULER)) $(call opt,--precision,$(PRECISION)) $(call opt,--calibration,$(CALIBRATION)) \
 	$(call opt,--dev-fraction,$(DEV_FRACTION))
-# SEEDS, DEV_FRACTION, GROUPS and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
+# BACKBONE, SEEDS, DEV_FRACTION, GROUPS and CLASS_WEIGHT mean the same for every method; FT_SEEDS, if set, overrides SEEDS for
 # fine-tuning, the expensive one.
-RUNS_FLAGS = $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--groups,$(GROUPS)) $(call opt,--class-weight,$(CLASS_WEIGHT))
+RUNS_FLAGS = $(call opt,--backbone,$(BACKBONE)) $(call opt,--dev-fraction,$(DEV_FRACTION)) $(call opt,--groups,$(GROUPS)) $(call opt,--class-weight,$(CLASS_WEIGHT))
 HEADS_FLAGS = $(call opt,--heads,$(HEADS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS) \
 	$(call opt,--dense-recipe,$(DENSE_RECIPE)) $(call opt,--features,$(FEATURES)) $(call opt,--exclude,$(EXCLUDE)) $(call opt,--scheduler,$(SCHEDULER)) $(call opt,--memory-gb,$(MEMORY_GB)) \
 	$(call opt,--search-rows,$(SEARCH_ROWS))
@@ -109,11 +111,11 @@ FINETUNE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(FT_EPOCH
 	$(call opt,--search-steps,$(FT_SEARCH_STEPS))
 BASELINE_FLAGS = $(call opt,--weights,$(WEIGHTS)) $(call opt,--epochs,$(EPOCHS)) $(call opt,--batch,$(BATCH)) \
 	$(call opt,--seeds,$(SEEDS)) $(RUNS_FLAGS)
-REPORT_FLAGS = $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS)))) $(call opt,--metric,$(METRIC))
-AUDIT_FLAGS = $(call opt,--similarity,$(SIMILARITY))
-PREDICT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
+REPORT_FLAGS = $(call opt,--backbone,$(BACKBONE)) $(call opt,--runs,$(subst $(space),$(comma),$(strip $(RUNS)))) $(call opt,--metric,$(METRIC))
+AUDIT_FLAGS = $(call opt,--backbone,$(BACKBONE)) $(call opt,--similarity,$(SIMILARITY))
+PREDICT_FLAGS = $(call opt,--backbone,$(BACKBONE)) $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--batch,$(BATCH)) \
 	$(call flag,--tta,$(TTA)) $(call opt,--precision,$(PRECISION)) $(call opt,--top-k,$(TOP_K))
-EXPORT_FLAGS = $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--precision,$(PRECISION))
+EXPORT_FLAGS = $(call opt,--backbone,$(BACKBONE)) $(call opt,--head,$(HEAD)) $(call opt,--weights,$(WEIGHTS)) $(call opt,--precision,$(PRECISION))
 BENCH_FLAGS = $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) $(call flag,--quick,$(QUICK)) \
 	$(call flag,--verbose,$(VERBOSE))
 

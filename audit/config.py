@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from extract import backbones
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -13,6 +14,7 @@ class AuditConfig:
     out: str = option(
         "artifacts", "folder holding features.h5; audit.csv, audit.md and audit.html are written there", make="OUT"
     )
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
     folds: int = option(5, "cross-validation folds of the out-of-fold probabilities that rank label issues")
     c: float = option(0.1, "logistic regression's inverse regularisation strength C for those probabilities")
     similarity: float | None = option(

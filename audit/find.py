@@ -42,7 +42,7 @@ import cache
 from audit import pixels
 from audit.config import AuditConfig
 from classify import linear
-from extract.feature_source import LAST
+from extract.network.feature_source import recorded_source, source_in
 from workflow.errors import WorkflowError
 
 COLUMNS = ["id", "split", "issue", "score", "given_label", "suggested_label", "paired_id", "reason", "pixel_score"]
@@ -82,7 +82,9 @@ class Pooled:
 def pooled(cache_path) -> Pooled:
     """Every split's rows, the last layer's block alone where the cache has several: the similarity
     threshold and the label model were measured on it, and it is the smallest of the wide blocks."""
-    blocks = [LAST] if LAST in cache.info(cache_path)["blocks"] else None
+    info = cache.info(cache_path)
+    last = source_in(info).network.last
+    blocks = [last] if last in info["blocks"] else None
     parts = [(name, cache.read_split(cache_path, name, views=True, blocks=blocks)) for name in cache.splits(cache_path)]
     views = np.concatenate([data.features for _, data in parts]).astype(np.float32)
     views /= np.maximum(np.linalg.norm(views, axis=2, keepdims=True), 1e-12)
@@ -365,6 +367,7 @@ def outliers(
 
 def audit(cache_path, config: AuditConfig = DEFAULTS) -> pd.DataFrame:
     """Every finding, grouped by issue in ISSUES order, most suspicious first within each."""
+    recorded_source(cache.info(cache_path), config.backbone, "the cache")
     data = pooled(cache_path)
     near = neighbourhood(data, config.neighbours)
     labels = label_issues(cache_path, config, data)

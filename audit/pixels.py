@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from cache.atomic import atomic_path
-from extract.thumbnails import Thumbnails
+from extract.reading.thumbnails import Thumbnails
 
 SIDE = 16  # pixels a side: fine enough to tell two pictures apart, coarse enough to forgive a crop
 BLOCK = 16384  # pairs compared at a time

@@ -14,7 +14,7 @@ import cache
 from audit import find
 from audit.config import AuditConfig
 from cache.lock import holding_lock
-from extract.thumbnails import Thumbnails, data_uri
+from extract.reading.thumbnails import Thumbnails, data_uri
 from workflow import page
 from workflow.page import Gallery, Paragraph, Picture, Section, Span, Table, Tile
 

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from classify.heads import network
-from extract.backbone import FEATURE_DIM, build_backbone
+from extract.network.backbone import FEATURE_DIM, build_backbone
 from finetune.model import build_finetune_model
 
 SETTINGS = ((False, 1), (True, 1), (False, 4), (True, 4))  # (jit_compile, steps_per_execution)

@@ -21,6 +21,7 @@ from bench.rows import (
     assembly,
     audit_planted,
     audit_search,
+    backbones,
     ceiling,
     cluster,
     engines,
@@ -51,6 +52,7 @@ ROWS = (
     audit_planted.rows,
     int8.rows,
     ceiling.rows,
+    backbones.rows,
     scale.rows,
     heads.rows,
 )

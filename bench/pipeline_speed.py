@@ -27,9 +27,12 @@ import numpy as np
 
 from bench.folders import linked_folder
 from bench.timing import median_rate
-from extract import backbone, build, calibration, engines, pipeline
+from extract import backbones
 from extract.config import ExtractConfig
-from extract.sources import Split, open_source
+from extract.network import backbone, calibration, engines
+from extract.reading import pipeline
+from extract.reading.sources import Split, open_source
+from extract.running import build
 
 
 class ZeroEngine:
@@ -48,7 +51,9 @@ def decode_only(data: Path, size: int, limit: int, repeats: int) -> float:
     """Extraction's own input pipeline (read, decode, resize, batch) with no forward pass."""
     paths = sorted(str(p) for p in data.rglob("*.jpg"))[:limit]
     split = Split("bench", paths, np.zeros(len(paths), np.int64), paths=paths)
-    return median_rate(lambda: [None for _ in pipeline.batches(split, 0, size, 32)], len(paths), repeats)
+    return median_rate(
+        lambda: [None for _ in pipeline.batches(split, 0, size, 32, backbone=backbones.DEFAULT)], len(paths), repeats
+    )
 
 
 def build_seconds(data: Path, out: Path, settings: dict, zero: bool) -> tuple[float, float]:
@@ -78,7 +83,7 @@ def ceiling_rows(data: Path, weights: str, engine_dir: Path, quick: bool, size: 
     count = 20 if quick else 200  # calibration images: as `bench.precision` has them, so its engine is reused
     model = backbone.build_backbone(weights, size)
     digest = backbone.weights_sha256(model)
-    int8 = calibration.of_source(open_source(str(data), 64 if quick else None), count, size)
+    int8 = calibration.of_source(open_source(str(data), 64 if quick else None), count, size, backbones.DEFAULT)
     forward = {
         "tflite float32": engines.make_engine("tflite", model, digest, size, 32, engine_dir),
         "tflite int8": engines.make_engine("tflite", model, digest, size, 32, engine_dir, calibration=int8),

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.timing import median_rate
-from extract import backbone, build, calibration, engines
+from extract import backbones
 from extract.config import ExtractConfig
-from extract.sources import open_source
+from extract.network import backbone, calibration, engines
+from extract.reading.sources import open_source
+from extract.running import build
 
 
 def extraction_config(data: Path, weights: str, size: int, out: Path, engine_dir: Path, **more) -> ExtractConfig:
@@ -51,7 +53,7 @@ def int8_rows(
         model = backbone.build_backbone(weights, size)
         digest = backbone.weights_sha256(model)
         started = time.perf_counter()
-        int8 = calibration.of_source(open_source(str(data), limit), count, size)
+        int8 = calibration.of_source(open_source(str(data), limit), count, size, backbones.DEFAULT)
         built = {
             "float32": engines.make_engine("tflite", model, digest, size, 32, engine_dir),
             "int8": engines.make_engine("tflite", model, digest, size, 32, engine_dir, calibration=int8),

@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.peak import measured
 from bench.synthetic import gaussian_cache
 from classify.config import HeadConfig
-from extract.backbone import FEATURE_DIM
+from extract.network.backbone import FEATURE_DIM
 from workflow.paths import Paths
 
 SCORED = 5000

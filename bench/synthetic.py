@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract.sources import in_row_order
+from extract.network.feature_source import FeatureSource
+from extract.reading.sources import in_row_order
 
 WRITE_ROWS = 50_000  # rows generated and written at a time: a 2,000,000-row cache in bounded memory
 # What the stages after extraction read from a cache's attributes, as a generated cache fills them
@@ -57,7 +58,9 @@ def gaussian_cache(
     centres = rng.normal(0, spread, (n_classes, dim))
     centres[:, informative:] = 0 if informative is not None else centres[:, informative:]
     record = ATTRS | {"fingerprint": f"generated-{seed}", "class_names": [f"c{k}" for k in range(n_classes)]}
-    writer = cache.CacheWriter(path, record | (attrs or {}), blocks or dim, dtype, views)
+    # one block where `blocks` is unset: the default backbone's last layer, what a cache without a
+    # feature-source record holds
+    writer = cache.CacheWriter(path, record | (attrs or {}), blocks or {FeatureSource().layers[0]: dim}, dtype, views)
     for split, count in rows.items():
         if sizes is None:
             labels = np.sort(rng.integers(0, n_classes, count))

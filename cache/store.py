@@ -4,13 +4,13 @@ Layout (format version 6):
 
     /                      attrs: format_version, complete, fingerprint, class_names (JSON),
                            model, feature_source (JSON: the backbone and the layers pooled,
-                           `extract.feature_source`), blocks (JSON {name: width}, in column
+                           `extract.network.feature_source`), blocks (JSON {name: width}, in column
                            order), weights, weights_sha256, image_size, preprocessing, engine,
                            dtype, views, view_policy, dataset, dataset_fingerprint,
                            versions (JSON), extract_config (JSON)
     /<split>/features/<block>  (N, D_b) float32 or float16, chunked, one dataset per feature
                            block: each image as it is; rows in the source's order
-                           (`extract.sampling.in_row_order`: pseudo-random). Readers take the
+                           (`extract.reading.sampling.in_row_order`: pseudo-random). Readers take the
                            blocks together (concatenated in `blocks` order: (N, sum D_b)) or
                            apart (`blocks=`)
     /<split>/views/<block> (N, views-1, D_b), only where views > 1: its augmented views
@@ -53,8 +53,8 @@ FORMAT_VERSION = 6
 VERIFY_ROWS = 16384  # rows read at a time by `verify`: bounded memory
 SPLIT_ORDER = ("train", "validation", "test")
 ROWS_PER_CHUNK = 256
+# stored as JSON text
 JSON_ATTRS = {"class_names", "versions", "extract_config", "warnings", "precision_check", "feature_source", "blocks"}
-LAST_BLOCK = "out_relu"  # the one block of a cache written with a width alone  # stored as JSON text
 _TEXT = h5py.string_dtype("utf-8")
 # Ids are file names, which need not be valid UTF-8: stored as their bytes, read back with
 # os.fsdecode (undecodable bytes become surrogate escapes, PEP 383), so every name round-trips.
@@ -273,16 +273,16 @@ def skipped(path: str | os.PathLike, split: str) -> list[tuple[str, str]]:
 
 class CacheWriter:
     """Streams splits into a new cache file; `close()` marks it complete and renames it into place.
-    `blocks`: {name: width} of the feature blocks, in column order, or one width (one block,
-    `LAST_BLOCK`); rows are appended with every block's columns concatenated."""
+    `blocks`: {name: width} of the feature blocks (a backbone's layers), in column order; rows are
+    appended with every block's columns concatenated."""
 
-    def __init__(self, path: str | os.PathLike, attrs: dict, blocks: dict[str, int] | int, dtype: str, views: int = 1):
+    def __init__(self, path: str | os.PathLike, attrs: dict, blocks: dict[str, int], dtype: str, views: int = 1):
         self.path = Path(path)
         self._views = views
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
         self._handle = h5py.File(self._tmp, "w")
-        self._blocks = dict(blocks) if isinstance(blocks, dict) else {LAST_BLOCK: blocks}
+        self._blocks = dict(blocks)
         self._dtype = np.dtype(dtype)
         for key, value in (attrs | {"blocks": self._blocks}).items():
             self._handle.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value

@@ -23,7 +23,7 @@ main = cli.command(
     show,
     prog="python -m classify",
     description="Train the heads HEADS names (logistic regression, Keras Dense and MLP heads, k nearest "
-    "neighbours: classify/heads/) on the cached MobileNetV2 features in <out>/features.h5 (train split), score "
+    "neighbours: classify/heads/) on the cached backbone features in <out>/features.h5 (train split), score "
     "them on every other split, and save models, metrics.json and learning curves in <out>/heads/.",
 )
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classify.heads import REGISTRY
-from extract.holdout import DEV_FRACTION
-from extract.identity import PRECISIONS
+from extract import backbones
+from extract.recorded.holdout import DEV_FRACTION
+from extract.recorded.identity import PRECISIONS
 from workflow.cli import option
 from workflow.paths import FINETUNED, Paths
 
@@ -36,6 +37,7 @@ def check_runs(seeds: int, dev_fraction: float, class_weight: str) -> None:
 @dataclass
 class HeadConfig:
     out: str = option("artifacts", "folder holding features.h5; heads go to <out>/heads", make="OUT")
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
     heads: list[str] = option(
         ["logreg", "dense"], f"which heads to train, comma-separated: {', '.join(HEADS)}", make="HEADS"
     )
@@ -147,6 +149,7 @@ class HeadConfig:
 class PredictConfig:
     images: list[str] = option([], "image files and folders (walked recursively)", positional=True, make="IMAGES")
     out: str = option("artifacts", "folder of the trained models; writes <out>/predictions.csv", make="OUT")
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
     head: str = option("logreg", "which trained model classifies", choices=MODELS, make="HEAD")
     weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
     batch: int = option(32, "images per batch", make="BATCH")
@@ -186,6 +189,7 @@ class PredictConfig:
 @dataclass
 class ExportConfig:
     out: str = option("artifacts", "folder of the trained models; writes <out>/export/", make="OUT")
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
     head: str = option("logreg", "which trained model to fuse with the backbone", choices=MODELS, make="HEAD")
     weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
     precision: str = option(

@@ -1,7 +1,7 @@
 """`python -m classify.export` (`make export`): one deployable model per trained head.
 
 Backbone + pooling + head fused into a single Keras model that maps a preprocessed image
-(`extract.images.preprocess`) to class probabilities, saved as `<out>/export/model.keras`
+(`extract.reading.images.preprocess`) to class probabilities, saved as `<out>/export/model.keras`
 and a float32 `<out>/export/model.tflite`. The logistic-regression pipeline becomes a Dense
 layer with its standardisation folded into the weights; a one-logit binary head becomes a
 two-way softmax, so every export gives (N, K) probabilities. It classifies one view: heads

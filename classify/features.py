@@ -9,20 +9,22 @@ and the set with the lower log loss on the choice rows is kept (its run is the f
 
 from __future__ import annotations
 
-from extract.feature_source import LAST, LayersError, source_of
+from extract.backbones import DEFAULT
+from extract.network.feature_source import LayersError, source_of
 
 CHOOSE = "choose"
 
 
-def candidates(setting: str, blocks: dict[str, int]) -> dict[str, tuple[str, ...]]:
-    """{name: layers, in the cache's column order} for the FEATURES `setting` on a cache holding
-    `blocks` ({name: width}): one set, or with `choose` the last layer and every stored layer (one
-    set where the cache holds only one block)."""
+def candidates(setting: str, blocks: dict[str, int], backbone: str = DEFAULT) -> dict[str, tuple[str, ...]]:
+    """{name: layers, in the cache's column order} for the FEATURES `setting` on a cache of `backbone`
+    holding `blocks` ({name: width}): one set, or with `choose` the last layer and every stored layer
+    (one set where the cache holds only one block)."""
     if setting == CHOOSE:
         stored = tuple(blocks)
-        last = (LAST,) if LAST in blocks else stored[-1:]
+        wanted = source_of("last", backbone).layers
+        last = wanted if set(wanted) <= set(blocks) else stored[-1:]
         return {"last layer": last} | ({f"all {len(stored)} stored layers": stored} if stored != last else {})
-    wanted = source_of(setting).layers
+    wanted = source_of(setting, backbone).layers
     missing = [name for name in wanted if name not in blocks]
     if missing:
         raise LayersError(

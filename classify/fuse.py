@@ -20,16 +20,19 @@ from cache.lock import holding_lock
 from classify import saved
 from classify.config import ExportConfig
 from classify.heads.network import probabilities_model
-from extract import calibration, engines
-from extract.backbone import matching_backbone
-from extract.calibration import cached_split
-from extract.identity import CALIBRATION_IMAGES
+from extract.network import calibration, engines
+from extract.network.backbone import matching_backbone
+from extract.network.calibration import cached_split
+from extract.network.feature_source import recorded_source, source_in
+from extract.recorded.identity import CALIBRATION_IMAGES
 from workflow.paths import FINETUNED
 
 
-def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras.Model:
-    """`weights` None: the backbone weights the model's record names."""
+def fused_model(out: str | Path, head: str, weights: str | None = None, backbone: str | None = None) -> keras.Model:
+    """`weights` None: the backbone weights the model's record names; `backbone` (BACKBONE), where
+    set, must be the one it names."""
     model, record = saved.load(out, head)
+    recorded_source(record, backbone, f"the {head} model")
     size = record["image_size"]
     if head == FINETUNED:
         base, network = model.layers[-2:]  # finetune.model: [input, base, head]
@@ -41,7 +44,7 @@ def fused_model(out: str | Path, head: str, weights: str | None = None) -> keras
     x = base(inputs, training=False)
     for layer in on_features.layers[1:]:  # past its input
         x = layer(x, training=False)
-    return keras.Model(inputs, x, name=f"mobilenet_v2_{head}")
+    return keras.Model(inputs, x, name=f"{source_in(record).backbone}_{head}")
 
 
 @holding_lock("make export")
@@ -50,7 +53,7 @@ def export(config: ExportConfig, progress: bool = False) -> list[Path]:
     agreement in export.json), replacing export/ as one set; their paths. For a head trained on an
     int8 cache, export.json also says that model.tflite holds a float32 backbone under it, and how
     often each file gives `make predict`'s class (the cache's int8 engine under the head)."""
-    fused = fused_model(config.out, config.head, config.weights)
+    fused = fused_model(config.out, config.head, config.weights, config.backbone)
     record = saved.load_record(config.out, config.head) | {"head": config.head, "export_precision": config.precision}
     float_bytes = engines.to_tflite(fused)
     written = [config.paths.export_keras, config.paths.export_tflite, config.paths.export_record]
@@ -97,13 +100,16 @@ def int8_export(
     of images given the same class, the largest probability difference, and each one's accuracy."""
     count = cache.info(config.paths.cache)["extract_config"].get("calibration", CALIBRATION_IMAGES)
     size = fused.input_shape[1]
-    int8_bytes = engines.to_tflite(fused, calibration.of_rows(rows, count, size).samples)
+    backbone = source_in(saved.load_record(config.out, config.head)).backbone
+    int8_bytes = engines.to_tflite(fused, calibration.of_rows(rows, count, size, backbone).samples)
     with tempfile.TemporaryDirectory() as folder:
         models = []
         for name, content in (("float", float_bytes), ("int8", int8_bytes)):
             (Path(folder) / name).write_bytes(content)
             models.append(engines.TFLiteEngine(Path(folder) / name, 32))
-        a, b, y, speedup = calibration.side_by_side(*models, calibration.subset(rows.choice, rows.check), size, 32)
+        a, b, y, speedup = calibration.side_by_side(
+            *models, calibration.subset(rows.choice, rows.check), size, backbone, 32
+        )
     return int8_bytes, rows.record() | {
         "same_class": float(np.mean(a.argmax(1) == b.argmax(1))),
         "max_probability_difference": float(np.abs(a - b).max()),
@@ -126,7 +132,8 @@ def with_predict(config: ExportConfig, files: dict[str, bytes], rows: calibratio
         for name, content in files.items():
             (Path(folder) / name).write_bytes(content)
             engine = engines.TFLiteEngine(Path(folder) / name, 32)
-            images = calibration.images(calibration.subset(rows.choice, rows.check), record["image_size"])
+            choice = calibration.subset(rows.choice, rows.check)
+            images = calibration.images(choice, record["image_size"], source_in(record).backbone)
             outputs[name] = np.concatenate([engine(inputs) for _, inputs in images])
     result = {"rows": len(predicted), "split": rows.record()["split"]}
     for name, found in outputs.items():

@@ -3,7 +3,7 @@ that a head trains and scores on a cache larger than memory.
 
 A block is a few dozen spans of `cache.store.ROWS_PER_CHUNK` (256) rows, each read whole from its HDF5 chunk.
 Shuffled, the spans come in random order and the rows of a block are mixed. The cache stores a
-split's rows in a pseudo-random order (`extract.sampling.in_row_order`), so every block is a
+split's rows in a pseudo-random order (`extract.reading.sampling.in_row_order`), so every block is a
 random sample of the split: a streaming head sees every class in its share throughout an epoch.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 import cache
 from cache.store import ROWS_PER_CHUNK
-from extract.sampling import quotas
+from extract.reading.sampling import quotas
 
 SPAN = ROWS_PER_CHUNK
 BLOCK_BYTES = 64 * 2**20  # float32 features of one block, every view: the memory a stream holds

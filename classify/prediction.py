@@ -22,11 +22,12 @@ from classify import saved
 from classify.config import PredictConfig
 from classify.heads.network import probabilities_of_outputs
 from classify.part import columns
-from extract import calibration, engines, images, pipeline
-from extract.backbone import matching_backbone
-from extract.feature_source import source_in
-from extract.hashes import ContentHashes
-from extract.sources import DataError, Split
+from extract.network import calibration, engines
+from extract.network.backbone import matching_backbone
+from extract.network.feature_source import recorded_source, source_in
+from extract.reading import pipeline
+from extract.reading.hashes import ContentHashes
+from extract.reading.sources import DataError, Split
 from workflow.paths import FINETUNED
 
 
@@ -55,7 +56,8 @@ def classifier(config: PredictConfig):
     if config.precision == "int8":
         return exported_int8(config)
     model, record = saved.load(config.out, config.head)
-    if record["preprocessing"] != images.PREPROCESSING:
+    recorded_source(record, config.backbone, f"the {config.head} model")
+    if record["preprocessing"] != source_in(record).preprocessing:
         raise cache.CacheError(
             f"the {config.head} model was trained with other preprocessing ({record['preprocessing']!r}): retrain it"
         )
@@ -156,7 +158,9 @@ def predict(config: PredictConfig, progress: bool = True) -> Counter:
 
         on_cpu = config.precision == "int8"  # the int8 export: a TFLite file
         overlap = not on_cpu and engines.runs_on_gpu("keras" if config.head == FINETUNED else record["engine"])
-        inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, record.get("view_policy", "flip"))
+        policy = record.get("view_policy", "flip")
+        backbone = source_in(record).backbone
+        inputs = pipeline.batches(split, 0, size, config.batch, overlap, views, policy, backbone=backbone)
         for positions, batch in inputs:
             for position, probs in zip(positions, mean_over_views(classify, batch, config.batch), strict=True):
                 write_errors(int(position))

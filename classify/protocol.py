@@ -5,7 +5,7 @@ sees the split the verdict is scored on.
 - **score**: `test` when the cache has it, else `validation`.
 - **choose** (early stopping, the best epoch, the best run): `validation` when a test split
   exists; otherwise `dev`, a part of train: per class, the `dev_fraction` of its train images
-  with the lowest sha256 of their id (`extract.holdout`, the rule the int8 build's samples follow
+  with the lowest sha256 of their id (`extract.recorded.holdout`, the rule the int8 build's samples follow
   too). Images that belong together (`classify.groups`: the audit's confirmed near-copies, a
   GROUPS file) are drawn as one, by the sha256 of their group: a choice never rewards remembering
   a fit row's copy.
@@ -25,8 +25,8 @@ import numpy as np
 import cache
 from classify import groups
 from classify.part import Loaded, Part
-from extract.holdout import dev_ids
-from extract.identity import digest
+from extract.reading.hashes import digest
+from extract.recorded.holdout import dev_ids
 from workflow.errors import WorkflowError
 
 Data = TypeVar("Data", Part, Loaded)

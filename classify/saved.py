@@ -15,7 +15,7 @@ import keras
 
 import cache
 from classify.heads import REGISTRY
-from extract.identity import file_sha256
+from extract.recorded.identity import file_sha256
 from workflow.errors import WorkflowError
 from workflow.paths import FINETUNED, Paths
 

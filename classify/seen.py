@@ -4,7 +4,8 @@ that a head fitted without some train rows is never compared as if it saw them a
 
 from __future__ import annotations
 
-from extract.identity import digest
+from extract.network.feature_source import source_in
+from extract.reading.hashes import digest
 
 
 def trained_on(
@@ -19,6 +20,7 @@ def trained_on(
     and `views` default to the cache's (a head's features are the cache's views in its engine's
     arithmetic; an end-to-end method says its own)."""
     return {
+        "backbone": source_in(meta).backbone,
         "excluded": {"train_rows": len(excluded), "ids_sha256": digest(sorted(excluded))},
         "class_weight": class_weight,
         "feature_blocks": list(feature_blocks),

@@ -19,8 +19,8 @@ from classify.heads import REGISTRY, Head, check_trainable
 from classify.metrics import score
 from classify.protocol import Protocol, Rows, parts_of, protocol_of, read_ids, recorded
 from classify.weights import class_weights, record
-from extract.build import data_change
-from extract.feature_source import source_in
+from extract.network.feature_source import recorded_source, source_in
+from extract.running.build import data_change
 from workflow.paths import Paths
 
 
@@ -40,6 +40,7 @@ def run(config: HeadConfig, progress: bool = False) -> dict:
     from the cache, which take minutes; in-memory fits show none."""
     cache_path = config.paths.cache
     meta = cache.info(cache_path)
+    recorded_source(meta, config.backbone, "the cache")
     protocol = protocol_of(cache_path, config.dev_fraction, config.groups)
     exclude = read_ids(config.exclude) if config.exclude else frozenset()
     rows = parts_of(cache_path, protocol, exclude)
@@ -106,7 +107,7 @@ def train_head(
     # each candidate set of feature blocks trains the first seed's run; the lowest choice loss keeps its set
     blocks = meta["blocks"]
     tried = {}
-    for label, layers in features.candidates(config.features, blocks).items():
+    for label, layers in features.candidates(config.features, blocks, source_in(meta).backbone).items():
         chosen = rows if layers == tuple(blocks) else rows.only(layers, blocks)
         tried[label] = (one_run(config.seed, chosen), chosen, layers)
     label = min(tried, key=lambda key: tried[key][0].choice_loss)

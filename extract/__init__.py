@@ -1,1 +1,1 @@
-"""Stage 1: run the frozen MobileNetV2 once over every split and cache its pooled features."""
+"""Stage 1: run the frozen backbone (`extract.backbones`) once over every split and cache its pooled features."""

@@ -30,10 +30,10 @@ def show(config: ExtractConfig, summary) -> None:
 
 main = cli.command(
     ExtractConfig,
-    "extract.build:run",
+    "extract.running.build:run",
     show,
     prog="python -m extract",
-    description="Run the frozen ImageNet MobileNetV2 once over every split of a dataset and cache the pooled "
+    description="Run the frozen ImageNet backbone (BACKBONE) once over every split of a dataset and cache the pooled "
     "features of the layers --layers names, with labels and ids, in <out>/features.h5. Running it again with "
     "the same inputs does nothing (decided in well under a second). Added or edited files are extracted alone "
     "and removed ones dropped, giving the cache a fresh build would; changed weights or image size rebuild it; "

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from extract import identity
-from extract.feature_source import DEFAULT_LAYERS, NAMED_SETS, FeatureSource, source_of
-from extract.holdout import DEV_FRACTION
+from extract import backbones
+from extract.network.feature_source import DEFAULT_LAYERS, NAMED_SETS, FeatureSource, source_of
+from extract.recorded import identity
+from extract.recorded.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -23,17 +24,20 @@ class ExtractConfig:
         "their sorted folder names",
         make="DATA",
     )
+    backbone: str = option(backbones.DEFAULT, backbones.HELP, make="BACKBONE")
     weights: str = option(
         "imagenet",
-        "'imagenet' (downloaded by Keras) or a path to MobileNetV2 no-top Keras "
-        "weights (.h5); later stages use the same ones",
+        "'imagenet' (downloaded by Keras) or a path to the backbone's no-top Keras weights: the .h5 Keras "
+        "downloads, or a Keras 3 .weights.h5; later stages use the same ones",
         make="WEIGHTS",
     )
-    image_size: int = option(160, "square input side in pixels", make="IMG_SIZE")
+    image_size: int | None = option(
+        None, "square input side in pixels (unset: the backbone's own, BACKBONE's help)", make="IMG_SIZE"
+    )
     layers: str = option(
         DEFAULT_LAYERS,
         f"the backbone's layers whose pooled outputs the cache keeps, one feature block each: {', '.join(NAMED_SETS)} "
-        "(extract/feature_source.py) or a comma list of layer names; one forward pass",
+        "(extract/backbones/) or a comma list of layer names; one forward pass",
         make="LAYERS",
     )
     out: str = option("artifacts", "output folder; the cache is <out>/features.h5", make="OUT")
@@ -108,10 +112,12 @@ class ExtractConfig:
     )
 
     def __post_init__(self):
-        source = self.source  # raises on an unknown layer, naming the nearest
+        source = self.source  # raises on an unknown backbone or layer, naming the nearest
+        if self.image_size is None:
+            self.image_size = source.network.image_size
         if not source.min_size <= self.image_size <= source.max_size:
             raise ValueError(
-                f"image size must be from {source.min_size} (MobileNetV2's minimum) to {source.max_size}, "
+                f"image size must be from {source.min_size} ({source.network.title}'s minimum) to {source.max_size}, "
                 f"got {self.image_size}"
             )
         if self.batch < 1 or self.shard_size < 1:
@@ -141,7 +147,7 @@ class ExtractConfig:
     @property
     def source(self) -> FeatureSource:
         """The feature-source record these settings build."""
-        return source_of(self.layers)
+        return source_of(self.layers, self.backbone)
 
     @property
     def paths(self) -> Paths:
@@ -164,4 +170,5 @@ class ExtractConfig:
             (self.views, self.view_policy),
             (self.precision, self.calibration, *((self.dev_fraction,) if self.precision == "int8" else ())),
             ",".join(self.source.layers),
+            self.backbone,
         )

@@ -1,4 +1,4 @@
-"""`python -m finetune` (`make finetune`): fine-tune MobileNetV2 end to end, warm-started from a cached head."""
+"""`python -m finetune` (`make finetune`): fine-tune the cache's backbone, warm-started from a cached head."""
 
 import sys
 
@@ -18,7 +18,7 @@ main = cli.command(
     "finetune.tune:run",
     show,
     prog="python -m finetune",
-    description="Fine-tune MobileNetV2 end to end on the images behind <out>/features.h5 (the same "
+    description="Fine-tune the cache's backbone end to end on the images behind <out>/features.h5 (the same "
     "train/validation/test files), BatchNorm in inference mode. The searched recipe (the default) starts from the "
     "head of `make heads` with the lowest loss on the choice rows, chooses the learning rate and depth by a short "
     "search on those rows, then trains with warm-up and cosine decay; --recipe tutorial starts from the Dense head "

@@ -1,5 +1,5 @@
 """`python -m finetune.baseline` (`make report BASELINE=1`): time the tutorial's recipe on the
-cache's splits: a fresh Dense head trained with the frozen MobileNetV2 inside `model.fit`, so
+cache's splits: a fresh Dense head trained with the frozen backbone inside `model.fit`, so
 every epoch recomputes every image's features. Writes <out>/baseline/metrics.json, which
 `make report` includes."""
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classify.config import CLASS_WEIGHT_HELP, CLASS_WEIGHTS, WEIGHTS_HELP, check_runs
-from extract.holdout import DEV_FRACTION
+from extract import backbones
+from extract.recorded.holdout import DEV_FRACTION
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -19,6 +20,7 @@ SEEDS_HELP = "runs, with seeds seed, seed+1, ...; the report shows their spread"
 @dataclass
 class EndToEndConfig:
     out: str = option("artifacts", "folder holding features.h5 (and heads/); writes its own folder there", make="OUT")
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
     weights: str | None = option(None, WEIGHTS_HELP, make="WEIGHTS")
     epochs: int = option(10, EPOCHS_HELP, make="EPOCHS")  # the tutorial's recipe shares the heads' EPOCHS
     batch: int = option(32, "batch size", make="BATCH")
@@ -67,8 +69,11 @@ class FinetuneConfig(EndToEndConfig):
         choices=RECIPES,
         make="FT_RECIPE",
     )
-    fine_tune_at: int = option(
-        100, "tutorial recipe: train MobileNetV2's layers from this index up (of 155)", make="FINE_TUNE_AT"
+    fine_tune_at: str | None = option(
+        None,
+        "tutorial recipe: train the backbone from this layer up: a layer name, a fraction of its layers (0.65: "
+        "the top 35%% train) or an index; unset: the backbone's own (extract/backbones/)",
+        make="FINE_TUNE_AT",
     )
     learning_rate: float | None = option(
         None, "tutorial recipe: RMSprop learning rate (unset: the Dense head's / 10, the tutorial's)"
@@ -76,9 +81,10 @@ class FinetuneConfig(EndToEndConfig):
     search_rates: list[float] = option(
         [1e-5, 3e-5, 1e-4], "searched recipe: peak learning rates tried, comma-separated", make="FT_RATES"
     )
-    search_depths: list[int] = option(
-        [100, 130],
-        "searched recipe: FINE_TUNE_AT depths tried (train layers from this index up), comma-separated",
+    search_depths: list[str] | None = option(
+        None,
+        "searched recipe: FINE_TUNE_AT depths tried (layer names, fractions or indices), comma-separated; "
+        "unset: the backbone's own",
         make="FT_DEPTHS",
     )
     search_steps: int = option(
@@ -87,8 +93,14 @@ class FinetuneConfig(EndToEndConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.fine_tune_at < 0 or min(self.search_depths, default=-1) < 0:
-            raise ValueError("fine_tune_at and every search depth must be set and not negative")
+        if self.search_depths is not None and not self.search_depths:
+            raise ValueError("search depths, where set, must name at least one depth")
+        # depths as the command line gives them (text), whoever sets them: a run resumed from Python
+        # keeps the settings a killed command-line run recorded, and metrics name them one way
+        if self.fine_tune_at is not None:
+            self.fine_tune_at = str(self.fine_tune_at)
+        if self.search_depths is not None:
+            self.search_depths = [str(depth) for depth in self.search_depths]
         if min(self.search_rates, default=0) <= 0 or self.search_steps < SEARCH_POINTS:
             raise ValueError(f"every search rate must be positive, and search steps at least {SEARCH_POINTS}")
 

@@ -11,11 +11,11 @@ import tensorflow as tf
 import cache
 from classify.heads.network import steps_per_epoch, training_batches
 from classify.protocol import Protocol
-from extract import images, pipeline
-from extract.augment import random_view as augment_view
-from extract.build import data_change
-from extract.hashes import ContentHashes
-from extract.sources import open_source
+from extract.reading import images, pipeline
+from extract.reading.augment import random_view as augment_view
+from extract.reading.hashes import ContentHashes
+from extract.reading.sources import open_source
+from extract.running.build import data_change
 from workflow.paths import Paths
 
 
@@ -39,11 +39,13 @@ def cached_splits(paths: Paths, meta: dict) -> dict:
     return result
 
 
-def image_dataset(split, keep: np.ndarray, image_size: int, batch: int, binary: bool) -> tf.data.Dataset:
-    """Batches of (model input, label) for the kept positions of a split, in cache order."""
+def image_dataset(
+    split, keep: np.ndarray, image_size: int, batch: int, binary: bool, *, backbone: str
+) -> tf.data.Dataset:
+    """Batches of (input of the named backbone, label) for the kept positions of a split, in cache order."""
     labels = label_table(split, binary)
     dataset = kept_elements(split, keep).map(
-        lambda position, encoded: (images.preprocess(encoded, image_size), labels[position]),
+        lambda position, encoded: (images.preprocess(encoded, image_size, backbone), labels[position]),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return dataset.batch(batch).prefetch(tf.data.AUTOTUNE)
@@ -90,8 +92,11 @@ class TrainingStream:
     `dataset`: one epoch per pass, the one `epoch` names (Keras sets it as each epoch begins,
     `finetune.runs.StreamEpochs`); `endless()`: epochs 0, 1, 2, ... one after the other."""
 
-    def __init__(self, split, keep, image_size: int, batch: int, binary: bool, seed: int, augment: bool):
+    def __init__(
+        self, split, keep, image_size: int, batch: int, binary: bool, seed: int, augment: bool, *, backbone: str
+    ):
         self.split, self.image_size, self.seed, self.augment = split, image_size, seed, augment
+        self.backbone = backbone  # whose preprocessing the images get
         self.keep, self.kept = keep, np.flatnonzero(keep).astype(np.int64)
         self.labels = label_table(split, binary)
         self.size, self.drop = training_batches(len(self.kept), batch)
@@ -122,7 +127,7 @@ class TrainingStream:
 
     def _one_epoch(self, positions, augmentation_seed) -> tf.data.Dataset:
         dataset = self.read(positions).map(
-            lambda position, encoded: (position, images.preprocess(encoded, self.image_size)),
+            lambda position, encoded: (position, images.preprocess(encoded, self.image_size, self.backbone)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         if self.augment:

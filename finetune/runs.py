@@ -27,6 +27,7 @@ from classify import scored
 from classify.heads import network
 from classify.metrics import score
 from classify.weights import class_weights, record
+from extract.network.feature_source import source_in
 from finetune.data import TrainingStream, image_dataset
 from workflow.paths import RunFiles
 
@@ -166,7 +167,7 @@ def train_runs(
         keras.utils.set_random_seed(seed)
         model = make_model(seed)
         fit = fit_stream(config, roles["fit"], meta, seed)
-        choose = image_dataset(*roles["choose"], size, batch, binary)
+        choose = image_dataset(*roles["choose"], size, batch, binary, backbone=source_in(meta).backbone)
         _fit(model, fit, choose, files, epochs, progress, warm_start, weights)
         load_best(model, files)
         started = time.perf_counter()
@@ -188,7 +189,8 @@ def fit_stream(config, role: tuple, meta: dict, seed: int) -> TrainingStream:
     """One run's training batches (`finetune.data.TrainingStream`): the fit images in a new order
     every epoch, a last batch of under half a batch left out, augmented if `config.augment`."""
     binary = len(meta["class_names"]) == 2
-    return TrainingStream(*role, meta["image_size"], config.batch, binary, seed, config.augment)
+    backbone = source_in(meta).backbone
+    return TrainingStream(*role, meta["image_size"], config.batch, binary, seed, config.augment, backbone=backbone)
 
 
 def _fit(
@@ -307,7 +309,8 @@ def summary(results: list[RunResult]) -> dict:
 def predict(model: keras.Model, role: tuple, meta: dict, batch: int) -> np.ndarray:
     """(images, classes) probabilities of a split's kept images, in cache order."""
     binary = len(meta["class_names"]) == 2
-    outputs = model.predict(image_dataset(*role, meta["image_size"], batch, binary), verbose=0)
+    dataset = image_dataset(*role, meta["image_size"], batch, binary, backbone=source_in(meta).backbone)
+    outputs = model.predict(dataset, verbose=0)
     return network.probabilities_of_outputs(outputs)
 
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import keras
 
 import cache
+from extract.network.feature_source import source_in
 from finetune.config import SEARCH_POINTS, FinetuneConfig
 from finetune.data import image_dataset
 from finetune.runs import STREAM, fit_class_weights, fit_stream
@@ -25,7 +26,7 @@ from finetune.runs import STREAM, fit_class_weights, fit_stream
 @dataclass
 class Candidate:
     learning_rate: float
-    fine_tune_at: int
+    fine_tune_at: str  # a layer name, a fraction or an index (`finetune.model.depth`)
     steps: list[int]  # where the choice loss was measured: 0 (the start), then along the run
     choice_loss: list[float]
     seconds: float
@@ -51,7 +52,9 @@ def search(
         return json.loads(path.read_text())["search"]
     per_point = config.search_steps // SEARCH_POINTS
     binary = len(meta["class_names"]) == 2
-    choose = image_dataset(*roles["choose"], meta["image_size"], config.batch, binary)
+    choose = image_dataset(
+        *roles["choose"], meta["image_size"], config.batch, binary, backbone=source_in(meta).backbone
+    )
     weights = fit_class_weights(config, roles, meta)
     start_loss = None
     candidates = []

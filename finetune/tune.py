@@ -1,4 +1,4 @@
-"""`make finetune`: warm-start from a cached head, train the top of MobileNetV2 end to end,
+"""`make finetune`: warm-start from a cached head, train the top of the cache's backbone end to end,
 SEEDS times (resumable), each run keeping its best epoch on the choice rows (the start, epoch 0,
 included); save the run with the lowest choice loss and score it on the cache's own splits.
 
@@ -20,10 +20,10 @@ from classify import plots, saved, scored
 from classify.heads import network
 from classify.protocol import protocol_of, recorded
 from classify.seen import trained_on
-from extract import engines
-from extract.backbone import matching_backbone
-from extract.feature_source import source_in
-from extract.identity import file_sha256
+from extract.network import engines
+from extract.network.backbone import matching_backbone
+from extract.network.feature_source import recorded_source, source_in
+from extract.recorded.identity import file_sha256
 from finetune.config import TUTORIAL_HEAD, FinetuneConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
@@ -37,6 +37,13 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
     """Fine-tune every run, resuming an interrupted one; metrics in metrics.json's shape (also written)."""
     paths = config.paths
     meta = cache.info(paths.cache)
+    backbone = recorded_source(meta, config.backbone, "the cache").network
+    # the depths the backbone names, where the settings leave them unset
+    config = replace(
+        config,
+        fine_tune_at=config.fine_tune_at or backbone.fine_tune_at,
+        search_depths=config.search_depths or list(backbone.fine_tune_depths),
+    )
     n_classes = len(meta["class_names"])
     searched = config.recipe == "searched"
     start = best_head(paths) if searched else TUTORIAL_HEAD
@@ -52,7 +59,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
 
     layers = source_in(saved.load_record(config.out, start))  # the feature blocks the start head chose
 
-    def warm_model(learning_rate, fine_tune_at: int) -> keras.Model:
+    def warm_model(learning_rate, fine_tune_at: str) -> keras.Model:
         head = start_head(config.out, start, meta["fingerprint"])  # a fresh copy for each run
         base = matching_backbone(meta, config.weights, "the cache", layers)
         model = build_finetune_model(base, head, fine_tune_at)
@@ -61,7 +68,7 @@ def run(config: FinetuneConfig, progress: bool = True) -> dict:
 
     decides = {"start": start, "head": file_sha256(saved.model_path(paths, start)), "protocol": protocol.describe()}
 
-    def candidate(peak_rate: float, fine_tune_at: int, steps: int) -> keras.Model:
+    def candidate(peak_rate: float, fine_tune_at: str, steps: int) -> keras.Model:
         return warm_model(warmup_cosine(peak_rate, steps), fine_tune_at)
 
     if searched:

@@ -1,5 +1,5 @@
 """The recipe this project exists to beat: TensorFlow's tutorial trains a head with the frozen
-MobileNetV2 inside `model.fit`, so every epoch runs the whole backbone over every image again.
+backbone inside `model.fit`, so every epoch runs the whole backbone over every image again.
 Timed on the cache's own files and protocol, for the same epochs, to compare with features + heads."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from classify.heads import network
 from classify.metrics import scores_of
 from classify.protocol import protocol_of
 from classify.seen import trained_on
-from extract.backbone import matching_backbone
-from extract.feature_source import source_in
+from extract.network.backbone import matching_backbone
+from extract.network.feature_source import recorded_source
 from finetune.config import BaselineConfig
 from finetune.data import cached_splits, roles_of
 from finetune.model import build_finetune_model
@@ -31,7 +31,9 @@ def run(config: BaselineConfig, progress: bool = True) -> dict:
     n_classes = len(meta["class_names"])
     protocol = protocol_of(paths.cache, config.dev_fraction, config.groups)
     roles = roles_of(cached_splits(paths, meta), protocol)
-    last = source_in(meta).last_layer()  # the tutorial's recipe: a fresh head on the last layer's pooled features
+    last = recorded_source(
+        meta, config.backbone, "the cache"
+    ).last_layer()  # the tutorial's recipe: a fresh head on the last layer's pooled features
     matching_backbone(meta, config.weights, "the cache", last)  # refuse other weights before any training
 
     def make_model(seed: int) -> keras.Model:

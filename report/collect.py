@@ -18,6 +18,7 @@ import numpy as np
 import cache
 from classify import scored
 from classify.heads import REGISTRY
+from extract.network.feature_source import recorded_source
 from workflow.errors import WorkflowError
 from workflow.paths import FINETUNED, Paths
 
@@ -96,10 +97,12 @@ def methods_in(out: Path) -> list[Method]:
     return [found[name] for name in METHODS if name in found]
 
 
-def collect(outs: list[Path]) -> list[Method]:
+def collect(outs: list[Path], backbone: str | None = None) -> list[Method]:
     """The methods of every folder (in sorted order), labelled apart when there are several, aligned on
-    one image order."""
+    one image order; `backbone` (BACKBONE), where set, must be every folder's cache's."""
     outs = sorted(set(outs), key=str)
+    for out in outs:
+        recorded_source(cache.info(Paths(out).cache), backbone, f"the cache in {out}")
     methods = [method for out in outs for method in methods_in(out)]
     if not methods:
         raise WorkflowError(f"no scored methods in {', '.join(map(str, outs))}: run `make heads` (and `make finetune`)")

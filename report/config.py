@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from extract import backbones
 from workflow.cli import option
 from workflow.paths import Paths
 
@@ -22,6 +23,7 @@ class ReportConfig:
         'space-separated: RUNS="out160 out224"',
         make="RUNS",
     )
+    backbone: str | None = option(None, backbones.CHECK_HELP, make="BACKBONE")
 
     metric: str = option(
         "auto",

@@ -161,7 +161,12 @@ def page_of(content: dict, figures: dict[str, Figure], picture: Callable[[str], 
     """The report as a page: `figures` by name (metric, confusion, and fine_tuning where it ran),
     `picture(id)` each image's thumbnail."""
     folders = [
-        [Span(f["folder"], "code"), Span(": "), Span(f["dataset"], "code"), Span(f" at {f['image_size']} px, engine ")]
+        [
+            Span(f["folder"], "code"),
+            Span(": "),
+            Span(f["dataset"], "code"),
+            Span(f" on {f['backbone']} at {f['image_size']} px, engine "),
+        ]
         + [Span(f["engine"], "code"), Span(", rows " + ", ".join(f"{k} {v}" for k, v in f["rows"].items()))]
         for f in content["folders"]
     ]

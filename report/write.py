@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract.thumbnails import Thumbnails, data_uri
+from extract.network.feature_source import source_in
+from extract.reading.thumbnails import Thumbnails, data_uri
 from report import figures, gallery, sections, verdict
 from report.collect import Method, collect, differing
 from report.config import ReportConfig
@@ -76,6 +77,7 @@ def content_of(methods: list[Method], rows: list[verdict.Row], metric_reason: st
             {
                 "folder": out,
                 "dataset": meta["dataset"],
+                "backbone": source_in(meta).backbone,
                 "image_size": meta["image_size"],
                 "engine": meta["engine"],
                 "rows": {k: v["rows"] for k, v in meta["splits"].items()},
@@ -229,7 +231,7 @@ def shown_ids(content: dict) -> set[str]:
 def write_report(config: ReportConfig, progress: bool = False) -> Path:
     """Write report.md, report.html, report.json and the figures into the output folder; report.md's path."""
     paths = config.paths
-    methods = collect([Path(out) for out in (config.runs or [config.out])])
+    methods = collect([Path(out) for out in (config.runs or [config.out])], config.backbone)
     class_names = methods[0].meta["class_names"]
     if config.metric != "auto":
         metric, reason = config.metric, f"{verdict.METRICS[config.metric]}, as METRIC sets"

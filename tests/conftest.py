@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
 SHARED_DATA = SHARED / "data" / "cats_and_dogs_filtered"
 SHARED_WEIGHTS = SHARED / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
-TINY = 32  # MobileNetV2's smallest input: fast unit tests
+TINY = 32  # the backbones' smallest input: fast unit tests
 
 
 def colour_image(label: int, seed: int, size=(48, 40)) -> Image.Image:
@@ -80,8 +80,10 @@ def random_weights(tmp_path_factory) -> Path:
     import keras
 
     keras.utils.set_random_seed(0)
+    from extract import backbones
+
     path = tmp_path_factory.mktemp("weights") / "random_mobilenet_v2.weights.h5"
-    model = keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None)
+    model = backbones.named("mobilenet_v2").construct(TINY, None)
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in norms:
         layer.momentum = 0.0
@@ -123,8 +125,8 @@ def small_shards(data: Path, out: Path, weights: Path, engine_dir: Path, **more)
 
 def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **settings) -> Path:
     """A cache of generated images with random weights at TINY px (unless `settings` say otherwise)."""
-    from extract import build
     from extract.config import ExtractConfig
+    from extract.running import build
 
     config = ExtractConfig(
         data=str(data),
@@ -212,8 +214,8 @@ def require_shared() -> None:
 def shared_cache(tmp_path_factory, engine_dir) -> Path:
     """Features of all 3,000 real photos at 160 px with the real weights, built once."""
     require_shared()
-    from extract import build
     from extract.config import ExtractConfig
+    from extract.running import build
 
     out = tmp_path_factory.mktemp("shared_artifacts")
     config = ExtractConfig(

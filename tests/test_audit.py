@@ -58,7 +58,7 @@ def planted_cache(out, scored_labels=None):
         splits["validation"][1] = np.asarray(scored_labels)
     attrs = {"fingerprint": "planted", "class_names": ["0", "1", "2"], "dataset": "planted", "versions": {}}
     attrs |= {"image_size": 32, "engine": "tflite", "preprocessing": "-", "model": "-", "weights": "-"}
-    writer = cache.CacheWriter(Paths(out).cache, attrs | {"weights_sha256": "0" * 64}, DIM, "float32")
+    writer = cache.CacheWriter(Paths(out).cache, attrs | {"weights_sha256": "0" * 64}, {"out_relu": DIM}, "float32")
     copied = {copy: source for source, copy in LEAKED.items()} | {TWINS[1]: TWINS[0]}
     for split, (features, labels, ids) in splits.items():
         writer.add_split(split)

@@ -14,7 +14,7 @@ ATTRS = {"fingerprint": "abc", "class_names": ["a", "b"], "versions": {"numpy": 
 
 
 def write_cache(path, rows=5, dim=4, dtype="float32"):
-    writer = cache.CacheWriter(path, ATTRS, dim, dtype)
+    writer = cache.CacheWriter(path, ATTRS, {"out_relu": dim}, dtype)
     writer.add_split("train")
     features = np.arange(rows * dim, dtype=np.float32).reshape(rows, dim)
     writer.append("train", features[:3], [0, 1, 0], ["x0", "x1", "x2"], ["bad.jpg"], ["empty file"])
@@ -106,7 +106,7 @@ def damage(path, offset_fraction=0.5, length=4096):
 
 def test_zeroed_bytes_inside_are_caught_and_become_one_cache_error(tmp_path):
     path = tmp_path / "features.h5"
-    writer = cache.CacheWriter(path, ATTRS, 1280, "float32")
+    writer = cache.CacheWriter(path, ATTRS, {"out_relu": 1280}, "float32")
     writer.add_split("train")
     rng = np.random.default_rng(0)
     writer.append(

@@ -42,7 +42,7 @@ def write_feature_cache(
         "dataset": "blobs",
         "versions": {},
     }
-    writer = cache.CacheWriter(out / "features.h5", attrs, 64, "float32")
+    writer = cache.CacheWriter(out / "features.h5", attrs, {"out_relu": 64}, "float32")
     for split, per_class, seed in [
         s for s in (("train", 60, 0), ("validation", 30, 1), ("test", 30, 2)) if s[0] in splits
     ]:
@@ -144,7 +144,7 @@ def test_one_class_in_train_is_a_clear_error(tmp_path, capsys):
 def test_missing_and_interrupted_caches(tmp_path, capsys):
     assert classify_main(["--out", str(tmp_path)]) == 1
     assert "run `make features` first" in capsys.readouterr().err
-    writer = cache.CacheWriter(tmp_path / "features.h5", {"fingerprint": "x"}, 4, "float32")
+    writer = cache.CacheWriter(tmp_path / "features.h5", {"fingerprint": "x"}, {"out_relu": 4}, "float32")
     writer._handle.close()
     (tmp_path / "features.h5.tmp").rename(tmp_path / "features.h5")  # as a crash mid-write would leave it
     assert classify_main(["--out", str(tmp_path)]) == 1

@@ -12,8 +12,8 @@ import pytest
 
 import cache
 from cache.shards import ShardStore
-from extract import build, shard_work
-from extract.sources import folder_source
+from extract.reading.sources import folder_source
+from extract.running import build, shard_work
 from tests.conftest import TINY, small_shards, write_class_folders
 from workflow.paths import Paths
 
@@ -62,7 +62,7 @@ def test_a_cluster_carries_every_feature_block(data, tmp_path, random_weights, e
 def kill_a_worker_once(monkeypatch, wait_for) -> list[int]:
     """SIGKILL one worker of the run's cluster once `wait_for(client)` returns, in a thread started
     as soon as the run has its client (its workers started); the pids killed."""
-    from extract import cluster
+    from extract.running import cluster
 
     killed = []
     real_client_for = cluster.client_for
@@ -141,7 +141,7 @@ def test_a_worker_killed_while_the_cluster_starts_leaves_it_running_on_the_other
 
 FAILING_SHARD = """
 import errno
-from extract import cluster
+from extract.running import cluster
 
 
 def failing(real):
@@ -164,7 +164,7 @@ def test_a_shard_that_fails_every_try_stops_the_run_in_one_line_and_the_next_run
 ):
     from dask.distributed import LocalCluster
 
-    from extract import cluster
+    from extract.running import cluster
 
     preload = tmp_path / "failing_shard.py"  # run by the worker as it starts: shard 3 of train always fails
     preload.write_text(FAILING_SHARD)
@@ -188,11 +188,13 @@ def test_a_shard_that_fails_every_try_stops_the_run_in_one_line_and_the_next_run
 def test_after_a_run_killed_whole_only_the_missing_shards_are_computed(
     data, single, tmp_path, random_weights, engine_dir, monkeypatch
 ):
-    from extract import backbone, cluster, engines, identity
+    from extract.network import backbone, engines
+    from extract.reading import hashes
+    from extract.running import cluster
 
     # what a run killed whole leaves: some finished shards of train, in the store of this cache
     one_process = small_shards(data, tmp_path, random_weights, engine_dir)
-    store = ShardStore(Paths(tmp_path).parts, identity.digest([cache.info(single)["fingerprint"], None]))
+    store = ShardStore(Paths(tmp_path).parts, hashes.digest([cache.info(single)["fingerprint"], None]))
     model = backbone.build_backbone(one_process.weights, TINY, one_process.source)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), TINY, 4, engine_dir)
     train = folder_source(data).splits[0]
@@ -240,7 +242,7 @@ def test_local_gpu_gives_each_visible_gpu_a_worker_of_its_own(data, tmp_path, ra
     counts differ, and oneDNN's float32 sums with them: 1.7e-5 was seen on a loaded machine)."""
     from dask.distributed import Client
 
-    from extract import cluster
+    from extract.running import cluster
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with cluster.local_cluster() as local, Client(local) as client:

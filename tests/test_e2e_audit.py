@@ -28,8 +28,8 @@ def test_the_photos_known_copy_is_a_pixel_match(shared_cache):
 def test_blood_cells_alike_to_the_network_are_not_copies(tmp_path_factory, engine_dir):
     """pbc_sample: every stained cell looks alike to an ImageNet network (half of the scored images
     once had a train image at cosine >= 0.9), yet no two of its images are the same picture."""
-    from extract import build
     from extract.config import ExtractConfig
+    from extract.running import build
     from tests.conftest import SHARED, SHARED_WEIGHTS, require_shared
 
     require_shared()

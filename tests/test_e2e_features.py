@@ -5,8 +5,9 @@ import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
 import cache
-from extract import backbone, engines, images
-from extract.feature_source import DEFAULT_LAYERS, source_of
+from extract.network import backbone, engines
+from extract.network.feature_source import DEFAULT_LAYERS, source_of
+from extract.reading import images
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
 
@@ -25,7 +26,7 @@ def test_real_photos_give_features_a_linear_model_separates(shared_cache):
 def test_both_engines_give_the_same_features_on_real_photos(engine_dir):
     require_shared()
     paths = sorted((SHARED_DATA / "validation").glob("*/*.jpg"))[::31][:32]
-    batch = np.stack([images.preprocess(tf.io.read_file(str(p)), 160).numpy() for p in paths])
+    batch = np.stack([images.preprocess(tf.io.read_file(str(p)), 160, "mobilenet_v2").numpy() for p in paths])
     model = backbone.build_backbone(str(SHARED_WEIGHTS), 160)
     digest = backbone.weights_sha256(model)
     by_keras = engines.make_engine("keras", model, digest, 160, 32, engine_dir)(batch)

@@ -6,8 +6,8 @@ import json
 
 from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 from finetune.config import BaselineConfig, FinetuneConfig
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline

@@ -12,8 +12,8 @@ def test_flipped_views_do_not_cost_accuracy_on_real_photos(shared_cache, shared_
     averages over both; neither is worse than one view by more than the noise of 1,000 photos."""
     from classify import train
     from classify.config import HeadConfig
-    from extract import build
     from extract.config import ExtractConfig
+    from extract.running import build
     from tests.conftest import SHARED_DATA, SHARED_WEIGHTS
 
     config = ExtractConfig(

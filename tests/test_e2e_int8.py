@@ -11,9 +11,10 @@ import cache
 from classify import fuse
 from classify.config import ExportConfig, PredictConfig
 from classify.prediction import predict
-from extract import build, calibration, extraction
 from extract.config import ExtractConfig
-from extract.sources import open_source
+from extract.network import calibration
+from extract.reading.sources import open_source
+from extract.running import build, extraction
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS, require_shared
 
 # int8 export against float export: the same class on all 200 choice rows when measured (logistic
@@ -55,7 +56,7 @@ def test_a_calibration_on_other_images_is_caught(tmp_path, engine_dir, monkeypat
         for i in range(50):
             pixels = rng.integers(120, 136, (160, 160, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "faint" / name / f"{i}.png")
-    faint = calibration.of_source(open_source(str(tmp_path / "faint")), 50, 160)
+    faint = calibration.of_source(open_source(str(tmp_path / "faint")), 50, 160, "mobilenet_v2")
     monkeypatch.setattr(extraction.calibration, "of_source", lambda *_: faint)
     caught = build.run(int8_config(tmp_path / "faint_out", engine_dir, 50), progress=False)
     check = cache.info(caught.path)["precision_check"]

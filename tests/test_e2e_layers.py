@@ -7,8 +7,8 @@ from classify import train
 from classify.config import HeadConfig
 from classify.metrics import scores_of
 from classify.scored import load as load_scored
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 from tests.conftest import SHARED, SHARED_WEIGHTS, require_shared
 from workflow.paths import Paths
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from classify import fuse
 from classify.config import ExportConfig, PredictConfig
 from classify.prediction import predict
-from extract import images
+from extract.reading import images
 from tests.conftest import SHARED_DATA, SHARED_WEIGHTS
 
 
@@ -33,7 +33,7 @@ def test_predicting_validation_reproduces_its_accuracy(shared_cache, shared_head
 def test_exported_models_equal_the_two_step_path_on_real_photos(shared_cache, shared_heads):
     out = shared_cache.parent
     paths = sorted((SHARED_DATA / "validation").glob("*/*.jpg"))[::16]
-    x = np.stack([images.preprocess(tf.io.read_file(str(p)), 160).numpy() for p in paths])
+    x = np.stack([images.preprocess(tf.io.read_file(str(p)), 160, "mobilenet_v2").numpy() for p in paths])
     for head in ("logreg", "dense"):
         keras_path, *_ = fuse.export(ExportConfig(out=str(out), head=head))
         predict(

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 import cache
-from extract import backbone, build, engines, pipeline
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from extract.feature_source import DEFAULT_LAYERS, source_of
-from extract.sources import in_row_order
+from extract.network import backbone, engines
+from extract.network.feature_source import DEFAULT_LAYERS, source_of
+from extract.reading import pipeline
+from extract.reading.sources import in_row_order
+from extract.running import build
 from tests.conftest import (
     ROOT,
     TINY,
@@ -105,7 +107,7 @@ def test_engines_agree_on_generated_images(dataset, tmp_path, random_weights, en
 def test_layer_blocks_come_from_one_forward_pass_and_equal_a_model_per_layer(random_weights):
     import keras
 
-    from extract.feature_source import source_of
+    from extract.network.feature_source import source_of
 
     source = source_of("all")
     one_pass = backbone.build_backbone(str(random_weights), 64, source)
@@ -124,7 +126,7 @@ def test_layer_blocks_come_from_one_forward_pass_and_equal_a_model_per_layer(ran
 
 
 def test_layers_name_a_set_or_layers_and_a_wrong_name_is_one_line_naming_the_nearest(tmp_path, capsys):
-    from extract.feature_source import LayersError, source_of
+    from extract.network.feature_source import LayersError, source_of
 
     assert [source_of(name).width for name in ("last", "blocks", "all")] == [1280, 2784, 7392]
     assert source_of("block_2_add, out_relu").blocks == {"block_2_add": 24, "out_relu": 1280}
@@ -236,10 +238,12 @@ def test_cli_prints_a_summary(dataset, tmp_path, capsys, random_weights, engine_
 
 
 def test_batches_are_the_same_with_and_without_overlap(dataset):
-    from extract.sources import open_source
+    from extract.reading.sources import open_source
 
     split = open_source(str(dataset[0])).splits[0]  # train, with the bad files
-    plain, overlapped = (list(pipeline.batches(split, 3, TINY, 4, overlap)) for overlap in (False, True))
+    plain, overlapped = (
+        list(pipeline.batches(split, 3, TINY, 4, overlap, backbone="mobilenet_v2")) for overlap in (False, True)
+    )
     assert len(plain) == len(overlapped) > 1
     for (positions, inputs), (positions_o, inputs_o) in zip(plain, overlapped, strict=True):
         np.testing.assert_array_equal(positions, positions_o)
@@ -251,7 +255,7 @@ def test_batches_are_the_same_with_and_without_overlap(dataset):
 
 UP_TO_DATE_CHECK = """
 import sys
-from extract import build
+from extract.running import build
 from extract.config import ExtractConfig
 summary = build.run(ExtractConfig(**eval(sys.argv[1])), progress=False)
 print(summary.status, "tensorflow" in sys.modules, "keras" in sys.modules)
@@ -284,7 +288,7 @@ def test_an_up_to_date_cache_is_decided_without_tensorflow(dataset, tmp_path, ra
 
 
 def test_a_changed_weights_file_or_dataset_misses_the_quick_key(dataset, tmp_path, random_weights):
-    from extract.sources import cheap_fingerprint
+    from extract.reading.sources import cheap_fingerprint
 
     root, _ = dataset
     config = ExtractConfig(data=str(root), weights=str(random_weights), image_size=TINY, out=str(tmp_path))
@@ -455,8 +459,9 @@ def test_only_the_inputs_decoded_near_a_libjpeg_warning_are_decoded_again_to_fin
     tmp_path, random_weights, engine_dir
 ):
     """Its file is found among a few suspects, not by decoding the whole shard again."""
-    from extract import backbone, engines, shard_work
-    from extract.sources import folder_source
+    from extract.network import backbone, engines
+    from extract.reading.sources import folder_source
+    from extract.running import shard_work
 
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 60)
@@ -521,7 +526,7 @@ def test_heads_on_a_cache_whose_data_changed_since_say_so(tmp_path, random_weigh
 def test_an_update_extracts_only_new_and_changed_files_and_equals_a_fresh_build(
     tmp_path, random_weights, engine_dir, monkeypatch
 ):
-    from extract import shard_work
+    from extract.running import shard_work
 
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 12)

@@ -11,7 +11,7 @@ from classify import train
 from classify.config import HeadConfig
 from classify.features import candidates
 from classify.part import Part, columns
-from extract.feature_source import LayersError
+from extract.network.feature_source import LayersError
 from workflow.paths import Paths
 
 # an early block that carries the classes, and a last layer of noise

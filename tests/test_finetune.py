@@ -15,9 +15,10 @@ from classify import crossfit, saved, scored
 from classify import train as heads_train
 from classify.config import HeadConfig
 from classify.heads import network
-from extract import backbone, images
-from extract.backbone import WeightsError
-from extract.sources import Split, folder_source
+from extract.network import backbone
+from extract.network.backbone import WeightsError
+from extract.reading import images
+from extract.reading.sources import Split, folder_source
 from finetune.__main__ import main as finetune_main
 from finetune.baseline import main as baseline_main
 from finetune.config import BaselineConfig, FinetuneConfig
@@ -118,7 +119,7 @@ def test_a_tfds_split_is_shuffled_whole_before_decoding(listed_by_class):
     split = Split("train", [str(i) for i in range(len(labels))], labels, dataset=encoded)
     keep = np.ones(len(split), dtype=bool)
     keep[::10] = False
-    stream = TrainingStream(split, keep, TINY, 32, False, seed=0, augment=False)
+    stream = TrainingStream(split, keep, TINY, 32, False, seed=0, augment=False, backbone="mobilenet_v2")
     epochs = []
     for epoch in range(2):
         planned = stream.plan(epoch).positions
@@ -161,7 +162,7 @@ def test_one_step_trains_only_the_top_and_never_batchnorm_statistics(random_weig
 def test_fine_tune_at_counts_the_same_backbone_layers_whatever_blocks_are_pooled():
     """Keras orders a multi-output model's layers by depth: an early block's pooling would shift
     every index after it, and FINE_TUNE_AT would unfreeze other layers."""
-    from extract.feature_source import backbone_layers, source_of
+    from extract.network.feature_source import backbone_layers, source_of
 
     last, every = (backbone_layers(source_of(name).build(None, TINY)) for name in ("last", "all"))
     assert len(last) == 155 and len(every) == 154 + 24 + 1  # the backbone's, then pooling (and concatenation)
@@ -202,7 +203,10 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     model = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
     validation = cache.read_split(Paths(trained).cache, "validation")
     x = np.stack(
-        [images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY).numpy() for i in validation.ids]
+        [
+            images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY, "mobilenet_v2").numpy()
+            for i in validation.ids
+        ]
     )
     probabilities = network.probabilities_of_outputs(model.predict(x, verbose=0))
     assert entry["validation"]["n"] == len(validation.ids) == 12

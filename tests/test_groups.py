@@ -10,8 +10,8 @@ import pytest
 import cache
 from bench.synthetic import gaussian_cache
 from classify import groups, protocol
-from extract.holdout import dev_ids
-from extract.sampling import hash_order
+from extract.reading.sampling import hash_order
+from extract.recorded.holdout import dev_ids
 from workflow.errors import WorkflowError
 from workflow.paths import Paths
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from extract import images
+from extract.reading import images
 from tests.conftest import write_bad_files
 
 
@@ -19,7 +19,7 @@ def test_every_decodable_kind_becomes_a_model_input(bad_files):
         reason = images.decode_error(encoded, 32)
         if decodes:
             assert reason is None, name
-            pixels = images.preprocess(tf.constant(encoded), 32).numpy()
+            pixels = images.preprocess(tf.constant(encoded), 32, "mobilenet_v2").numpy()
             assert pixels.shape == (32, 32, 3) and pixels.dtype == np.float32
             assert -1.0 <= pixels.min() and pixels.max() <= 1.0
         else:
@@ -39,7 +39,7 @@ def test_preprocessing_is_the_tutorials_bilinear_resize_and_scaling():
     pixels = rng.integers(0, 256, size=(50, 70, 3), dtype=np.uint8)
     encoded = tf.io.encode_png(pixels)
     expected = tf.image.resize(pixels, (24, 24), method="bilinear", antialias=False).numpy() / 127.5 - 1
-    np.testing.assert_allclose(images.preprocess(encoded, 24).numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(images.preprocess(encoded, 24, "mobilenet_v2").numpy(), expected, atol=1e-6)
 
 
 def test_grey_and_alpha_become_three_channels():

@@ -14,11 +14,12 @@ from classify import train as heads_train
 from classify.config import ExportConfig, HeadConfig, PredictConfig
 from classify.prediction import predict
 from classify.protocol import dev_ids
-from extract import backbone, build, calibration, engines
 from extract.__main__ import main as extract_main
 from extract.config import ExtractConfig
-from extract.feature_source import source_of
-from extract.sources import open_source
+from extract.network import backbone, calibration, engines
+from extract.network.feature_source import source_of
+from extract.reading.sources import open_source
+from extract.running import build
 from tests.conftest import seen_by
 from workflow.paths import Paths
 
@@ -94,8 +95,8 @@ def test_the_int8_cache_records_its_precision_and_agreement(int8_built, random_w
     assert build.run(int8_config, progress=False).status == "up to date"
     # another calibration sample is another engine and another cache: both are keyed by its digest
     source = open_source(str(data))
-    assert meta["calibration"] == calibration.of_source(source, 8, TINY).digest
-    assert calibration.of_source(source, 16, TINY).digest != meta["calibration"]
+    assert meta["calibration"] == calibration.of_source(source, 8, TINY, "mobilenet_v2").digest
+    assert calibration.of_source(source, 16, TINY, "mobilenet_v2").digest != meta["calibration"]
 
 
 def test_calibration_is_deterministic_and_makes_an_integer_model(int8_built, random_weights, engine_dir):
@@ -105,11 +106,11 @@ def test_calibration_is_deterministic_and_makes_an_integer_model(int8_built, ran
 
     root, _, _ = int8_built
     model = backbone.build_backbone(str(random_weights), TINY, source_of(LAYERS))
-    sample = calibration.of_source(open_source(str(root / "data")), 8, TINY)
+    sample = calibration.of_source(open_source(str(root / "data")), 8, TINY, "mobilenet_v2")
     kept = engines.tflite_file(model, backbone.weights_sha256(model), TINY, engine_dir, sample)
     again = tf.lite.Interpreter(model_content=engines.to_tflite(model, sample.samples))
     before = tf.lite.Interpreter(model_path=str(kept))
-    batch = np.concatenate([inputs for _, inputs in calibration.images(sample.split, TINY)])[:1]
+    batch = np.concatenate([inputs for _, inputs in calibration.images(sample.split, TINY, "mobilenet_v2")])[:1]
     outputs = []
     for interpreter in (before, again):
         interpreter.allocate_tensors()

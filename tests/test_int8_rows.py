@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from extract.calibration import CHECK_ROWS, WEAK_CHECK, describe, int8_rows
-from extract.holdout import DEV_FRACTION, dev_ids
-from extract.identity import CALIBRATION_IMAGES
-from extract.sources import Split
+from extract.network.calibration import CHECK_ROWS, WEAK_CHECK, describe, int8_rows
+from extract.reading.sources import Split
+from extract.recorded.holdout import DEV_FRACTION, dev_ids
+from extract.recorded.identity import CALIBRATION_IMAGES
 
 
 def photos(name: str, per_class: int) -> Split:

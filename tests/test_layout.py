@@ -49,7 +49,7 @@ def module_name(path) -> str:
 
 def imported_modules(path, known: set[str]):
     """The project modules `path` imports, at any depth of its code (function-level imports too):
-    `from extract import cluster` imports extract.cluster."""
+    `from extract.running import cluster` imports extract.running.cluster."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -138,9 +138,9 @@ def test_only_workflow_paths_names_artifacts():
     # shard store's own manifest inside Paths.parts, and where Keras and TFDS keep their downloads.
     allowed = {
         "cache/shards.py: / 'manifest.json'",
-        "extract/identity.py: / '.keras'",
-        "extract/identity.py: / 'models'",
-        "extract/tfds_source.py: / 'tensorflow_datasets'",
+        "extract/recorded/identity.py: / '.keras'",
+        "extract/recorded/identity.py: / 'models'",
+        "extract/reading/tfds_source.py: / 'tensorflow_datasets'",
         "workflow/settings_doc.py: / 'docs/settings.md'",  # the repository's own page, not an output
     }
     assert [f for f in found if not f.startswith("bench/") and f not in allowed] == []

@@ -8,7 +8,8 @@ import pytest
 import cache
 from bench.pipeline_speed import ZeroEngine, ceiling
 from cache.shards import ShardStore
-from extract import build, engines
+from extract.network import engines
+from extract.running import build
 from tests.conftest import small_shards, write_class_folders
 
 

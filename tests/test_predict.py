@@ -16,8 +16,8 @@ from classify.heads import REGISTRY
 from classify.heads.logreg import LogReg
 from classify.predict import main as predict_main
 from classify.prediction import predict
-from extract import images
-from extract.backbone import WeightsError
+from extract.network.backbone import WeightsError
+from extract.reading import images
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
 from tests.conftest import TINY, colour_image, generated_cache, seen_by, write_bad_files, write_class_folders
@@ -118,7 +118,7 @@ def test_export_cli_writes_both_files_and_refuses_other_weights(trained, tmp_pat
 
 
 def preprocessed(paths, size):
-    return np.stack([images.preprocess(tf.io.read_file(str(p)), size).numpy() for p in paths])
+    return np.stack([images.preprocess(tf.io.read_file(str(p)), size, "mobilenet_v2").numpy() for p in paths])
 
 
 def test_a_head_with_no_keras_form_is_refused_by_export_in_one_line(trained, capsys):

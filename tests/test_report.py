@@ -97,7 +97,7 @@ def test_dev_split_is_stable_stratified_and_inside_train():
 
 
 def feature_cache(path, splits):
-    writer = cache.CacheWriter(path, {"fingerprint": "fp", "class_names": ["a", "b"]}, 4, "float32")
+    writer = cache.CacheWriter(path, {"fingerprint": "fp", "class_names": ["a", "b"]}, {"out_relu": 4}, "float32")
     for name, count in splits.items():
         writer.add_split(name)
         writer.append(name, np.zeros((count, 4)), np.arange(count) % 2, [f"{name}/{i}" for i in range(count)], [], [])

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import cache
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 from tests.conftest import ROOT, TINY, generated_cache, write_class_folders
 
 pytestmark = pytest.mark.slow  # extractions killed and resumed in subprocesses

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from extract import online, pipeline
-from extract.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, in_row_order, open_source
+from extract.reading import online, pipeline
+from extract.reading.sources import TFDS_SPLITS, DataError, cheap_fingerprint, folder_source, in_row_order, open_source
 from tests.conftest import write_class_folders
 from tests.mixing import assert_mixed, unmixed_parts
 

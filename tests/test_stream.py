@@ -4,7 +4,7 @@ afresh for a resumed run serves what the uninterrupted one does."""
 import numpy as np
 import pytest
 
-from extract.sources import folder_source
+from extract.reading.sources import folder_source
 from finetune.data import TrainingStream
 from tests.conftest import TINY, write_class_folders
 from tests.mixing import assert_batched
@@ -26,7 +26,7 @@ def served(stream: TrainingStream, epoch: int) -> list[tuple[np.ndarray, np.ndar
 def test_a_resumed_stream_serves_the_epochs_of_the_uninterrupted_one(train_split, batch):
     keep = np.ones(len(train_split), dtype=bool)
     keep[3] = False
-    make = lambda: TrainingStream(train_split, keep, TINY, batch, False, seed=7, augment=True)  # noqa: E731
+    make = lambda: TrainingStream(train_split, keep, TINY, batch, False, seed=7, augment=True, backbone="mobilenet_v2")  # noqa: E731
     alone = make()
     epochs = [served(alone, epoch) for epoch in range(3)]
     resumed = make()  # a new process's stream, its first epoch the third
@@ -45,7 +45,10 @@ def test_a_resumed_stream_serves_the_epochs_of_the_uninterrupted_one(train_split
 
 def test_augmentation_is_on_only_when_asked(train_split):
     keep = np.ones(len(train_split), dtype=bool)
-    plain, augmented = (TrainingStream(train_split, keep, TINY, 18, False, 0, augment) for augment in (False, True))
+    plain, augmented = (
+        TrainingStream(train_split, keep, TINY, 18, False, 0, augment, backbone="mobilenet_v2")
+        for augment in (False, True)
+    )
     (images, _), (views, _) = served(plain, 0)[0], served(augmented, 0)[0]
     assert not np.allclose(images, views)
     assert images.min() >= -1 and images.max() <= 1

@@ -12,9 +12,10 @@ from classify import train as heads_train
 from classify.config import HeadConfig, PredictConfig
 from classify.heads.logreg import folds_of
 from classify.prediction import predict
-from extract import augment, build, pipeline
-from extract.feature_source import DEFAULT_LAYERS, source_of
-from extract.sources import folder_source
+from extract.network.feature_source import DEFAULT_LAYERS, source_of
+from extract.reading import augment, pipeline
+from extract.reading.sources import folder_source
+from extract.running import build
 from tests.conftest import TINY, colour_image, seen_by, small_shards, write_class_folders
 from workflow.paths import Paths
 
@@ -55,12 +56,12 @@ def test_the_pipeline_makes_the_same_views_from_any_start(data):
     split = folder_source(data).splits[0]
     whole = dict(
         (int(p), v)
-        for positions, batch in pipeline.batches(split, 0, TINY, 4, views=3, policy="finetune")
+        for positions, batch in pipeline.batches(split, 0, TINY, 4, views=3, policy="finetune", backbone="mobilenet_v2")
         for p, v in zip(positions, batch, strict=True)
     )
     resumed = dict(
         (int(p), v)
-        for positions, batch in pipeline.batches(split, 8, TINY, 4, views=3, policy="finetune")
+        for positions, batch in pipeline.batches(split, 8, TINY, 4, views=3, policy="finetune", backbone="mobilenet_v2")
         for p, v in zip(positions, batch, strict=True)
     )
     assert next(iter(whole.values())).shape == (3, TINY, TINY, 3)

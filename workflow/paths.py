@@ -6,7 +6,7 @@ laid out by stage:
     <out>/.lock                     held by the one run that writes the folder
     <out>/features.h5               the feature cache (make features)
     <out>/features.h5.key           the cache's quick key: an up-to-date check without TensorFlow
-    <out>/features.h5.hashes.json   each image file's content hash (extract.hashes)
+    <out>/features.h5.hashes.json   each image file's content hash (extract.reading.hashes)
     <out>/features.h5.parts/        finished shards of an interrupted extraction
     <out>/features.h5.pixels.npz    each image's grey thumbnail by content hash, made by the first audit
     <out>/engines/                  converted TFLite backbones, keyed by weights and size

@@ -63,7 +63,8 @@ def instrumented(root: Path) -> tuple[Timed, Callable]:
         timed.wrap(runner, "_extract_split", "shard loop")
         timed.wrap(runner, "_assemble", "assembly")
         return timed, lambda **settings: runner.run(config.ExtractConfig(**settings), progress=False)
-    from extract import build, config, extraction, local
+    from extract import config
+    from extract.running import build, extraction, local
 
     timed.wrap(build, "folder_source", "listing")
     timed.wrap(local, "extract_splits", "shard loop")
@@ -95,7 +96,7 @@ def one_build(
 
 def bare_forward(weights: str, size: int, engine_dir: Path, images: int, batch: int = 32) -> float:
     """Seconds per image of the TFLite engine alone on random tensors."""
-    from extract import backbone, engines
+    from extract.network import backbone, engines
 
     model = backbone.build_backbone(weights, size)
     engine = engines.make_engine("tflite", model, backbone.weights_sha256(model), size, batch, engine_dir)
@@ -112,7 +113,8 @@ def zero_cost_engine(layers: dict) -> None:
     (this checkout's module, loaded from its file: the code at `--root` may predate it)."""
     import importlib.util
 
-    from extract import config, engines
+    from extract import config
+    from extract.network import engines
 
     here = Path(__file__).resolve().parents[2] / "bench" / "pipeline_speed.py"
     spec = importlib.util.spec_from_file_location("pipeline_speed", here)

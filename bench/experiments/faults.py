@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract import build, cluster
 from extract.config import ExtractConfig
+from extract.running import build, cluster
 from workflow.paths import Paths
 
 MOMENTS = ("start-up", "submission", "mid-shard", "result", "connection")

@@ -25,8 +25,10 @@ def probe(data: str, weights: str, out: str, limit: int, image_size: int = 160) 
     from classify import train as heads_train
     from classify.config import ExportConfig, HeadConfig, PredictConfig
     from classify.prediction import classifier
-    from extract import build, calibration, engines
+    from extract import backbones
     from extract.config import ExtractConfig
+    from extract.network import calibration, engines
+    from extract.running import build
     from workflow.paths import Paths
 
     paths = Paths(out)
@@ -44,7 +46,7 @@ def probe(data: str, weights: str, out: str, limit: int, image_size: int = 160) 
     }
     outputs = {name: [] for name in models}
     labels = []
-    for positions, inputs in calibration.images(split, image_size):
+    for positions, inputs in calibration.images(split, image_size, backbones.DEFAULT):
         labels.append(split.labels[positions])
         for name, model in models.items():
             outputs[name].append(model(inputs))
@@ -78,7 +80,8 @@ def cached_path_check(out: str, head: str = "logreg") -> float:
     from classify import fuse, saved
     from classify.config import ExportConfig, PredictConfig
     from classify.prediction import classifier
-    from extract import calibration
+    from extract import backbones
+    from extract.network import calibration
     from workflow.paths import Paths
 
     rows = fuse.check_rows(ExportConfig(out=out, head=head, precision="int8"))
@@ -88,5 +91,5 @@ def cached_path_check(out: str, head: str = "logreg") -> float:
         cache.read_split(Paths(out).cache, rows.choice.name, blocks=blocks).features[rows.check]
     )
     predict = classifier(PredictConfig(out=out, head=head))[1]
-    images = calibration.images(calibration.subset(rows.choice, rows.check), record["image_size"])
+    images = calibration.images(calibration.subset(rows.choice, rows.check), record["image_size"], backbones.DEFAULT)
     return float(np.abs(cached - np.concatenate([predict(inputs) for _, inputs in images])).max())

@@ -31,8 +31,8 @@ def probe(
     from classify import saved
     from classify.heads import network
     from classify.protocol import protocol_of
-    from extract.backbone import matching_backbone
-    from extract.feature_source import source_in
+    from extract.network.backbone import matching_backbone
+    from extract.network.feature_source import source_in
     from finetune.config import FinetuneConfig
     from finetune.data import TrainingStream, cached_splits, image_dataset, roles_of
     from finetune.model import build_finetune_model

@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract import backbone, engines, pipeline
-from extract.feature_source import NAMED_SETS, source_of
-from extract.sources import Split
+from extract import backbones
+from extract.network import backbone, engines
+from extract.network.feature_source import NAMED_SETS, source_of
+from extract.reading import pipeline
+from extract.reading.sources import Split
 
 SIZE_ROWS = 2048
 
@@ -39,7 +41,7 @@ def speeds(data: Path, weights: str, size: int, limit: int, repeats: int, engine
 
     def one_pass(engine) -> float:
         started = time.perf_counter()
-        for _, batch in pipeline.batches(split, 0, size, 32):
+        for _, batch in pipeline.batches(split, 0, size, 32, backbone=backbones.DEFAULT):
             engine(batch)
         return time.perf_counter() - started
 

@@ -9,7 +9,7 @@ reaches roughly 70-80%), each image with `views` - 1 noisy copies. The block siz
 `DIM` / 1280, so that a block holds as many rows as it does on real 1280-d features (51 spans of
 256 rows at one view, 6 at eight). Each training split is stored three ways:
 - `listing`: each class's rows together, as a listing of class folders gave them (format 4);
-- `hash`: in `extract.sources.in_row_order` (format 5: what extraction writes now);
+- `hash`: in `extract.reading.sources.in_row_order` (format 5: what extraction writes now);
 - `gather`: the listing order, read by a reader that draws each block as a random sample of the
   whole part (a sorted gather of permuted positions): the alternative the issue names.
 Then `--reads` times one epoch's reads of each reader on a larger split, and `--long-tail`
@@ -31,7 +31,7 @@ from classify import part as part_module
 from classify.config import HeadConfig
 from classify.heads import network
 from classify.part import SPAN, Loaded, Part
-from extract.backbone import FEATURE_DIM
+from extract.network.backbone import FEATURE_DIM
 from workflow.paths import Paths
 
 DIM = 64

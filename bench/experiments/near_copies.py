@@ -23,7 +23,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 import cache
 from audit import find, pixels
-from extract.thumbnails import Thumbnails
+from extract.reading.thumbnails import Thumbnails
 from workflow.paths import Paths
 
 RENDERED = "/tmp/near_copies"  # the montages looked at: <cache folder>_<design>_top20.png

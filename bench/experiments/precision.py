@@ -13,8 +13,10 @@ import cache
 from bench.precision import extraction_config
 from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import backbone, build, calibration, engines
-from extract.sources import open_source
+from extract import backbones
+from extract.network import backbone, calibration, engines
+from extract.reading.sources import open_source
+from extract.running import build
 from report import stats
 from report.collect import methods_in
 from workflow.paths import Paths
@@ -84,7 +86,13 @@ def calibration_sweep(data: Path, weights: str, counts=(50, 200, 1000), size: in
             config = extraction_config(data, weights, size, Path(engine_dir), Path(engine_dir), calibration=count)
             started = time.perf_counter()
             engine = engines.make_engine(
-                "tflite", model, digest, size, 32, engine_dir, calibration=calibration.of_source(source, count, size)
+                "tflite",
+                model,
+                digest,
+                size,
+                32,
+                engine_dir,
+                calibration=calibration.of_source(source, count, size, backbones.DEFAULT),
             )
             seconds = time.perf_counter() - started
             check = calibration.check(engine, model, digest, source, config)

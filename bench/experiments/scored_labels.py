@@ -25,8 +25,8 @@ import numpy as np
 
 from audit import find as current_find
 from audit.config import AuditConfig
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 from workflow.paths import Paths
 
 

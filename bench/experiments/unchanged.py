@@ -21,7 +21,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-LAST_LAYER = "out_relu"
+from extract import backbones
+
+LAST_LAYER = backbones.named(backbones.DEFAULT).last
 TIMINGS = ("seconds", "_ms", "wall", "time", "fingerprint", "versions", "created")  # differ between any two runs
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import cache
 from classify import train as heads_train
 from classify.config import HeadConfig
-from extract import backbone, build
 from extract.config import ExtractConfig
+from extract.running import build
 from workflow.paths import Paths
 
 
@@ -64,7 +64,7 @@ def first_views(source: Path, target: Path, count: int) -> None:
     meta = cache.info(source)
     attrs = {k: v for k, v in meta.items() if k not in ("splits", "format_version", "complete")}
     attrs |= {"views": count, "fingerprint": f"{meta['fingerprint']}-{count}"}
-    writer = cache.CacheWriter(target, attrs, backbone.FEATURE_DIM, meta["dtype"], count)
+    writer = cache.CacheWriter(target, attrs, meta["blocks"], meta["dtype"], count)
     for split, counts in meta["splits"].items():
         data = cache.read_split(source, split, views=True)
         writer.add_split(split)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.context import Bench
-from extract import backbone
 from extract.config import ExtractConfig
-from extract.sources import Split
+from extract.network import backbone
+from extract.reading.sources import Split
 
 
 def rows(bench: Bench) -> Iterator[tuple]:
@@ -23,8 +23,8 @@ def assembly_rows(rows: int) -> list[tuple]:
     """Shards to cache: `rows` synthetic rows × 1280 float32 in shards of 1,024, through the same
     assembly `make features` runs (checksums included), in MB/s of features written."""
     from cache.shards import Shard, ShardStore
-    from extract import extraction, shard_work
-    from extract.sources import Source
+    from extract.reading.sources import Source
+    from extract.running import extraction, shard_work
 
     rng = np.random.default_rng(0)
     config = ExtractConfig(data="-", layers="last")  # the rows below are the last layer's width

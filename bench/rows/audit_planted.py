@@ -12,8 +12,8 @@ import numpy as np
 from audit import find as audit_find
 from audit.config import AuditConfig
 from bench.context import Bench
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 from workflow.paths import Paths
 
 

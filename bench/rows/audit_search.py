@@ -15,7 +15,7 @@ from audit.config import AuditConfig
 from bench.context import Bench
 from bench.synthetic import gaussian_cache
 from bench.timing import wall_seconds
-from extract import backbone
+from extract.network import backbone
 from workflow.paths import Paths
 
 

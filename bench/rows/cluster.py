@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.context import Bench
-from extract import build
 from extract.config import ExtractConfig
+from extract.running import build
 
 
 def rows(bench: Bench) -> Iterator[tuple]:

@@ -15,8 +15,9 @@ from bench import finetune_speed
 from bench.context import Bench
 from bench.pipeline_speed import decode_only
 from bench.timing import median_rate
-from extract import backbone, build, engines
 from extract.config import ExtractConfig
+from extract.network import backbone, engines
+from extract.running import build
 
 
 def rows(bench: Bench) -> Iterator[tuple]:

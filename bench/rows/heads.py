@@ -18,7 +18,7 @@ from classify.config import HeadConfig
 from classify.heads import network
 from classify.heads.logreg import train_logreg
 from classify.part import Loaded
-from extract import backbone
+from extract.network import backbone
 
 
 def rows(bench: Bench) -> Iterator[tuple]:

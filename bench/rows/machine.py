@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.context import Bench
-from extract import engines
+from extract.network import engines
 
 
 def rows(bench: Bench) -> Iterator[tuple]:

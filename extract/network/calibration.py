@@ -8,7 +8,7 @@ user's own train split, so the ranges are those of the user's domain: per class,
 stable (an added file joins it only if its hash ranks that high) and every class is in it.
 
 The check runs both engines over the choice rows (validation where a test split exists, else the
-dev rows of train, `extract.holdout`: the rows every later choice is made on), all of them up to
+dev rows of train, `extract.recorded.holdout`: the rows every later choice is made on), all of them up to
 CHECK_ROWS, else a per-class sample by hash: the features' cosine, and the cross-validated
 accuracy of a quick logistic regression on each version of those rows. Calibration comes from the
 fit rows only, so the two samples never share an image, whatever LIMIT leaves; the cache records
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from extract import identity
-from extract.holdout import DEV_FRACTION, dev_ids
-from extract.sampling import hash_order
-from extract.sources import Source, Split
+from extract.reading import hashes
+from extract.reading.sampling import hash_order
+from extract.reading.sources import Source, Split
+from extract.recorded.holdout import DEV_FRACTION, dev_ids
 
 CHECK_ROWS = 200  # choice rows the agreement is measured on, at most
 WEAK_CHECK = 50  # fewer choice rows than this: the check is said to be weak
@@ -71,7 +71,7 @@ class Int8Rows:
 
     def record(self) -> dict:
         """What the cache keeps of both: how many, and a digest of their ids."""
-        ids = lambda split, positions: identity.digest(sorted(split.ids[i] for i in positions))  # noqa: E731
+        ids = lambda split, positions: hashes.digest(sorted(split.ids[i] for i in positions))  # noqa: E731
         return {
             "calibration_images": len(self.calibration),
             "calibration_ids": ids(self.train, self.calibration),
@@ -99,7 +99,7 @@ def int8_rows(splits: list[Split], count: int, dev_fraction: float) -> Int8Rows:
 def digest(split: Split, positions: list[int], count: int) -> str:
     """What identifies a calibration: the sample's file contents (its ids where there are none), and its size."""
     members = [split.content[i] if split.content else split.ids[i] for i in positions]
-    return identity.digest({"calibration": sorted(members), "count": count})
+    return hashes.digest({"calibration": sorted(members), "count": count})
 
 
 def subset(split: Split, positions: list[int]) -> Split:
@@ -113,11 +113,11 @@ def subset(split: Split, positions: list[int]) -> Split:
     return Split(split.name, [split.ids[i] for i in positions], split.labels[positions], dataset=dataset)
 
 
-def images(split: Split, image_size: int, batch: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions, model inputs) of a small split, through extraction's own input pipeline."""
-    from extract.pipeline import batches
+def images(split: Split, image_size: int, backbone: str, batch: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions, inputs of the named backbone) of a small split, through extraction's own input pipeline."""
+    from extract.reading.pipeline import batches
 
-    return batches(split, 0, image_size, batch)
+    return batches(split, 0, image_size, batch, backbone=backbone)
 
 
 @dataclass
@@ -128,27 +128,31 @@ class Calibration:
     digest: str
     split: Split | None = None  # the calibration images; None: the engine file must already exist
     image_size: int = 0
+    backbone: str = ""  # whose preprocessing the images get
 
     def samples(self) -> Iterator[list[np.ndarray]]:
         """One image at a time, as TFLiteConverter's representative dataset wants them."""
-        for _, batch in images(self.split, self.image_size):
+        for _, batch in images(self.split, self.image_size, self.backbone):
             for image in batch:
                 yield [image[None]]
 
 
-def of_source(source: Source, count: int, image_size: int, dev_fraction: float = DEV_FRACTION) -> Calibration:
+def of_source(
+    source: Source, count: int, image_size: int, backbone: str, dev_fraction: float = DEV_FRACTION
+) -> Calibration:
     """The calibration of `count` images of the fit rows of the source's train split."""
-    return of_rows(int8_rows(source.splits, count, dev_fraction), count, image_size)
+    return of_rows(int8_rows(source.splits, count, dev_fraction), count, image_size, backbone)
 
 
-def of_rows(rows: Int8Rows, count: int, image_size: int) -> Calibration:
-    return Calibration(digest(rows.train, rows.calibration, count), subset(rows.train, rows.calibration), image_size)
+def of_rows(rows: Int8Rows, count: int, image_size: int, backbone: str) -> Calibration:
+    calibration = digest(rows.train, rows.calibration, count)
+    return Calibration(calibration, subset(rows.train, rows.calibration), image_size, backbone)
 
 
 def cached_split(cache_path, name: str) -> Split:
     """A split of a cache built from a folder, as a source split again: its files, by the cache's ids."""
     import cache
-    from extract.sources import DataError
+    from extract.reading.sources import DataError
 
     meta = cache.info(cache_path)
     folder = Path(meta["dataset"])
@@ -159,14 +163,14 @@ def cached_split(cache_path, name: str) -> Split:
     return Split(name, ids, cache.labels(cache_path, name), paths=[str(folder / i) for i in ids], content=content)
 
 
-def side_by_side(float_engine, int8_engine, split: Split, image_size: int, batch: int):
+def side_by_side(float_engine, int8_engine, split: Split, image_size: int, backbone: str, batch: int):
     """Both engines' outputs on `split`'s inputs, batch by batch in turns, the labels, and int8's
     speed over float32's on those batches: measured, since int8 pays only where the CPU multiplies
     8-bit integers faster than floats (2.1-2.6x on some of these machines, none on others:
     BENCHMARKS.md). Each engine's first batch, which sets up its delegate, is not timed; None
     where there is no second batch."""
     outputs, labels, seconds = ([], []), [], [0.0, 0.0]
-    for number, (positions, inputs) in enumerate(images(split, image_size, batch)):
+    for number, (positions, inputs) in enumerate(images(split, image_size, backbone, batch)):
         for which, engine in enumerate((float_engine, int8_engine)):
             started = time.perf_counter()
             outputs[which].append(engine(inputs))
@@ -176,10 +180,10 @@ def side_by_side(float_engine, int8_engine, split: Split, image_size: int, batch
     return np.concatenate(outputs[0]), np.concatenate(outputs[1]), np.concatenate(labels), speedup
 
 
-def agreement(float_engine, int8_engine, split: Split, image_size: int, batch: int) -> dict:
+def agreement(float_engine, int8_engine, split: Split, image_size: int, backbone: str, batch: int) -> dict:
     """How the int8 features of `split`'s inputs compare with float32's: cosine per row (mean,
     min), the cross-validated accuracy of a quick logistic regression on each, and the speedup."""
-    a, b, y, speedup = side_by_side(float_engine, int8_engine, split, image_size, batch)
+    a, b, y, speedup = side_by_side(float_engine, int8_engine, split, image_size, backbone, batch)
     cosine = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
     result = {
         "rows": len(y),
@@ -249,11 +253,12 @@ def describe(check: dict) -> list[str]:
 def check(int8_engine, model, weights_hash: str, source: Source, config) -> dict:
     """The agreement of an int8 engine with float32 on the choice rows of `source` (`config`: an
     ExtractConfig), and both samples' record (`Int8Rows.record`)."""
-    from extract import engines
+    from extract.network import engines
 
     float_engine = engines.make_engine(
         "tflite", model, weights_hash, config.image_size, config.batch, config.engine_path
     )
     rows = int8_rows(source.splits, config.calibration, config.dev_fraction)
-    measured = agreement(float_engine, int8_engine, subset(rows.choice, rows.check), config.image_size, config.batch)
+    choice = subset(rows.choice, rows.check)
+    measured = agreement(float_engine, int8_engine, choice, config.image_size, config.backbone, config.batch)
     return measured | rows.record() | {"dev_fraction": config.dev_fraction}

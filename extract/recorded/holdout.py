@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from extract.sampling import hash_order
+from extract.reading.sampling import hash_order
 
 DEV_FRACTION = 0.1  # the default of every stage's DEV_FRACTION
 

@@ -8,8 +8,8 @@ from tqdm import tqdm
 
 from cache.shards import ShardStore
 from extract.config import ExtractConfig
-from extract.shard_work import extract_shards, missing_shards, shard_range
-from extract.sources import Split
+from extract.reading.sources import Split
+from extract.running.shard_work import extract_shards, missing_shards, shard_range
 
 
 def extract_splits(splits: list[Split], engine, store: ShardStore, config: ExtractConfig, progress: bool) -> None:

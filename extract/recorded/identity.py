@@ -12,22 +12,11 @@ Two keys say whether a cache is what a run would build:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
-from extract.feature_source import PREPROCESSING  # noqa: F401  (re-exported)
-
-MODEL_NAME = "MobileNetV2(alpha=1.0, include_top=False, pooling=avg)"
-FEATURE_DIM = 1280  # the last layer's block
-# Keras ships ImageNet MobileNetV2 weights for these input sides and loads 224's otherwise.
-KERAS_IMAGENET_SIZES = (96, 128, 160, 192, 224)
-
-
-def digest(value) -> str:
-    """sha256 of a JSON-able value, keys sorted."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
+from extract import backbones
+from extract.reading.hashes import digest
 
 # What decides one image's features, beside the image itself: not batch size, not library versions.
 FEATURE_KEYS = (
@@ -66,16 +55,15 @@ def fingerprint_of(attrs: dict) -> str:
     return digest(_keys(attrs, (*FEATURE_KEYS, "dataset", "dataset_fingerprint", "class_names")))
 
 
-def keras_imagenet_file(image_size: int) -> Path:
-    """Where Keras keeps (or would download) the ImageNet no-top weights for this input side."""
-    rows = image_size if image_size in KERAS_IMAGENET_SIZES else 224
+def keras_imagenet_file(image_size: int, backbone: str) -> Path:
+    """Where Keras keeps (or would download) the backbone's ImageNet no-top weights for this input side."""
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return home / "models" / f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"
+    return home / "models" / backbones.named(backbone).imagenet_file(image_size)
 
 
-def weights_file(weights: str, image_size: int) -> Path | None:
+def weights_file(weights: str, image_size: int, backbone: str) -> Path | None:
     """The local file behind a WEIGHTS setting, or None where there is none yet (not downloaded)."""
-    path = keras_imagenet_file(image_size) if weights == "imagenet" else Path(weights)
+    path = keras_imagenet_file(image_size, backbone) if weights == "imagenet" else Path(weights)
     return path if path.is_file() else None
 
 
@@ -100,17 +88,20 @@ def quick_key(
     views: tuple[int, str] = (1, "flip"),
     precision: tuple[str, int] = ("float32", 0),
     layers: str = "last",
+    backbone: str = backbones.DEFAULT,
 ) -> str | None:
     """The cheap stand-in for the fingerprint, or None where the weights file is not on disk yet.
 
     `data_key` is the source's cheap fingerprint (`sources.cheap_fingerprint`)."""
-    path = weights_file(weights, image_size)
+    path = weights_file(weights, image_size, backbone)
     if path is None:
         return None
+    network = backbones.named(backbone)
     return digest(
         {
-            "model": MODEL_NAME,
-            "preprocessing": PREPROCESSING,
+            "backbone": backbone,
+            "model": network.model,
+            "preprocessing": network.preprocessing,
             "weights_file": [file_sha256(path), path.stat().st_size],
             "image_size": image_size,
             "engine": [engine, engine == "auto" and gpu_visible()],

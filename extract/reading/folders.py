@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.hashes import ContentHashes
-from extract.identity import digest
-from extract.sampling import hash_order, in_row_order, name_bytes, quotas
-from extract.split import DataError, Source, Split
+from extract.reading.hashes import ContentHashes, digest
+from extract.reading.sampling import hash_order, in_row_order, name_bytes, quotas
+from extract.reading.split import DataError, Source, Split
 
 SPLIT_FOLDERS = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
 HASH_SPLIT = (("train", 80), ("validation", 90), ("test", 100))  # cumulative percent

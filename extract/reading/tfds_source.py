@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from extract.identity import digest
-from extract.split import DataError, Source, Split
+from extract.reading.hashes import digest
+from extract.reading.split import DataError, Source, Split
 from workflow.errors import WorkflowError
 
 TFDS_SPLITS = {"train": "train[:80%]", "validation": "train[80%:90%]", "test": "train[90%:]"}
@@ -20,7 +20,7 @@ def tfds_source(name: str, limit: int | None = None, data_dir: str | None = None
     """The tutorial's split of a TFDS dataset's train split: first 80% train, 10% validation, 10% test."""
     import tensorflow_datasets as tfds
 
-    from extract.online import require_network
+    from extract.reading.online import require_network
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)

@@ -1,8 +1,8 @@
 """Extraction, orchestrated: source → shards (by the local or the Dask runner) → HDF5 cache.
 
-`extract.build` calls it only when the cache is not up to date by its quick key; this module
+`extract.running.build` calls it only when the cache is not up to date by its quick key; this module
 loads TensorFlow and the model. Where the previous cache has the same features key, only the
-files whose content it has not seen go through the model (`extract.reuse`), and the rest of
+files whose content it has not seen go through the model (`extract.recorded.reuse`), and the rest of
 its rows are copied over in the new listing's row order (`sources.in_row_order`).
 """
 
@@ -20,13 +20,16 @@ import tensorflow as tf
 
 import cache
 from cache.shards import ShardStore
-from extract import backbone, calibration, engines, identity, images, local, native_log
 from extract.config import ExtractConfig
-from extract.hashes import ContentHashes
-from extract.pipeline import elements
-from extract.reuse import Outcome, Reuse
-from extract.shard_work import all_shards, consecutive, missing_shards, shard_range
-from extract.sources import Source, Split, open_source
+from extract.network import backbone, calibration, engines
+from extract.reading import images
+from extract.reading.hashes import ContentHashes, digest
+from extract.reading.pipeline import elements
+from extract.reading.sources import Source, Split, open_source
+from extract.recorded import identity
+from extract.recorded.reuse import Outcome, Reuse
+from extract.running import local, native_log
+from extract.running.shard_work import all_shards, consecutive, missing_shards, shard_range
 
 ASSEMBLY_ROWS = 4096
 
@@ -50,7 +53,7 @@ def extract(
     if None); "built", "updated: …", "resumed", "up to date" or "rebuilt …"."""
     source = source or open_source(config.data, config.limit, config.tfds_data_dir, hashes)
     if config.cluster == "local-gpu":
-        from extract import cluster
+        from extract.running import cluster
 
         cluster.leave_gpus_to_workers()
     features = config.source  # the feature-source record (`source` is the data)
@@ -58,18 +61,18 @@ def extract(
     weights_hash = backbone.weights_sha256(model)
     engine_name = engines.resolve("keras" if config.cluster == "local-gpu" else config.engine)
     int8 = (
-        calibration.of_source(source, config.calibration, config.image_size, config.dev_fraction)
+        calibration.of_source(source, config.calibration, config.image_size, config.backbone, config.dev_fraction)
         if config.precision == "int8"
         else None
     )
     attrs = {
-        "model": identity.MODEL_NAME,
+        "model": features.network.model,
         "feature_source": features.to_record(),
         # absolute, so later stages find the file from any working directory
         "weights": config.weights if config.weights == "imagenet" else str(Path(config.weights).resolve()),
         "weights_sha256": weights_hash,
         "image_size": config.image_size,
-        "preprocessing": identity.PREPROCESSING,
+        "preprocessing": features.preprocessing,
         "engine": engine_name,
         "dtype": config.dtype,
         "precision": config.precision,
@@ -94,12 +97,12 @@ def extract(
     reuse = Reuse.of(paths.cache, attrs) if by_content and not config.force else None
     work = [reuse.new(split) if reuse else split for split in source.splits]
     # the work to do depends on the cache it updates: a resumed run must find that same cache
-    store = ShardStore(paths.parts, identity.digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
+    store = ShardStore(paths.parts, digest([attrs["fingerprint"], reuse and reuse.fingerprint]))
     size = config.shard_size
     resumed = any(missing_shards(split, store, size) != all_shards(split, size) for split in work)
     note = None  # what a cluster lost on the way
     if config.cluster or config.scheduler:
-        from extract import cluster
+        from extract.running import cluster
 
         note = cluster.extract_splits(work, store, replace(config, engine=engine_name), progress)
     else:

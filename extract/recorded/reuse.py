@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 import cache
-from extract import identity
-from extract.hashes import UNREADABLE
-from extract.sources import Split
+from extract.reading.hashes import UNREADABLE
+from extract.reading.sources import Split
+from extract.recorded import identity
 
 
 @dataclass

@@ -19,6 +19,11 @@ import cache
 UNREADABLE = "unreadable"  # the hash of a file that cannot be read (a broken link): skipped later
 
 
+def digest(value) -> str:
+    """sha256 of a JSON-able value, keys sorted: what names a listing, a setting or a sample."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
 class ContentHashes:
     def __init__(self, index: Path | None = None, verify: bool = False):
         self.index = index

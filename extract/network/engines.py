@@ -1,12 +1,12 @@
 """Engines that run the backbone over batches: Keras (any backend, GPU) or TFLite/XNNPACK (CPU).
 
-On this project's 2-core CPU the TFLite interpreter with XNNPACK runs MobileNetV2 about 2-3×
+On this project's 2-core CPU the TFLite interpreter with XNNPACK runs MobileNetV2 (the default backbone) about 2-3×
 faster than TensorFlow's graph and agrees with it to ~4e-5 (BENCHMARKS.md); a GPU runs the
 Keras model. The TFLite file is converted once from the same Keras model and kept, keyed
-by the weights' hash, the image size and the feature blocks (its one output is every block,
+by the backbone, the weights' hash, the image size and the feature blocks (its one output is every block,
 concatenated: no output order to map). `PRECISION=int8` keeps beside it a full-integer model
 (weights and activations int8, input and output float), calibrated on the user's own images
-(`extract.calibration`) and keyed by the calibration too: XNNPACK runs it up to about twice as fast,
+(`extract.network.calibration`) and keyed by the calibration too: XNNPACK runs it up to about twice as fast,
 where the CPU's 8-bit arithmetic is fast (on an AVX2-only AMD EPYC, no faster: BENCHMARKS.md).
 """
 
@@ -22,8 +22,8 @@ import keras
 import numpy as np
 
 from cache import atomic_path
-from extract.feature_source import LAST, layers_of
-from extract.identity import digest
+from extract.network.feature_source import source_of_model
+from extract.reading.hashes import digest
 from workflow.errors import WorkflowError
 
 ENGINES = ("auto", "keras", "tflite")
@@ -102,11 +102,11 @@ def tflite_file(
     model: keras.Model, weights_hash: str, image_size: int, directory: str | os.PathLike, calibration=None
 ) -> Path:
     """The model converted to a TFLite file, converted once and then reused: float32, or int8 with
-    `calibration` (an `extract.calibration.Calibration`)."""
-    name = f"mobilenet_v2-{weights_hash[:16]}-{image_size}"
-    layers = layers_of(model)
-    if layers != (LAST,):  # the last layer alone keeps the name it had before feature blocks
-        name += f"-blocks-{digest(layers)[:16]}"
+    `calibration` (an `extract.network.calibration.Calibration`)."""
+    source = source_of_model(model)
+    name = f"{source.backbone}-{weights_hash[:16]}-{image_size}"
+    if source.layers != source.network.sets["last"]:  # the last layer alone keeps the name it had before feature blocks
+        name += f"-blocks-{digest(source.layers)[:16]}"
     if calibration is not None:
         name += f"-int8-{calibration.digest[:16]}"
     path = Path(directory) / f"{name}.tflite"
@@ -148,7 +148,7 @@ def make_engine(
     calibration=None,
 ):
     """`threads`: the TFLite interpreter's (default every core; a cluster worker's own cores).
-    `calibration`: an int8 TFLite engine calibrated so (`extract.calibration`)."""
+    `calibration`: an int8 TFLite engine calibrated so (`extract.network.calibration`)."""
     if name == "keras":
         if calibration is not None:
             raise EngineError("PRECISION=int8 runs on the TFLite engine: the Keras engine stays float32")

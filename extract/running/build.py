@@ -1,5 +1,5 @@
 """`make features`: say whether the cache is up to date from its quick key, without loading
-TensorFlow, and otherwise run the extraction (`extract.extraction`)."""
+TensorFlow, and otherwise run the extraction (`extract.running.extraction`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import cache
 from cache.lock import exclusive
 from extract.config import ExtractConfig
-from extract.hashes import ContentHashes
-from extract.sources import DataError, Source, cheap_fingerprint, folder_source
+from extract.reading.hashes import ContentHashes
+from extract.reading.sources import DataError, Source, cheap_fingerprint, folder_source
 from workflow.paths import Paths
 
 
@@ -38,11 +38,13 @@ class Summary:
     status: str  # "built", "resumed", "up to date", "updated" and what was reused, "rebuilt" and why
     splits: list[SplitSummary] = field(default_factory=list)
     precision: str = "float32"
-    precision_check: dict | None = None  # int8: its agreement with float32 on the choice rows (extract.calibration)
+    precision_check: dict | None = (
+        None  # int8: its agreement with float32 on the choice rows (extract.network.calibration)
+    )
 
     def precision_lines(self) -> list[str]:
         """int8's agreement with float32, and a warning where it costs accuracy; nothing for float32."""
-        from extract.calibration import describe
+        from extract.network.calibration import describe
 
         return describe(self.precision_check) if self.precision_check else []
 
@@ -57,7 +59,7 @@ def run(config: ExtractConfig, progress: bool = True) -> Summary:
         hashes.save()  # a touched file's new stamp
         return summary_of(paths.cache, "up to date")
     with exclusive(paths.lock, "make features"):  # before TensorFlow loads: a second writer stops at once
-        from extract import extraction  # TensorFlow and the model: only when there may be work to do
+        from extract.running import extraction  # TensorFlow and the model: only when there may be work to do
 
         status = extraction.extract(config, progress, hashes, folder)
         key = _quick_key(config, folder)  # again: a TFDS source has prepared its files by now

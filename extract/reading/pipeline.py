@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
-from extract import augment, images
-from extract.sources import Split
+from extract.reading import augment, images
+from extract.reading.sources import Split
 
 
 def elements(split: Split, start: int = 0, stop: int | None = None) -> tf.data.Dataset:
@@ -45,10 +45,13 @@ def batches(
     views: int = 1,
     policy: str = "flip",
     stop: int | None = None,
+    *,
+    backbone: str,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions, model inputs) in position order; undecodable inputs are left out (`why_skipped` says why).
+    """(positions, inputs of the named backbone) in position order; undecodable inputs are left out
+    (`why_skipped` says why).
     With `views` > 1 each input is (views, size, size, 3): the image, then its augmented views
-    (`extract.augment`), decoded once.
+    (`extract.reading.augment`), decoded once.
 
     On a CPU engine decoding and the forward pass take turns on every core instead of
     overlapping: a decode thread running during the forward pass takes a core from one of the
@@ -64,11 +67,11 @@ def batches(
         seeds = tf.constant([augment.seed_of(item) for item in split.content or split.ids], tf.int64)
 
         def inputs(position, encoded):
-            return position, augment.views(images.preprocess(encoded, size), seeds[position], views, policy)
+            return position, augment.views(images.preprocess(encoded, size, backbone), seeds[position], views, policy)
     else:
 
         def inputs(position, encoded):
-            return position, images.preprocess(encoded, size)
+            return position, images.preprocess(encoded, size, backbone)
 
     dataset = (
         elements(split, start, stop)

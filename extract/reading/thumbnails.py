@@ -10,8 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from extract.hashes import ContentHashes
-from extract.sources import open_source
+from extract.reading.hashes import ContentHashes
+from extract.reading.sources import open_source
 from workflow.paths import Paths
 
 THUMBNAIL = 128  # pixels, longer side

@@ -2,7 +2,7 @@
 listing and an added file takes its own place without moving any other.
 
 `hash_order` (ascending sha256) is the order every stable sample is drawn in: `LIMIT`'s subset and
-the dev rows (`extract.holdout`) from its front, the int8 calibration images from its back.
+the dev rows (`extract.recorded.holdout`) from its front, the int8 calibration images from its back.
 `in_row_order` is the salted order a split's rows are stored in; `quotas` shares a sample among
 classes.
 """

@@ -1,5 +1,5 @@
 """The Dask runner of extraction (`CLUSTER=local:N`, or `SCHEDULER=tcp://host:port`): one task
-per missing shard, run by `extract.shard_work` exactly as one process runs it, and written
+per missing shard, run by `extract.running.shard_work` exactly as one process runs it, and written
 atomically into the parts folder, which the workers share with the client. The client then
 assembles the cache as a single process does, so the result is the same cache.
 
@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from cache.shards import ShardStore
 from extract.config import ExtractConfig
-from extract.shard_work import extract_carried, inputs_of, missing_shards
-from extract.sources import Split
+from extract.reading.sources import Split
+from extract.running.shard_work import extract_carried, inputs_of, missing_shards
 from workflow.errors import WorkflowError
 
 RETRIES = 3  # per shard, beyond its first try: a worker lost three times over is bad luck, more is a bug
@@ -253,9 +253,17 @@ def _engine(config: ExtractConfig):
     """This worker's engine, built on its first task (the engine name arrives resolved)."""
     from dask.distributed import get_worker
 
-    from extract import backbone, engines
+    from extract.network import backbone, engines
 
-    key = (config.weights, config.image_size, config.layers, config.engine, config.batch, str(config.engine_path))
+    key = (
+        config.backbone,
+        config.weights,
+        config.image_size,
+        config.layers,
+        config.engine,
+        config.batch,
+        str(config.engine_path),
+    )
     if key not in _ENGINES:
         model = backbone.build_backbone(config.weights, config.image_size, config.source)
         threads = get_worker().state.nthreads

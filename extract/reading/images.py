@@ -1,7 +1,8 @@
 """Decode, resize and scale images: the one preprocessing implementation every stage uses.
 
 The reference is TensorFlow's transfer-learning tutorial: decode to RGB, plain bilinear
-`tf.image.resize` (no antialiasing) to a square, then MobileNetV2's x / 127.5 - 1.
+`tf.image.resize` (no antialiasing) to a square, then the backbone's own scaling (its
+`keras.applications` `preprocess_input`: `extract.backbones`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 
 import tensorflow as tf
 
-from extract.identity import PREPROCESSING  # noqa: F401  (what this module implements, recorded in caches)
+from extract import backbones
 
 
 def decode(encoded: tf.Tensor) -> tf.Tensor:
@@ -25,14 +26,9 @@ def resize(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(image, (size, size), method="bilinear", antialias=False)
 
 
-def scale(pixels: tf.Tensor) -> tf.Tensor:
-    """[0, 255] pixels to MobileNetV2's [-1, 1] input range."""
-    return pixels / 127.5 - 1.0
-
-
-def preprocess(encoded: tf.Tensor, size: int) -> tf.Tensor:
-    """Encoded bytes to one model input."""
-    return scale(resize(decode(encoded), size))
+def preprocess(encoded: tf.Tensor, size: int, backbone: str) -> tf.Tensor:
+    """Encoded bytes to one input of the named backbone."""
+    return backbones.named(backbone).preprocess(resize(decode(encoded), size))
 
 
 def decode_error(encoded: bytes, size: int) -> str | None:
@@ -40,7 +36,7 @@ def decode_error(encoded: bytes, size: int) -> str | None:
     if len(encoded) == 0:
         return "empty file"
     try:
-        preprocess(tf.constant(encoded), size)
+        resize(decode(tf.constant(encoded)), size)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as err:
         return _one_line(err.message)
     return None

@@ -1,8 +1,8 @@
-"""Where images come from: a folder of class folders (`extract.folders`), or a TFDS dataset
-(`extract.tfds_source`).
+"""Where images come from: a folder of class folders (`extract.reading.folders`), or a TFDS dataset
+(`extract.reading.tfds_source`).
 
 Every source gives, per split, the ids and labels of its inputs in a fixed order, and where their
-bytes are (`extract.split`); reading them is `extract.pipeline`'s job. This module picks the reader
+bytes are (`extract.reading.split`); reading them is `extract.reading.pipeline`'s job. This module picks the reader
 for a `DATA` value, and keeps the names the rest of the project imports from it.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract import tfds_source as tfds_reader
-from extract.folders import folder_source
-from extract.hashes import ContentHashes
-from extract.sampling import in_row_order, name_bytes, quotas
-from extract.split import DataError, Source, Split
-from extract.tfds_source import TFDS_SPLITS, tfds_source
+from extract.reading import tfds_source as tfds_reader
+from extract.reading.folders import folder_source
+from extract.reading.hashes import ContentHashes
+from extract.reading.sampling import in_row_order, name_bytes, quotas
+from extract.reading.split import DataError, Source, Split
+from extract.reading.tfds_source import TFDS_SPLITS, tfds_source
 
 __all__ = [
     "TFDS_SPLITS",

@@ -1,9 +1,9 @@
 """One unit of extraction: a shard, a fixed range of a split's input positions, through the
 decode pipeline and the engine into a `Shard`.
 
-The local runner (`extract.local`) runs every missing shard in one process; the Dask runner
-(`extract.cluster`) runs one task per shard. Both call `extract_shards`, so a cluster writes
-the shards one process writes; `extract.extraction` orchestrates and assembles.
+The local runner (`extract.running.local`) runs every missing shard in one process; the Dask runner
+(`extract.running.cluster`) runs one task per shard. Both call `extract_shards`, so a cluster writes
+the shards one process writes; `extract.running.extraction` orchestrates and assembles.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import replace
 import numpy as np
 
 from cache.shards import Shard
-from extract import engines, native_log
 from extract.config import ExtractConfig
-from extract.pipeline import batches, why_skipped
-from extract.sources import Split
+from extract.network import engines
+from extract.reading.pipeline import batches, why_skipped
+from extract.reading.sources import Split
+from extract.running import native_log
 
 
 def all_shards(split: Split, shard_size: int) -> list[int]:
@@ -75,7 +76,17 @@ def _one_pipeline(split: Split, run: list[int], engine, config: ExtractConfig) -
         return shard
 
     with native_log.captured() as log:
-        inputs = batches(split, start, config.image_size, config.batch, overlap, config.views, config.view_policy, stop)
+        inputs = batches(
+            split,
+            start,
+            config.image_size,
+            config.batch,
+            overlap,
+            config.views,
+            config.view_policy,
+            stop,
+            backbone=config.backbone,
+        )
         for positions, batch in inputs:
             look(int(positions[-1]))
             features = _features(engine, batch, config.batch, config.views)
