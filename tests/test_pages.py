@@ -85,7 +85,16 @@ def report_content() -> dict:
         "metric": "accuracy",
         "trained_on_differs": [],
         "confusion": "each image's majority vote",
-        "folders": [{"folder": "out", "dataset": "data", "image_size": 160, "engine": "tflite", "rows": {"train": 8}}],
+        "folders": [
+            {
+                "folder": "out",
+                "dataset": "data",
+                "backbone": "mobilenet_v2",
+                "image_size": 160,
+                "engine": "tflite",
+                "rows": {"train": 8},
+            }
+        ],
         "verdict": [f"logreg is ahead on {ODD}."],
         "methods": methods,
         "fine_tuning": {
