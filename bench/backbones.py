@@ -32,7 +32,16 @@ def random_weights(name: str, folder: Path) -> Path:
     return path
 
 
-def extraction(data: Path, name: str, weights: Path | str, size: int, precision: str, folder: Path, limit: int, **more):
+def extraction(
+    data: Path,
+    name: str,
+    weights: Path | str,
+    size: int,
+    precision: str,
+    folder: Path,
+    limit: int,
+    engine: str = "tflite",
+):
     """(images/s of the build's extraction, from the cache's own per-split seconds; the cache's feature
     bytes per image, from its blocks: what a large cache holds per image, where a small one's file is
     mostly its chunks' padding and its attributes)."""
@@ -42,13 +51,12 @@ def extraction(data: Path, name: str, weights: Path | str, size: int, precision:
         weights=str(weights),
         image_size=size,
         out=str(folder / f"{name}-{size}-{precision}"),
-        engine="tflite",
+        engine=engine,
         precision=precision,
         calibration=CALIBRATION,
         engine_dir=str(folder / "engines"),
         limit=limit,
         force=True,
-        **more,
     )
     summary = build.run(config, progress=False)
     images = sum(split.images for split in summary.splits)
@@ -58,9 +66,11 @@ def extraction(data: Path, name: str, weights: Path | str, size: int, precision:
 
 def backbone_rows(data: Path, weights: str, quick: bool) -> list[tuple]:
     """One row per backbone, size and precision. QUICK: one backbone beside the default (which other
-    rows time), float32, 160 px, one batch of photos per split."""
+    rows time), float32 on the Keras engine (a TFLite conversion of it takes most of a minute here),
+    at its smallest size, a few photos per split: the row's code runs, its number means nothing."""
     names = ["efficientnet_v2_b0"] if quick else list(backbones.REGISTRY)
-    sizes, precisions, limit = ((160,), ("float32",), 16) if quick else ((160, 224), ("float32", "int8"), 100)
+    sizes, precisions, limit = ((32,), ("float32",), 4) if quick else ((160, 224), ("float32", "int8"), 100)
+    engine = "keras" if quick else "tflite"
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
@@ -68,9 +78,9 @@ def backbone_rows(data: Path, weights: str, quick: bool) -> list[tuple]:
             kind = "its ImageNet weights" if name == backbones.DEFAULT else "random weights: speed only"
             for size in sizes:
                 for precision in precisions:
-                    measure = f"extraction, {name}, TFLite {precision}"
+                    measure = f"extraction, {name}, {'TFLite' if engine == 'tflite' else 'Keras'} {precision}"
                     try:
-                        rate, per_image = extraction(data, name, chosen, size, precision, Path(folder), limit)
+                        rate, per_image = extraction(data, name, chosen, size, precision, Path(folder), limit, engine)
                     except Exception as err:  # a backbone whose int8 conversion fails gets a row saying so
                         if precision != "int8":
                             raise
