@@ -162,6 +162,7 @@ def pytest_collection_modifyitems(items) -> None:
     items.sort(key=lambda item: (tier[item.path], first_seen[item.path]))
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (`-p no:xdist`) it is not called
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadscope` (`make test`), a test file to a worker, but the files that read the real
     photos' cache (`shared_cache`, a minute to build) on one worker, so it is built once."""

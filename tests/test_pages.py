@@ -192,9 +192,12 @@ def test_a_block_no_template_renders_fails():
         page.render(page.Section("page", [Unknown()]), "audit", "audit")
 
 
-def test_backticked_words_are_code_in_html_and_stay_backticked_in_markdown():
-    one = page.Section("t", [page.Paragraph("No audit: `make audit` finds <them> and `x`.")])
-    rendered = page.render(one, "report", "report")
-    assert "No audit: <code>make audit</code> finds &lt;them&gt; and <code>x</code>." in rendered["html"]
-    assert "No audit: `make audit` finds <them> and `x`." in rendered["md"]
+def test_backticked_commands_are_code_in_html_and_a_class_names_backticks_are_text():
+    said = "Classes it`s, <don`t>: `make audit` finds them, and `make heads EXCLUDE=x` drops them."
+    rendered = page.render(page.Section("t", [page.Paragraph(said)]), "report", "report")
+    assert (
+        "Classes it`s, &lt;don`t&gt;: <code>make audit</code> finds them, and <code>make heads EXCLUDE=x</code> "
+        "drops them." in rendered["html"]
+    )
+    assert said in rendered["md"]
     assert page.spans("a ` b") == [page.Span("a ` b")]  # a lone backtick is text

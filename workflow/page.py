@@ -18,6 +18,7 @@ from typing import ClassVar
 import jinja2
 
 FORMATS = ("md", "html")
+COMMAND = re.compile(r"`(make [^`]+)`")  # what `spans` shows as code
 
 
 @dataclass
@@ -107,11 +108,12 @@ def titles(section: Section) -> list[str]:
 
 
 def spans(text: Text) -> list[Span]:
-    """Text as spans: a string's `backticked` parts are code (sentences shared by both formats are
-    written in Markdown's way; HTML shows those parts as code, not as backticks)."""
+    """Text as spans: in a string, a backticked `make …` command is code (sentences shared by both
+    formats name commands in Markdown's way; HTML shows them as code, not as backticks). Only
+    commands: a string may carry data, and a class name's own backtick is text."""
     if not isinstance(text, str):
         return text
-    parts = re.split(r"`([^`]+)`", text)
+    parts = COMMAND.split(text)
     return [Span(part, "code" if k % 2 else "") for k, part in enumerate(parts) if part]
 
 
