@@ -197,8 +197,8 @@ def neighbourhood(data: Pooled, neighbours: int) -> Neighbourhood:
     kin = np.unique(np.stack([data.splits, data.labels.astype(str)]), axis=1, return_inverse=True)[1].ravel()
     order = np.argsort(kin, kind="stable")
     features, kin = data.features[order], kin[order]
-    first_of = np.searchsorted(kin, np.arange(kin.max() + 1 if len(kin) else 0))
-    last_of = np.searchsorted(kin, np.arange(kin.max() + 1 if len(kin) else 0), side="right")
+    every_kin = np.arange(kin.max() + 1 if len(kin) else 0)
+    first_of, last_of = np.searchsorted(kin, every_kin), np.searchsorted(kin, every_kin, side="right")
     rows = max(1, WORKING_MEMORY_MB * 2**20 // (4 * len(features)))
     found, isolation = [], np.zeros(len(features))
     for start in range(0, len(features), rows):
