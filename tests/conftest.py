@@ -93,6 +93,28 @@ def random_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """The tests' own backbone (`tests/tiny_backbone.py`, three small convolutions), registered, and
+    its seeded weights: for the tests of the stages after extraction, which hold for any backbone
+    and need not pay for MobileNetV2's 155 layers in every model they build, train and convert."""
+    from tests import tiny_backbone
+
+    tiny_backbone.register()
+    return tiny_backbone.tiny_weights(tmp_path_factory.mktemp("tiny_weights"))
+
+
+def other_tiny_weights(folder: Path) -> Path:
+    """Weights that fit the tiny backbone but are not `tiny_weights`: every value doubled."""
+    from tests import tiny_backbone
+
+    model = tiny_backbone.TinyNet().construct(TINY, None)
+    model.set_weights([2 * w for w in model.get_weights()])
+    path = folder / "other_tiny.weights.h5"
+    model.save_weights(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def engine_dir(tmp_path_factory) -> Path:
     """One TFLite conversion per weights, size and layers for the whole run: under pytest-xdist the
     workers share one folder (engines are written whole, by rename, so a worker never reads half of
@@ -136,6 +158,13 @@ def generated_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **se
         **({"image_size": TINY} | settings),
     )
     return build.run(config, progress=False).path
+
+
+def tiny_cache(data: Path, out: Path, weights: Path, engine_dir: Path, **settings) -> Path:
+    """A cache of generated images on the tests' own backbone, with `tiny_weights`."""
+    from tests.tiny_backbone import TinyNet
+
+    return generated_cache(data, out, weights, engine_dir, backbone=TinyNet.name, **settings)
 
 
 # The test files that read `shared_cache` (tests/test_layout.py checks this list against the files).
@@ -189,6 +218,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
         tiers["e2e" if "e2e" in report.keywords else "slow" if "slow" in report.keywords else "unit"] += report.duration
     summed = ", ".join(f"{tier} {seconds:.0f}" for tier, seconds in tiers.items())
     terminalreporter.write_line(f"seconds by tier, summed over workers: {summed}")
+    busy: dict[str, float] = {}  # the balance: the run lasts as long as its busiest worker
+    for report in every_phase:
+        worker = getattr(report, "worker_id", "one process")  # set by pytest-xdist's workers
+        busy[worker] = busy.get(worker, 0.0) + report.duration
+    terminalreporter.write_line("seconds by worker: " + ", ".join(f"{w} {s:.0f}" for w, s in sorted(busy.items())))
     unmarked = [r for r in reports if r.duration > UNIT_SECONDS and not {"slow", "e2e"} & set(r.keywords)]
     long = [r for r in reports if r.duration > LONG_SECONDS]
     for title, over in (

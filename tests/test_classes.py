@@ -29,9 +29,10 @@ from report import figures, verdict
 from report import write as report_writer
 from report.collect import Method
 from report.config import ReportConfig
-from tests.conftest import generated_cache, write_class_folders
+from tests.conftest import tiny_cache, write_class_folders
 from tests.test_audit import GreyThumbnails
 from tests.test_outofcore import blob_cache
+from tests.tiny_backbone import TinyNet
 from workflow.paths import Paths
 
 # --- per-class numbers and the metric ------------------------------------------------------
@@ -247,14 +248,14 @@ def test_streamed_logistic_regression_with_class_weights_is_scikit_learns(tmp_pa
 
 @pytest.mark.slow
 def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
-    tmp_path, random_weights, engine_dir, fit_calls
+    tmp_path, tiny_weights, engine_dir, fit_calls
 ):
     data = tmp_path / "data"
     write_class_folders(data / "train", ["a", "b"], 12)
     write_class_folders(data / "train", ["a"], 24, seed=3)  # class a twice b's size
     write_class_folders(data / "validation", ["a", "b"], 4, seed=1)
     out = tmp_path / "out"
-    generated_cache(data, out, random_weights, engine_dir)
+    tiny_cache(data, out, tiny_weights, engine_dir)  # any backbone: the tests' tiny one
     # fine-tuning starts from a head weighted as its own runs are (it refuses one weighted otherwise)
     heads_train.run(
         HeadConfig(
@@ -264,7 +265,7 @@ def test_fine_tuning_and_the_tutorial_recipe_pass_their_class_weights_to_fit(
     fit_calls.clear()
     settings = {"out": str(out), "epochs": 1, "batch": 8, "seeds": 1, "class_weight": "balanced"}
     # a search of one candidate for a few steps: what matters is the class weights every fit gets
-    search = {"search_rates": [1e-4], "search_depths": [130], "search_steps": 3}
+    search = {"search_rates": [1e-4], "search_depths": [TinyNet.fine_tune_at], "search_steps": 3}
     tuned = finetune(FinetuneConfig(**settings, **search), progress=False)
     baseline = run_baseline(BaselineConfig(**settings), progress=False)
     fit_rows = protocol_of(Paths(out).cache, 0.1)
@@ -321,12 +322,12 @@ def read_rows(path):
 
 
 @pytest.mark.slow
-def test_top_k_columns_and_more_than_twenty_classes_in_their_own_file(tmp_path, random_weights, engine_dir):
+def test_top_k_columns_and_more_than_twenty_classes_in_their_own_file(tmp_path, tiny_weights, engine_dir):
     classes = [f"k{k:02d}" for k in range(21)]
     write_class_folders(tmp_path / "data" / "train", classes, 4)
     write_class_folders(tmp_path / "data" / "validation", classes, 1, seed=1)
     out = tmp_path / "out"
-    generated_cache(tmp_path / "data", out, random_weights, engine_dir)
+    tiny_cache(tmp_path / "data", out, tiny_weights, engine_dir)
     heads_train.run(HeadConfig(out=str(out), heads=["logreg"], seeds=1, jobs=1, folds=2))
     images = tmp_path / "data" / "validation"
     predict(PredictConfig(images=[str(images)], out=str(out), top_k=3), progress=False)

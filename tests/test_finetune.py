@@ -29,27 +29,38 @@ from finetune.search import search
 from finetune.start import best_head, start_head
 from finetune.tune import run
 from finetune.tutorial import run as run_baseline
-from tests.conftest import TINY, colour_image, generated_cache, private_copy, seen_by, write_class_folders
+from tests.conftest import (
+    TINY,
+    colour_image,
+    other_tiny_weights,
+    private_copy,
+    seen_by,
+    tiny_cache,
+    write_class_folders,
+)
 from tests.mixing import assert_batched, assert_mixed
+from tests.tiny_backbone import TinyNet
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # end-to-end fine-tuning runs, resumed and searched: minutes in all
 
 
-def cache_and_heads(root, random_weights, engine_dir):
-    """A cache of generated images and its heads (one run each), in `root`/artifacts."""
+def cache_and_heads(root, tiny_weights, engine_dir):
+    """A cache of generated images on the tests' tiny backbone and its heads (one run each), in
+    `root`/artifacts: what these tests check holds for any backbone (the MobileNetV2 layers are
+    checked above, its fine-tuning end to end in test_e2e_finetune.py)."""
     data = root / "data"
     write_class_folders(data / "train", ["a", "b"], 16)
     write_class_folders(data / "validation", ["a", "b"], 6, seed=1)
     out = root / "artifacts"
-    generated_cache(data, out, random_weights, engine_dir)
+    tiny_cache(data, out, tiny_weights, engine_dir)
     heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
     return out
 
 
 @pytest.fixture(scope="module")
-def trained_once(tmp_path_factory, random_weights, engine_dir):
-    return cache_and_heads(tmp_path_factory.mktemp("trained"), random_weights, engine_dir)
+def trained_once(tmp_path_factory, tiny_weights, engine_dir):
+    return cache_and_heads(tmp_path_factory.mktemp("trained"), tiny_weights, engine_dir)
 
 
 @pytest.fixture
@@ -204,7 +215,7 @@ def test_finetune_writes_model_metrics_and_curve(trained):
     validation = cache.read_split(Paths(trained).cache, "validation")
     x = np.stack(
         [
-            images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY, "mobilenet_v2").numpy()
+            images.preprocess(tf.io.read_file(str(trained.parent / "data" / i)), TINY, TinyNet.name).numpy()
             for i in validation.ids
         ]
     )
@@ -272,7 +283,7 @@ def test_a_start_from_logistic_regression_is_not_drawn_after_the_dense_heads_epo
     monkeypatch.setattr(
         "classify.plots.learning_curves", lambda history, path, title, starts, **_: drawn.append(starts)
     )
-    search = dict(search_steps=3, search_rates=[1e-5], search_depths=[140])
+    search = dict(search_steps=3, search_rates=[1e-5], search_depths=[TinyNet.fine_tune_at])
     entry = run(FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, **search), progress=False)["finetune"]
     assert entry["start"] == "logreg" and drawn == [None]  # the Dense head's frozen epochs are not its start's
 
@@ -289,7 +300,7 @@ def test_a_run_that_only_diverges_ends_where_it_started(trained):
         np.testing.assert_array_equal(tuned_weights, start_weights)
 
 
-def swapped_validation_labels(tmp_path, random_weights, engine_dir):
+def swapped_validation_labels(tmp_path, tiny_weights, engine_dir):
     """Two artifact folders whose caches differ only in the scored split's labels."""
     outs = []
     for name, classes in (("same", ["a", "b"]), ("swapped", ["b", "a"])):
@@ -297,19 +308,21 @@ def swapped_validation_labels(tmp_path, random_weights, engine_dir):
         write_class_folders(data / "train", ["a", "b"], 16)
         write_class_folders(data / "validation", classes, 6, seed=1)  # class a's images under b/, and back
         out = tmp_path / f"{name}-artifacts"
-        generated_cache(data, out, random_weights, engine_dir)
+        tiny_cache(data, out, tiny_weights, engine_dir)
         heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
         outs.append(out)
     return outs
 
 
-def test_the_search_never_reads_the_scored_split(tmp_path, random_weights, engine_dir):
-    """About a minute: two caches and two whole fine-tuning runs, each building three models (two
-    candidates of the fewest steps allowed, then the run), since what is checked is the run's
-    choice whatever the scored split's labels."""
+def test_the_search_never_reads_the_scored_split(tmp_path, tiny_weights, engine_dir):
+    """Two caches and two whole fine-tuning runs, each building three models (two candidates of
+    the fewest steps allowed, then the run), since what is checked is the run's choice whatever
+    the scored split's labels: on the tiny backbone, seconds (a minute on MobileNetV2)."""
     searches = []
-    for out in swapped_validation_labels(tmp_path, random_weights, engine_dir):
-        search = dict(search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[100])  # the fewest steps allowed
+    for out in swapped_validation_labels(tmp_path, tiny_weights, engine_dir):
+        search = dict(
+            search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[TinyNet.fine_tune_at]
+        )  # the fewest steps allowed
         config = FinetuneConfig(out=str(out), epochs=1, batch=8, seeds=1, **search)
         entry = run(config, progress=False)["finetune"]
         found = entry["search"]
@@ -357,10 +370,7 @@ def test_a_kept_search_is_made_again_for_another_batch_augmentation_or_stream(tm
 
 @pytest.fixture
 def other_weights(tmp_path) -> str:
-    keras.utils.set_random_seed(5)
-    other = tmp_path / "other.weights.h5"
-    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
-    return str(other)
+    return str(other_tiny_weights(tmp_path))
 
 
 def test_finetune_and_baseline_refuse_other_weights(trained, other_weights, capsys):
@@ -399,8 +409,8 @@ def test_finetune_refuses_a_head_trained_under_another_protocol_in_one_line(trai
     assert not (trained / "finetune" / "metrics.json").exists()
 
 
-def test_finetune_refuses_a_dataset_changed_since_the_cache(tmp_path, random_weights, engine_dir):
-    trained = cache_and_heads(tmp_path, random_weights, engine_dir)  # its own data: the test edits it
+def test_finetune_refuses_a_dataset_changed_since_the_cache(tmp_path, tiny_weights, engine_dir):
+    trained = cache_and_heads(tmp_path, tiny_weights, engine_dir)  # its own data: the test edits it
     (trained.parent / "data" / "train" / "a" / "a.0.jpg").write_bytes(b"edited since")
     with pytest.raises(cache.CacheError, match="changed since the cache was built"):
         run(FinetuneConfig(out=str(trained), epochs=1, seeds=1), progress=False)

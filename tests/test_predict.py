@@ -20,23 +20,36 @@ from extract.network.backbone import WeightsError
 from extract.reading import images
 from finetune.config import FinetuneConfig
 from finetune.tune import run as finetune
-from tests.conftest import TINY, colour_image, generated_cache, seen_by, write_bad_files, write_class_folders
+from tests.conftest import (
+    TINY,
+    colour_image,
+    other_tiny_weights,
+    seen_by,
+    tiny_cache,
+    write_bad_files,
+    write_class_folders,
+)
+from tests.tiny_backbone import TinyNet
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # every head trained, then predict and export through TFLite
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, random_weights, engine_dir):
-    """Three classes of generated images: a cache, every registered head and a fine-tuned model."""
+def trained(tmp_path_factory, tiny_weights, engine_dir):
+    """Three classes of generated images: a cache on the tests' tiny backbone, every registered head
+    and a fine-tuned model (MobileNetV2's predict and export: test_e2e_predict.py, test_int8.py)."""
     root = tmp_path_factory.mktemp("predict")
     write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
-    generated_cache(root / "data", out, random_weights, engine_dir)
+    tiny_cache(root / "data", out, tiny_weights, engine_dir)
     config = HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, seeds=1, heads=list(REGISTRY))
     heads_train.run(config)
-    finetune(FinetuneConfig(out=str(out), weights=str(random_weights), epochs=1, batch=8, seeds=1), progress=False)
+    search = dict(search_steps=3, search_rates=[1e-4])  # the fewest steps allowed, the backbone's two depths
+    finetune(
+        FinetuneConfig(out=str(out), weights=str(tiny_weights), epochs=1, batch=8, seeds=1, **search), progress=False
+    )
     return root, out
 
 
@@ -46,12 +59,12 @@ def read_rows(path):
 
 
 @pytest.mark.parametrize("head", [*REGISTRY, "finetune"])
-def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random_weights, tmp_path, head):
+def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, tiny_weights, tmp_path, head):
     root, out = trained
     folder = tmp_path / "new"
     write_class_folders(folder / "nested" / "deeper", ["x"], 3, seed=4)
     expected = write_bad_files(folder / "odd")
-    config = PredictConfig(images=[str(folder)], out=str(out), head=head, weights=str(random_weights), batch=4)
+    config = PredictConfig(images=[str(folder)], out=str(out), head=head, weights=str(tiny_weights), batch=4)
     counts = predict(config, progress=False)
     rows = read_rows(out / "predictions.csv")
     assert list(rows[0]) == ["path", "label", "score", "p_a", "p_b", "p_c", "error"]
@@ -70,7 +83,7 @@ def test_predictions_csv_has_a_row_per_file_and_reports_bad_ones(trained, random
     assert counts[""] == sum(not ok for ok in expected.values())
 
 
-def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_weights):
+def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, tiny_weights):
     root, out = trained
     for head in REGISTRY:
         model, _ = saved.load(out, head)
@@ -78,7 +91,7 @@ def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_w
         seen = model.predict_proba(validation.features)
         predict(
             PredictConfig(
-                images=[str(root / "data" / "validation")], out=str(out), head=head, weights=str(random_weights)
+                images=[str(root / "data" / "validation")], out=str(out), head=head, weights=str(tiny_weights)
             ),
             progress=False,
         )
@@ -90,11 +103,7 @@ def test_predictions_on_cached_images_equal_what_the_heads_saw(trained, random_w
 
 def test_predict_refuses_other_weights_and_missing_inputs(trained, tmp_path, capsys):
     root, out = trained
-    import keras
-
-    keras.utils.set_random_seed(9)
-    other = tmp_path / "other.weights.h5"
-    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
+    other = other_tiny_weights(tmp_path)
     with pytest.raises(WeightsError, match="not those the logreg head was built with"):
         predict(PredictConfig(images=[str(root / "data")], out=str(out), weights=str(other)), progress=False)
     assert predict_main([str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 1
@@ -108,17 +117,13 @@ def test_export_cli_writes_both_files_and_refuses_other_weights(trained, tmp_pat
     files = Paths(out)
     assert printed == [str(files.export_keras), str(files.export_tflite), str(files.export_record)]
     assert all(Path(p).stat().st_size > 0 for p in printed)
-    import keras
-
-    keras.utils.set_random_seed(9)
-    other = tmp_path / "other.weights.h5"
-    keras.applications.MobileNetV2(input_shape=(TINY, TINY, 3), include_top=False, weights=None).save_weights(other)
+    other = other_tiny_weights(tmp_path)
     assert export_main(["--out", str(out), "--weights", str(other), "--quiet"]) == 1
     assert "not those the logreg head was built with" in capsys.readouterr().err
 
 
 def preprocessed(paths, size):
-    return np.stack([images.preprocess(tf.io.read_file(str(p)), size, "mobilenet_v2").numpy() for p in paths])
+    return np.stack([images.preprocess(tf.io.read_file(str(p)), size, TinyNet.name).numpy() for p in paths])
 
 
 def test_a_head_with_no_keras_form_is_refused_by_export_in_one_line(trained, capsys):
@@ -130,13 +135,13 @@ def test_a_head_with_no_keras_form_is_refused_by_export_in_one_line(trained, cap
 
 
 @pytest.mark.parametrize("head", [*(name for name, kind in REGISTRY.items() if kind.fuses), "finetune"])
-def test_exported_model_equals_the_two_step_path(trained, random_weights, head):
+def test_exported_model_equals_the_two_step_path(trained, tiny_weights, head):
     root, out = trained
     keras_path, tflite_path, *_ = fuse.export(ExportConfig(out=str(out), head=head))
     paths = sorted((root / "data" / "validation").rglob("*.jpg"))
     x = preprocessed(paths, TINY)
     predict(
-        PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(random_weights)),
+        PredictConfig(images=[str(p) for p in paths], out=str(out), head=head, weights=str(tiny_weights)),
         progress=False,
     )
     two_step = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in read_rows(out / "predictions.csv")])
@@ -161,25 +166,24 @@ def by_tflite(path, x):
 
 
 @pytest.fixture(scope="module")
-def trained_on_blocks(tmp_path_factory, random_weights, engine_dir):
-    """A cache of three layers' blocks (64 px: the early blocks pool more than one position) and a
-    logistic regression on their concatenation, as the heads see a multi-block cache."""
+def trained_on_blocks(tmp_path_factory, tiny_weights, engine_dir):
+    """A cache of the tiny backbone's three blocks (the early ones pool more than one position) and
+    a logistic regression on their concatenation, as the heads see a multi-block cache."""
     root = tmp_path_factory.mktemp("blocks")
     write_class_folders(root / "data" / "train", ["a", "b", "c"], 10)
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 4, seed=1)
     out = root / "artifacts"
-    layers = "block_3_project_BN,block_13_expand_relu,out_relu"
-    generated_cache(root / "data", out, random_weights, engine_dir, layers=layers, image_size=64)
+    tiny_cache(root / "data", out, tiny_weights, engine_dir, layers="blocks")
     heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, seeds=1))
     return root, out
 
 
 @pytest.mark.parametrize(
     ("features", "layers"),
-    [("choose", ["block_3_project_BN", "block_13_expand_relu", "out_relu"]), ("last", ["out_relu"])],
+    [("choose", ["tiny_block_1", "tiny_block_2", "tiny_out"]), ("last", ["tiny_out"])],
 )
 def test_predict_and_export_on_several_blocks_give_the_heads_probabilities(
-    trained_on_blocks, random_weights, features, layers
+    trained_on_blocks, tiny_weights, features, layers
 ):
     root, out = trained_on_blocks
     if features != "choose":  # the same cache, the head on the blocks FEATURES names alone
@@ -188,19 +192,19 @@ def test_predict_and_export_on_several_blocks_give_the_heads_probabilities(
         shutil.copy(Paths(trained_on_blocks[1]).cache, Paths(out).cache)
         heads_train.run(HeadConfig(out=str(out), heads=["logreg"], jobs=1, folds=2, seeds=1, features=features))
     validation = cache.read_split(Paths(out).cache, "validation")
-    assert validation.features.shape[1] == 32 + 576 + 1280
+    assert validation.features.shape[1] == 8 + 16 + 24
     model, record = saved.load(out, "logreg")
     assert record["feature_source"]["layers"] == layers
     # what the head saw: the columns of the blocks it chose
     seen = model.predict_proba(cache.read_split(Paths(out).cache, "validation", blocks=layers).features)
     paths = [root / "data" / i for i in validation.ids]
-    predict(PredictConfig(images=[str(p) for p in paths], out=str(out), weights=str(random_weights)), progress=False)
+    predict(PredictConfig(images=[str(p) for p in paths], out=str(out), weights=str(tiny_weights)), progress=False)
     predicted = np.array([[float(r[f"p_{c}"]) for c in "abc"] for r in read_rows(out / "predictions.csv")])
     np.testing.assert_allclose(predicted, seen, atol=1e-4)
     keras_path, tflite_path, *_ = fuse.export(ExportConfig(out=str(out), head="logreg"))
     import keras
 
-    x = preprocessed(paths, 64)
+    x = preprocessed(paths, TINY)
     np.testing.assert_allclose(keras.saving.load_model(keras_path).predict(x, verbose=0), seen, atol=1e-4)
     np.testing.assert_allclose(by_tflite(tflite_path, x), seen, atol=1e-4)
 

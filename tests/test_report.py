@@ -20,7 +20,8 @@ from finetune.tune import run as finetune
 from report import stats, verdict
 from report.__main__ import main as report_main
 from report.collect import Method, collect
-from tests.conftest import TINY, generated_cache, write_class_folders
+from tests.conftest import TINY, tiny_cache, write_class_folders
+from tests.tiny_backbone import TinyNet
 from workflow.errors import WorkflowError
 from workflow.paths import Paths
 
@@ -185,19 +186,20 @@ def from_correct(name, correct, labels):
 
 
 @pytest.fixture(scope="module")
-def two_sizes(tmp_path_factory, random_weights, engine_dir):
-    """Heads at two image sizes over the same generated images, and fine-tuning and the tutorial at one."""
+def two_sizes(tmp_path_factory, tiny_weights, engine_dir):
+    """Heads at two image sizes over the same generated images, and fine-tuning and the tutorial at
+    one, on the tests' tiny backbone (the report reads any backbone's results alike)."""
     root = tmp_path_factory.mktemp("report")
     write_class_folders(root / "data" / "train", ["a", "b"], 16)
     write_class_folders(root / "data" / "validation", ["a", "b"], 8, seed=1)
     outs = []
     for size in (TINY, 40):
         out = root / f"out{size}"
-        generated_cache(root / "data", out, random_weights, engine_dir, image_size=size)
+        tiny_cache(root / "data", out, tiny_weights, engine_dir, image_size=size)
         seeds = 2 if size == TINY else 1  # several runs where the report shows their spread
         heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=3, jobs=1, folds=2, seeds=seeds))
         outs.append(out)
-    search = dict(search_steps=3, search_rates=[1e-5, 1e-4], search_depths=[100])
+    search = dict(search_steps=3, search_rates=[1e-5, 1e-4], search_depths=[TinyNet.fine_tune_at])
     finetune(FinetuneConfig(out=str(outs[0]), epochs=1, batch=8, seeds=1, **search), progress=False)
     assert baseline_main(["--out", str(outs[0]), "--epochs", "1", "--batch", "8", "--seeds", "1", "--quiet"]) == 0
     return root, outs
@@ -244,7 +246,7 @@ def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, ca
 
 
 @pytest.mark.slow
-def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_path, random_weights, engine_dir):
+def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_path, tiny_weights, engine_dir):
     root, (small, large) = two_sizes
     assert report_main(["--out", str(tmp_path / "both"), "--runs", f"{small},{large}", "--quiet"]) == 0
     content = json.loads(Paths(tmp_path / "both").report_json.read_text())
@@ -252,7 +254,7 @@ def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_p
     assert "logistic regression on cache, 32 px" in labels and "logistic regression on cache, 40 px" in labels
     assert len(labels) == 6
     other = tmp_path / "other"
-    generated_cache(root / "data", other, random_weights, engine_dir, limit=10)
+    tiny_cache(root / "data", other, tiny_weights, engine_dir, limit=10)
     heads_train.run(
         HeadConfig(dense_recipe="tutorial", out=str(other), epochs=1, jobs=1, folds=2, seeds=1, heads=["logreg"])
     )

@@ -16,7 +16,8 @@ import pytest
 import cache
 from extract.config import ExtractConfig
 from extract.running import build
-from tests.conftest import ROOT, TINY, generated_cache, write_class_folders
+from tests.conftest import ROOT, TINY, tiny_cache, write_class_folders
+from tests.tiny_backbone import TinyNet
 
 pytestmark = pytest.mark.slow  # extractions killed and resumed in subprocesses
 
@@ -67,11 +68,16 @@ def test_sigkill_then_resume_gives_the_same_cache(tmp_path, random_weights, engi
 
 
 # Fine-tuning: a run killed with SIGKILL right after an epoch's backup (a patched BackupAndRestore
-# kills its own process there, so the kill lands at that point every time), then resumed.
-FT_SETTINGS = dict(epochs=3, batch=4, seeds=1, search_steps=3, search_rates=[1e-5], search_depths=[100])
+# kills its own process there, so the kill lands at that point every time), then resumed. On the
+# tests' tiny backbone, which the killed process registers as this one does (`tiny_weights`).
+FT_SETTINGS = dict(
+    epochs=3, batch=4, seeds=1, search_steps=3, search_rates=[1e-5], search_depths=[TinyNet.fine_tune_at]
+)
 KILLER = """
 import os, signal, sys
 import keras
+from tests import tiny_backbone
+tiny_backbone.register()
 save = keras.callbacks.BackupAndRestore.on_epoch_end
 def on_epoch_end(self, epoch, logs=None):
     save(self, epoch, logs)
@@ -84,7 +90,7 @@ sys.exit(main({args!r}))
 
 
 @pytest.fixture(scope="module")
-def heads_out(tmp_path_factory, random_weights, engine_dir) -> Path:
+def heads_out(tmp_path_factory, tiny_weights, engine_dir) -> Path:
     """A cache of generated images and its logistic regression head, the start of every run below."""
     from classify import train as heads_train
     from classify.config import HeadConfig
@@ -93,20 +99,20 @@ def heads_out(tmp_path_factory, random_weights, engine_dir) -> Path:
     write_class_folders(root / "data" / "train", ["a", "b"], 12)  # 2 choice rows, 22 fit: batches 4 4 4 4 4 2
     write_class_folders(root / "data" / "validation", ["a", "b"], 3, seed=1)
     out = root / "artifacts"
-    generated_cache(root / "data", out, random_weights, engine_dir)
+    tiny_cache(root / "data", out, tiny_weights, engine_dir)
     heads_train.run(HeadConfig(out=str(out), heads=["logreg"], features="last", jobs=1, folds=2))
     return out
 
 
-def ft_run(out: Path, random_weights) -> dict:
+def ft_run(out: Path, weights) -> dict:
     from finetune.config import FinetuneConfig
     from finetune.tune import run as finetune
 
-    return finetune(FinetuneConfig(out=str(out), weights=str(random_weights), **FT_SETTINGS), progress=False)
+    return finetune(FinetuneConfig(out=str(out), weights=str(weights), **FT_SETTINGS), progress=False)
 
 
-def killed_after(out: Path, random_weights, after: int) -> None:
-    args = ["--out", str(out), "--weights", str(random_weights), "--quiet"]
+def killed_after(out: Path, weights, after: int) -> None:
+    args = ["--out", str(out), "--weights", str(weights), "--quiet"]
     for key, value in FT_SETTINGS.items():
         args += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     process = subprocess.run(
@@ -120,18 +126,18 @@ def killed_after(out: Path, random_weights, after: int) -> None:
 TOLERANCE = 0.0
 
 
-def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weights):
+def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, tiny_weights):
     """Killed after epoch 1, resumed and killed after epoch 2, resumed to the end: every epoch
     visits the images in the order, and with the augmentation, of the run left alone; the
     epochs before each kill are not run again; the choice losses are the run left alone's.
-    About a minute: three fine-tuning processes, each starting TensorFlow, is what a kill takes."""
+    Three fine-tuning processes, two of them starting TensorFlow, is what a kill takes."""
     from finetune.runs import read_history, read_stream_log
     from workflow.paths import Paths
 
     alone, killed = (heads_out.parent / name for name in ("alone", "killed"))
     for out in (alone, killed):
         shutil.copytree(heads_out, out)
-    first = ft_run(alone, random_weights)
+    first = ft_run(alone, tiny_weights)
     shutil.copytree(alone / "runs" / "search-0", killed / "runs" / "search-0")  # the same search: kept
     files = Paths(alone).run("finetune", 0)
     logged = read_stream_log(files.stream)
@@ -141,12 +147,12 @@ def test_a_killed_finetune_resumes_as_the_run_left_alone(heads_out, random_weigh
     run = Paths(killed).run("finetune", 0)
     before = {}
     for after in (1, 2):
-        killed_after(killed, random_weights, after)
+        killed_after(killed, tiny_weights, after)
         assert run.backup.exists() and not (killed / "finetune" / "metrics.json").exists()
         before = read_history(run.history)
         assert len(before["loss"]) == after
         assert read_stream_log(run.stream) == {epoch: logged[epoch] for epoch in range(after)}
-    metrics = ft_run(killed, random_weights)
+    metrics = ft_run(killed, tiny_weights)
     assert read_stream_log(run.stream) == logged
     with open(run.history, newline="") as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]  # each epoch once

@@ -17,6 +17,7 @@ from extract.reading import augment, pipeline
 from extract.reading.sources import folder_source
 from extract.running import build
 from tests.conftest import TINY, colour_image, seen_by, small_shards, write_class_folders
+from tests.tiny_backbone import TinyNet
 from workflow.paths import Paths
 
 pytestmark = pytest.mark.slow  # extractions with augmented views
@@ -121,8 +122,8 @@ def test_grouped_folds_never_split_an_images_views():
         assert not set(groups[fit]) & set(groups[held_out])
 
 
-def test_heads_train_on_every_view_and_tta_is_the_mean_over_views(data, tmp_path, random_weights, engine_dir):
-    path = extracted(data, tmp_path, random_weights, engine_dir, views=2)
+def test_heads_train_on_every_view_and_tta_is_the_mean_over_views(data, tmp_path, tiny_weights, engine_dir):
+    path = extracted(data, tmp_path, tiny_weights, engine_dir, views=2, backbone=TinyNet.name)  # any backbone
     metrics = heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(tmp_path), seeds=2, jobs=1, epochs=3))
     assert set(metrics) == {"logreg", "logreg_tta", "dense", "dense_tta"}
     model, _ = saved.load(str(tmp_path), "logreg")
@@ -144,8 +145,8 @@ def test_heads_train_on_every_view_and_tta_is_the_mean_over_views(data, tmp_path
         assert predicted[item] == pytest.approx(probability, abs=1e-5)
 
 
-def test_predict_with_tta_on_a_cache_without_views_is_one_clear_error(data, tmp_path, random_weights, engine_dir):
-    extracted(data, tmp_path, random_weights, engine_dir)
+def test_predict_with_tta_on_a_cache_without_views_is_one_clear_error(data, tmp_path, tiny_weights, engine_dir):
+    extracted(data, tmp_path, tiny_weights, engine_dir, backbone=TinyNet.name)
     heads_train.run(HeadConfig(out=str(tmp_path), heads=["logreg"], seeds=1, jobs=1))
     with pytest.raises(cache.CacheError, match="VIEWS=2"):
         predict(PredictConfig(images=[str(data / "validation")], out=str(tmp_path), tta=True), False)
