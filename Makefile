@@ -166,9 +166,11 @@ test: lint
 test-fast: venv
 	$(PY) -m pytest -m "not e2e and not slow" -q $(PYTEST_WORKERS)
 
-# Line and branch coverage of the packages over the whole suite (subprocesses included).
+# Line and branch coverage of the packages over what CI runs (subprocesses included): the QUICK
+# bench, whose rows CI checks by running them, then the whole suite.
 coverage: venv
 	$(PY) -m coverage erase
+	$(PY) -m coverage run -m bench --quick $(call opt,--data,$(BENCH_DATA)) $(call opt,--weights,$(BENCH_WEIGHTS)) >/dev/null
 	$(PY) -m coverage run -m pytest $(PYTEST_WORKERS) -q
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report --skip-covered --sort=cover

@@ -26,6 +26,7 @@ from unittest import mock
 import numpy as np
 
 from bench.folders import linked_folder
+from bench.models import extraction_model
 from bench.timing import median_rate
 from extract import backbones
 from extract.config import ExtractConfig
@@ -75,15 +76,18 @@ def ceiling(decode: float, forward: float) -> float:
     return 1 / (1 / decode + 1 / forward)
 
 
-def ceiling_rows(data: Path, weights: str, engine_dir: Path, quick: bool, size: int = 160) -> list[tuple]:
+def ceiling_rows(
+    data: Path, weights: str, engine_dir: Path, quick: bool, limit: int | None = None, size: int = 160
+) -> list[tuple]:
     """The rows; `quick`: a few dozen images, one round, no untimed build, builds with the zero-cost
-    engine alone (the other rows time the real engines' builds; int8's calibrations would cost minutes)."""
+    engine alone (the other rows time the real engines' builds; int8's calibrations would cost minutes).
+    int8 is calibrated on `limit` photos a split, as `bench.precision` is, so that its engine is reused."""
     small, large = (16, 48) if quick else (1000, 4000)
     rounds, repeats = (1, 1) if quick else (3, 3)
     count = 20 if quick else 200  # calibration images: as `bench.precision` has them, so its engine is reused
-    model = backbone.build_backbone(weights, size)
+    model = extraction_model(weights, size)
     digest = backbone.weights_sha256(model)
-    int8 = calibration.of_source(open_source(str(data), 64 if quick else None), count, size, backbones.DEFAULT)
+    int8 = calibration.of_source(open_source(str(data), limit), count, size, backbones.DEFAULT)
     forward = {
         "tflite float32": engines.make_engine("tflite", model, digest, size, 32, engine_dir),
         "tflite int8": engines.make_engine("tflite", model, digest, size, 32, engine_dir, calibration=int8),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.models import extraction_model
 from bench.timing import median_rate
 from extract import backbones
 from extract.config import ExtractConfig
@@ -50,7 +51,7 @@ def int8_rows(
     row gives the median rates and every round's ratio."""
     rows = []
     for size in sizes:
-        model = backbone.build_backbone(weights, size)
+        model = extraction_model(weights, size)
         digest = backbone.weights_sha256(model)
         started = time.perf_counter()
         int8 = calibration.of_source(open_source(str(data), limit), count, size, backbones.DEFAULT)
@@ -61,8 +62,8 @@ def int8_rows(
         conversion = time.perf_counter() - started
         inputs = np.random.default_rng(0).uniform(-1, 1, (32, size, size, 3)).astype(np.float32)
         configs = {
-            precision: extraction_config(
-                data, weights, size, out, engine_dir, limit=limit, force=True, precision=precision
+            precision: extraction_config(  # the calibration above: its engine is reused
+                data, weights, size, out, engine_dir, limit=limit, force=True, precision=precision, calibration=count
             )
             for precision in built
         }

@@ -9,4 +9,4 @@ from bench.pipeline_speed import ceiling_rows
 
 
 def rows(bench: Bench) -> Iterator[tuple]:
-    yield from ceiling_rows(bench.data, bench.weights, bench.engine_dir, bench.quick)
+    yield from ceiling_rows(bench.data, bench.weights, bench.engine_dir, bench.quick, bench.limit)

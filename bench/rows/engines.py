@@ -13,6 +13,7 @@ import numpy as np
 
 from bench import finetune_speed
 from bench.context import Bench
+from bench.models import extraction_model
 from bench.pipeline_speed import decode_only
 from bench.timing import median_rate
 from extract.config import ExtractConfig
@@ -67,7 +68,7 @@ def bare_forward(
 ) -> dict[str, float]:
     """Images/s of each engine in `names` on pre-decoded tensors, `batches` batches of 32 a timing
     (one batch is too short to time on a noisy machine; QUICK takes one all the same)."""
-    model = backbone.build_backbone(weights, size)
+    model = extraction_model(weights, size)
     digest = backbone.weights_sha256(model)
     inputs = np.random.default_rng(0).uniform(-1, 1, (32, size, size, 3)).astype(np.float32)
     rates = {}
