@@ -303,6 +303,23 @@ def test_both_starts_keep_float32_probabilities_under_mixed_precision(trained):
     }
 
 
+def test_on_a_gpu_fine_tuning_computes_in_float16_and_still_scores_float32_probabilities(trained, monkeypatch):
+    """A GPU is told apart before any layer is built: the backbone then computes in float16
+    (mixed_float16), while the head's last layer, and so the probabilities, stay float32."""
+    from extract.network import engines
+
+    monkeypatch.setattr(engines, "has_gpu", lambda: True)
+    config = FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, recipe="tutorial")
+    try:
+        run(config, progress=False)
+        model = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: no later test inherits it
+    backbone_convolution = next(layer for layer in model.layers[1].layers if layer.name == "tiny_conv_3")
+    assert backbone_convolution.compute_dtype == "float16"
+    assert model.layers[-1].layers[-1].compute_dtype == "float32"  # the head's output: float32 probabilities
+
+
 def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
     """On choice rows it did not tune on: logistic regression's own loss (its C is chosen on the fit
     rows), the Dense head's cross-fitted (it stops early on the choice rows); not the Dense head's own."""
