@@ -1,6 +1,9 @@
 """Command lines derived from config dataclasses (workflow.cli)."""
 
+import contextlib
 import dataclasses
+import errno
+import io
 import os
 import sys
 
@@ -115,6 +118,50 @@ def test_the_baseline_prints_the_accuracy_of_the_split_it_scored(scored, capsys)
     entry = {scored: {"accuracy": 0.9125}, "protocol": {"score": scored}, "train_seconds": 3.0, "epochs_run": 2}
     show(None, {"tutorial": entry})
     assert f"{scored} accuracy 91.25%" in capsys.readouterr().out
+
+
+def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(capsys):
+    def interrupted(config, progress=True):
+        raise KeyboardInterrupt
+
+    sys.modules[__name__].interrupted = interrupted
+    main_interrupted = cli.command(Settings, f"{__name__}:interrupted", print, prog="settings", description="test")
+    assert main_interrupted([]) == 130  # the shell's code for a command ended by SIGINT
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_verbose_leaves_the_native_libraries_logs_on(monkeypatch, capsys):
+    """--verbose keeps TensorFlow's C++ lines (for a bug report); without it they are turned down."""
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED", raising=False)
+    assert main(["--verbose"]) == 0
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ and "DASK_LOGGING__DISTRIBUTED" not in os.environ
+    assert main([]) == 0
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and os.environ["DASK_LOGGING__DISTRIBUTED"] == "error"
+
+
+def test_a_command_prints_where_stdout_is_no_file():
+    """Called from Python with stdout in a StringIO (a notebook's, a caller's): nothing to
+    reconfigure for undecodable file names, and the result printed all the same."""
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert main(["--size", "7", "--quiet"]) == 0
+    assert dict(eval(printed.getvalue()))["size"] == 7
+
+
+def test_an_errno_in_h5pys_text_or_too_many_open_files_is_explained_and_another_errno_is_not():
+    from workflow.explain import explain
+
+    h5 = OSError(  # h5py's OSError: no errno attribute, the C library's in its text
+        "Unable to synchronously create file (unable to open file: name = '/out/features.h5', errno = 13, "
+        "error message = 'Permission denied', flags = 13, o_flags = 242)"
+    )
+    assert h5.errno is None
+    assert explain(h5) == (
+        "permission denied for /out/features.h5: make it readable (data, weights) or writable (OUT=) for this user"
+    )
+    too_many = OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+    assert explain(too_many) == "too many open files: raise the limit (`ulimit -n 4096`) and run again"
+    assert explain(OSError(errno.EIO, os.strerror(errno.EIO), "/data/cat.jpg")) is None  # unexpected: shown as such
 
 
 @pytest.mark.slow

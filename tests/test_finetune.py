@@ -17,6 +17,7 @@ from classify.config import HeadConfig
 from classify.heads import network
 from extract.network import backbone
 from extract.network.backbone import WeightsError
+from extract.network.feature_source import backbone_layers, source_of
 from extract.reading import images
 from extract.reading.sources import Split, folder_source
 from finetune.__main__ import main as finetune_main
@@ -27,7 +28,7 @@ from finetune.model import build_finetune_model
 from finetune.runs import fit_stream
 from finetune.search import search
 from finetune.start import best_head, start_head
-from finetune.tune import run
+from finetune.tune import _plot, run
 from finetune.tutorial import run as run_baseline
 from tests.conftest import (
     TINY,
@@ -189,6 +190,45 @@ def test_fine_tune_at_counts_the_same_backbone_layers_whatever_blocks_are_pooled
     assert above and all(layer.trainable for layer in above)
 
 
+def test_a_fine_tuning_depth_that_is_no_layer_or_index_is_refused_in_one_line(tiny_weights):
+    """FINE_TUNE_AT as typed: a misspelt layer name is answered with the nearest names; a number
+    below 0, past the layers, or of 1 or more yet no whole index says what a depth may be."""
+    base = source_of("last", TinyNet.name).build(None, TINY)
+    count = len(backbone_layers(base))
+    head = network.build_dense(TinyNet.widths["tiny_out"], 2)
+    with pytest.raises(ValueError, match=r"'tiny_conv_9': tiny_test has no such layer; nearest: tiny_conv_\d"):
+        build_finetune_model(base, head, "tiny_conv_9")
+    with pytest.raises(ValueError, match=r"'top': tiny_test has no such layer; give a layer name, a fraction or"):
+        build_finetune_model(base, head, "top")  # close to no layer's name: what a depth may be instead
+    for wrong in ("-1", str(count + 1), "2.5"):
+        with pytest.raises(ValueError, match=rf"{wrong}' is not a fraction below 1 or an index up to {count}$"):
+            build_finetune_model(base, head, wrong)
+    build_finetune_model(base, head, str(count))  # the last index itself: every backbone layer frozen
+    assert not any(layer.trainable for layer in backbone_layers(base))
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "0"], "epochs and batch must be positive"),
+        (["--batch", "0"], "epochs and batch must be positive"),
+        (["--search-depths", ""], "search depths, where set, must name at least one depth"),
+        (["--search-rates", "1e-4,0"], "every search rate must be positive"),
+        (["--search-steps", "2"], "search steps at least 3"),  # fewer than the points each curve is measured at
+    ],
+)
+def test_bad_fine_tuning_settings_exit_2_with_the_reason_before_any_work(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        finetune_main(["--out", str(tmp_path), *argv])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_without_a_saved_head_fine_tuning_says_to_train_the_heads_first(tmp_path):
+    with pytest.raises(saved.HeadMismatchError, match=rf"^no saved head in {tmp_path}: run `make heads` first$"):
+        best_head(Paths(tmp_path))
+
+
 def test_finetune_writes_model_metrics_and_curve(trained):
     metrics = run(FinetuneConfig(out=str(trained), epochs=2, batch=8, seeds=2, recipe="tutorial"), progress=False)
     entry = metrics["finetune"]
@@ -263,6 +303,23 @@ def test_both_starts_keep_float32_probabilities_under_mixed_precision(trained):
     }
 
 
+def test_on_a_gpu_fine_tuning_computes_in_float16_and_still_scores_float32_probabilities(trained, monkeypatch):
+    """A GPU is told apart before any layer is built: the backbone then computes in float16
+    (mixed_float16), while the head's last layer, and so the probabilities, stay float32."""
+    from extract.network import engines
+
+    monkeypatch.setattr(engines, "has_gpu", lambda: True)
+    config = FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, recipe="tutorial")
+    try:
+        run(config, progress=False)
+        model = keras.saving.load_model(trained / "finetune" / "model.keras", compile=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the policy is global: no later test inherits it
+    backbone_convolution = next(layer for layer in model.layers[1].layers if layer.name == "tiny_conv_3")
+    assert backbone_convolution.compute_dtype == "float16"
+    assert model.layers[-1].layers[-1].compute_dtype == "float32"  # the head's output: float32 probabilities
+
+
 def test_the_start_is_the_head_with_the_lowest_choice_loss(trained):
     """On choice rows it did not tune on: logistic regression's own loss (its C is chosen on the fit
     rows), the Dense head's cross-fitted (it stops early on the choice rows); not the Dense head's own."""
@@ -286,6 +343,54 @@ def test_a_start_from_logistic_regression_is_not_drawn_after_the_dense_heads_epo
     search = dict(search_steps=3, search_rates=[1e-5], search_depths=[TinyNet.fine_tune_at])
     entry = run(FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, **search), progress=False)["finetune"]
     assert entry["start"] == "logreg" and drawn == [None]  # the Dense head's frozen epochs are not its start's
+
+
+def test_a_frozen_phase_whose_curves_do_not_line_up_is_left_out_of_the_plot(tmp_path, monkeypatch):
+    """The start head's frozen epochs are drawn before fine-tuning's where both logged the same
+    curves; a frozen history without some of them (no accuracy logged) would pair unequal lengths,
+    so fine-tuning is drawn alone, unmarked."""
+    drawn = []
+    monkeypatch.setattr(
+        "classify.plots.learning_curves", lambda history, path, title, starts, **_: drawn.append((history, starts))
+    )
+    tuned = {"accuracy": [0.6, 0.7], "loss": [0.5, 0.4], "val_accuracy": [0.6, 0.6], "val_loss": [0.6, 0.5]}
+    frozen = tmp_path / "frozen.json"
+    frozen.write_text(json.dumps({key: [0.9, 0.8, 0.7] for key in tuned}))
+    _plot(tuned, frozen, tmp_path / "curve.png", "dev")
+    frozen.write_text(json.dumps({"loss": [0.9, 0.8, 0.7], "val_loss": [0.9, 0.8, 0.7]}))
+    _plot(tuned, frozen, tmp_path / "curve.png", "dev")
+    (joined, marked), (alone, unmarked) = drawn
+    assert marked == {"fine-tuning starts": 3} and joined["loss"] == [0.9, 0.8, 0.7, 0.5, 0.4]
+    assert unmarked is None and alone == tuned
+
+
+def test_a_finished_run_is_reused_and_one_killed_before_its_result_only_scores_again(trained, monkeypatch, capsys):
+    """A run whose result is written is loaded as it is; a run whose every epoch ended but whose
+    result was not written (killed in between) is scored from its best epoch. Neither trains again,
+    and the command prints the same scores."""
+    config = FinetuneConfig(out=str(trained), epochs=1, batch=8, seeds=1, recipe="tutorial")
+    first = run(config, progress=False)["finetune"]
+    files = Paths(trained).run("finetune", 0)
+    history, result = files.history.read_text(), files.result.read_bytes()
+
+    def trained_again(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(keras.Model, "fit", trained_again)
+    args = ["--out", str(trained), "--recipe", "tutorial", "--epochs", "1", "--batch", "8", "--seeds", "1"]
+    for killed_before_its_result in (False, True):
+        if killed_before_its_result:
+            files.result.unlink()
+        capsys.readouterr()
+        assert finetune_main([*args, "--quiet"]) == 0
+        printed = capsys.readouterr().out
+        again = json.loads((trained / "finetune" / "metrics.json").read_text())["finetune"]
+        assert again["validation"] == first["validation"] and again["curve"] == first["curve"]
+        assert files.history.read_text() == history
+        # reused as written (its timing too), or written again by predicting (timed anew)
+        assert (files.result.read_bytes() == result) != killed_before_its_result
+        assert f"| finetune | validation | {first['validation']['accuracy']:.4f} |" in printed
+        assert printed.endswith(f"saved to {trained}/finetune/\n")
 
 
 def test_a_run_that_only_diverges_ends_where_it_started(trained):

@@ -308,6 +308,16 @@ def test_docs_settings_is_the_generated_page():
     assert (ROOT / "docs" / "settings.md").read_text() == settings_doc.render(), "stale: run make docs"
 
 
+def test_make_docs_writes_the_rendered_page_where_it_lives(tmp_path, monkeypatch, capsys):
+    """`make docs` (settings_doc.main), pointed away from the repository: a docs folder made where
+    there is none, the page as rendered in it, and one line that says where."""
+    page = tmp_path / "docs" / "settings.md"
+    monkeypatch.setattr(settings_doc, "PAGE", page)
+    assert settings_doc.main() == 0
+    assert page.read_text() == settings_doc.render()
+    assert capsys.readouterr().out == f"wrote {page}\n"
+
+
 def make_names(config) -> dict[str, str]:
     """Make variable -> the flag it sets, from the config's own metadata."""
     return {

@@ -163,6 +163,33 @@ def test_html_escapes_a_class_name_that_is_markup_and_markdown_keeps_table_cells
         assert len({len(re.split(r"(?<!\\)\|", line)) for line in table}) == 1, table
 
 
+def test_the_report_page_words_a_start_that_won_a_class_without_images_and_training_that_differs():
+    """The sentences and cells a reader meets where fine-tuning never beat its start, a class has no
+    scored image (no interval to give), and the methods' training saw different things, some of
+    them recorded by one method only (a run from before they were recorded)."""
+    content = report_content()
+    content["fine_tuning"]["start_won"] = True
+    nan = {"estimate": float("nan"), "low": float("nan"), "high": float("nan")}
+    content["methods"][0]["per_class"][PIPE] = {"support": 0, "precision": nan, "recall": nan, "f1": nan}
+    content["trained_on_differs"] = ["backbone_weights", "dev_fraction", "views"]
+    content["methods"][0]["trained_on"] = {"backbone_weights": "ab" * 32, "dev_fraction": 0.1, "views": 1}
+    content["methods"][1]["trained_on"] = {"views": 3}
+    figures = {name: page.Figure(name, f"{name}.png", "data:image/png;base64,AAAA") for name in ("metric", "confusion")}
+    structure = sections.page_of(content, figures | {"fine_tuning": figures["metric"]}, picture)
+    markdown = page.render(structure, "report", "report")["md"]
+    assert "The best epoch was epoch 0, the start itself: fine-tuning did not help here." in markdown
+    assert "The best epoch was 2" not in markdown
+    assert "| a\\|b | 0 | – | – | – |" in markdown  # no images: a dash, not nan%
+    assert (
+        "logreg: fit on train less dev, backbone weights sha256 abababababab, dev fraction 0.1, 1 view of each image;"
+        in (markdown)
+    )
+    assert (
+        "dense: fit on train less dev, backbone weights not recorded, dev fraction not recorded, 3 views of each"
+        in (markdown)
+    )
+
+
 def tables(markdown: str) -> list[list[str]]:
     """Each Markdown table's lines."""
     found, current = [], []

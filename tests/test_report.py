@@ -3,6 +3,7 @@ end to end on generated images: every method, its interval, several folders in o
 
 import html
 import json
+import re
 from math import comb
 
 import numpy as np
@@ -260,3 +261,40 @@ def test_several_folders_in_one_report_and_other_images_refused(two_sizes, tmp_p
     )
     with pytest.raises(WorkflowError, match="scored on other images"):
         collect([small, other])
+
+
+def scored_folder(out, labels: np.ndarray):
+    """An output folder as far as the report reads it: a cache, and logistic regression's metrics and
+    scored probabilities on its validation images, labelled `labels` (always right)."""
+    paths = Paths(out)
+    out.mkdir(parents=True)
+    meta = {"fingerprint": "fp", "class_names": ["a", "b"], "image_size": TINY}
+    writer = cache.CacheWriter(paths.cache, meta, {"out_relu": 4}, "float32")
+    ids = [f"validation/{i}" for i in range(len(labels))]
+    writer.add_split("validation")
+    writer.append("validation", np.zeros((len(labels), 4)), labels, ids, [], [])
+    writer.close()
+    paths.heads_metrics.parent.mkdir(parents=True, exist_ok=True)
+    paths.heads_metrics.write_text(json.dumps({"logreg": {"cache_fingerprint": "fp"}}))
+    paths.scored("logreg").parent.mkdir(parents=True, exist_ok=True)
+    probabilities = np.eye(2)[labels][None]
+    scored.save(paths.scored("logreg"), scored.Scored("validation", ids, labels, probabilities, [0], np.ones(1), 0.001))
+    return out
+
+
+def test_a_folder_with_a_cache_but_no_scored_method_says_what_to_run(tmp_path, capsys):
+    out = scored_folder(tmp_path / "out", np.arange(6) % 2)
+    Paths(out).heads_metrics.unlink()  # the cache alone: no head has run
+    assert report_main(["--out", str(out), "--quiet"]) == 1
+    assert capsys.readouterr().err == f"error: no scored methods in {out}: run `make heads` (and `make finetune`)\n"
+
+
+def test_folders_that_scored_the_same_images_under_other_labels_are_refused(tmp_path):
+    """Class folders swapped in one folder's data: the same image ids, but other labels."""
+    labels = np.arange(6) % 2
+    same, again = scored_folder(tmp_path / "same", labels), scored_folder(tmp_path / "again", labels)
+    assert len(collect([same, again])) == 2  # the same labels: one report
+    swapped = scored_folder(tmp_path / "swapped", 1 - labels)
+    label = f"logistic regression on cache, {swapped} ({swapped})"
+    with pytest.raises(WorkflowError, match=f"^{re.escape(label)} has other labels for the same images$"):
+        collect([same, swapped])

@@ -5,6 +5,7 @@ start, and every number and picture on the chosen metric."""
 import json
 import os
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -14,6 +15,7 @@ from classify.config import HeadConfig
 from report import figures, gallery, sections, verdict, write
 from report.__main__ import main as report_main
 from report.collect import Method
+from report.config import ReportConfig
 from tests.conftest import generated_cache, write_class_folders
 from tests.test_report import method
 from workflow.paths import Paths
@@ -52,6 +54,27 @@ def test_a_start_head_missing_from_the_report_gives_no_comparison():
     assert verdict.tuning_pairs(rows) == [] and write.fine_tuning_of(methods, rows)["compared_with"] is None
 
 
+def test_the_tutorial_recipe_is_drawn_as_its_saved_run_alone_and_a_search_beside_it(monkeypatch):
+    """The tutorial's fixed rate and depth had no search to show: one panel, not an empty one."""
+    shown = []
+    monkeypatch.setattr(figures, "_save", lambda figure, path: shown.append(figure))
+    searched = tuned("logreg", "searched").entry
+    candidates = [
+        {"learning_rate": rate, "fine_tune_at": 100, "steps": [1, 2, 3], "choice_loss": [0.7, 0.6, 0.5]}
+        for rate in (1e-4, 1e-3)
+    ]
+    searched["search"] = {"candidates": candidates, "seconds": 4.0}
+    for entry in (tuned("dense", "tutorial").entry, searched):
+        figures.fine_tuning_curves(entry, None)
+    titles = [[axis.get_title() for axis in figure.axes] for figure in shown]
+    for figure in shown:
+        plt.close(figure)
+    assert titles == [
+        ["The saved run: tutorial recipe"],
+        ["The search: 2 candidates, 4 s", "The saved run: searched recipe"],
+    ]
+
+
 # --- the chosen metric, everywhere -------------------------------------------------------------
 
 
@@ -73,6 +96,14 @@ def test_the_runs_column_the_spread_and_the_figure_follow_the_chosen_metric(monk
     monkeypatch.setattr(figures, "_save", lambda figure, path: shown.setdefault("axis", figure.axes[0].get_ylabel()))
     figures.metric_against_cost(rows, None)
     assert shown["axis"].startswith("balanced accuracy on validation")
+
+
+def test_a_metric_set_from_python_that_the_report_does_not_know_is_refused(tmp_path):
+    """The command line offers only the known metrics; a config made in Python is checked alike."""
+    with pytest.raises(
+        ValueError, match=r"^metric must be auto or one of accuracy, balanced_accuracy, macro_f1, got 'f1'$"
+    ):
+        ReportConfig(out=str(tmp_path), metric="f1")
 
 
 def stub() -> dict:
@@ -166,3 +197,42 @@ def test_a_partial_exclude_is_named_in_the_labels_the_rows_and_the_verdict(same_
     assert "4 excluded" in sentence and "0 excluded" in sentence
     markdown = Paths(root / "named").report.read_text()
     assert "4 train images excluded (ids sha256" in markdown and "no train image excluded" in markdown
+
+
+LEAKED = {"settings": {"similarity": None}, "counts": {"label": 1, "duplicate": 2}}
+
+
+@pytest.mark.parametrize(
+    ("leaked_ids", "leaked_from_train", "note", "clean"),
+    [
+        (
+            [],
+            0,
+            "; no validation image has a near-duplicate in train (byte copies and the same picture by its pixels).",
+            40,
+        ),
+        ([f"i{i}" for i in range(40)], 40, ": every one of them, so no leakage-free score can be given.", None),
+        (None, 3, ": every accuracy above may be inflated by them.", None),  # an audit from before it listed the ids
+    ],
+    ids=["none", "every one", "not listed"],
+)
+def test_the_audit_note_says_what_the_verdict_can_be_judged_on(monkeypatch, leaked_ids, leaked_from_train, note, clean):
+    summary = LEAKED | {"leaked_from_train": {"validation": leaked_from_train}}
+    if leaked_ids is not None:
+        summary["leaked_ids"] = {"validation": leaked_ids}
+    monkeypatch.setattr(write, "audits_of", lambda methods: ([summary], []))
+    audit = write.audit_of([method("logreg", 0.9, 0, images=40)])
+    found = "Audit: 1 possible label error and 2 near-duplicate pairs within splits are listed in audit.html"
+    assert audit.note.startswith(found) and audit.note.endswith(note)
+    if leaked_from_train:
+        assert f". {leaked_from_train} of the 40 validation images have a near-duplicate in train (" in audit.note
+    assert (None if audit.clean is None else int(audit.clean.sum())) == clean
+
+
+@pytest.mark.slow
+def test_a_metric_set_by_hand_ranks_the_report_and_says_so(same_cache_twice):
+    root, a, _ = same_cache_twice
+    assert report_main(["--out", str(root / "f1"), "--runs", str(a), "--metric", "macro_f1", "--quiet"]) == 0
+    content = json.loads(Paths(root / "f1").report_json.read_text())
+    assert content["metric"] == "macro_f1" and content["metric_reason"] == "macro-F1, as METRIC sets"
+    assert content["verdict"][0].startswith("Ranked and compared by macro-F1, as METRIC sets.")

@@ -1,6 +1,8 @@
 """Fine-tuning's training stream: every epoch a pure function of (seed, epoch), so a stream made
 afresh for a resumed run serves what the uninterrupted one does."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,15 @@ def test_augmentation_is_on_only_when_asked(train_split):
     (images, _), (views, _) = served(plain, 0)[0], served(augmented, 0)[0]
     assert not np.allclose(images, views)
     assert images.min() >= -1 and images.max() <= 1
+
+
+def test_a_folder_split_is_read_at_the_planned_positions_each_its_own_file(train_split):
+    """A folder split is read in any order: the plan's positions as planned, each with its own
+    file's bytes (a TFDS split, read in order only, is reordered instead: test_finetune.py)."""
+    keep = np.ones(len(train_split), dtype=bool)
+    keep[3] = False
+    stream = TrainingStream(train_split, keep, TINY, 4, False, seed=7, augment=False, backbone="mobilenet_v2")
+    planned = stream.plan(1).positions
+    read = list(stream.read(planned).as_numpy_iterator())
+    np.testing.assert_array_equal([position for position, _ in read], planned)
+    assert [encoded for _, encoded in read] == [Path(train_split.paths[p]).read_bytes() for p in planned]
