@@ -87,9 +87,7 @@ def confusion_figure(rows: list[Row], class_names: list[str]):
     figure, axes = plt.subplots(
         lines, columns, figsize=(sizes["panel"] * columns + 0.5, sizes["panel"] * lines + 0.5), squeeze=False
     )
-    for axis in axes.flat[len(panels) :]:
-        axis.axis("off")
-    for axis, (row, view) in zip(axes.flat, panels, strict=False):
+    for axis, (row, view) in zip(axes.flat, panels, strict=True):  # two panels a method: the grid is full
         counts = voted_confusion(row, n_classes)
         support = counts.sum(axis=1, keepdims=True)
         shown = counts if view == "counts" else 100 * counts / np.maximum(support, 1)
@@ -142,7 +140,8 @@ def fine_tuning_curves(entry: dict, path: Path) -> None:
             )
         axis.set_xlabel("training step")
         axis.set_ylabel("loss on the choice rows")
-        axis.set_title(f"The search: {len(search['candidates'])} candidates, {search['seconds']:.0f} s", fontsize=10)
+        count = len(search["candidates"])
+        axis.set_title(f"The search: {count} candidate{'s' * (count != 1)}, {search['seconds']:.0f} s", fontsize=10)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     axis = axes[0, -1]

@@ -44,11 +44,6 @@ class Row:
     def accuracy(self) -> Interval:
         return self.scores.interval("accuracy")
 
-    @property
-    def value(self) -> Interval:
-        """The verdict's metric on the verdict's images."""
-        return self.judged.interval(self.metric)
-
 
 def default_metric(labels: np.ndarray, class_names: list[str]) -> tuple[str, str]:
     """(metric, why): accuracy where the classes present in the scored split are within IMBALANCE×
