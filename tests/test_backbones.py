@@ -17,10 +17,11 @@ from classify.prediction import predict
 from extract import backbones
 from extract.config import ExtractConfig
 from extract.network import backbone
-from extract.network.feature_source import LayersError, source_of
+from extract.network.feature_source import LayersError, backbone_layers, source_of
 from extract.recorded import identity
 from extract.running import build
 from finetune.config import FinetuneConfig
+from finetune.model import depth
 from finetune.tune import run as finetune
 from tests import tiny_backbone
 from tests.conftest import write_class_folders
@@ -151,6 +152,27 @@ def test_every_backbone_names_layers_its_network_has_with_their_widths():
         for layer, width in network.widths.items():
             assert network.tapped(base, layer).shape[-1] == width, (name, layer)
         assert network.image_size >= network.min_size and network.imagenet_file(224).endswith(".h5")
+
+
+# MobileNetV2's default depth and search candidates, by layer name, are the tutorial's
+# FINE_TUNE_AT=100 and the search's 100 and 130 (extract/backbones/mobilenet_v2.py). The fine-tuning
+# tests run on the tests' tiny backbone, so this is where every real backbone's names are resolved.
+MOBILENET_V2_DEPTHS = [100, 100, 130]
+
+
+@pytest.mark.parametrize("name", BACKBONES)
+def test_a_backbones_fine_tuning_depths_start_at_the_layers_they_name(name):
+    """A name freezes every layer below it, an index that many layers, a fraction that share of them."""
+    network = backbones.named(name)
+    base = source_of("last", name).build(None, network.min_size)
+    layers = backbone_layers(base)
+    named = [network.fine_tune_at, *network.fine_tune_depths]
+    for layer in named:
+        assert layers[depth(base, layer)].name == layer
+    if name == "mobilenet_v2":
+        assert [depth(base, layer) for layer in named] == MOBILENET_V2_DEPTHS
+    assert depth(base, "100") == 100
+    assert abs(depth(base, "0.65") - 0.65 * len(layers)) <= 0.5  # the top 35% train
 
 
 def test_an_unknown_backbone_or_layer_is_refused_naming_the_nearest():

@@ -216,6 +216,12 @@ def test_report_has_every_method_with_its_interval_in_every_format(two_sizes, ca
     content = json.loads(Paths(out).report_json.read_text())
     names = [m["name"] for m in content["methods"]]
     assert sorted(names) == ["dense", "finetune", "logreg", "tutorial"]
+    assert {m["name"]: m["label"] for m in content["methods"]} == {  # each method under its own name
+        "logreg": "logistic regression on cache",
+        "dense": "Dense head on cache",
+        "finetune": "fine-tuned end to end",
+        "tutorial": "tutorial recipe (frozen base in fit)",
+    }
     assert content["scored_split"] == "validation" and content["images"] == 16
     for m, stored in zip(content["methods"], [scored.load(Paths(out).scored(n)) for n in names], strict=True):
         accuracy = np.mean(stored.probabilities.argmax(-1) == stored.labels)
