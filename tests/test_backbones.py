@@ -184,13 +184,12 @@ def test_an_unknown_backbone_or_layer_is_refused_naming_the_nearest():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, engine_dir):
-    """A backbone registered from the tests, its seeded weights, and a cache of it."""
-    tiny_backbone.register()
+def tiny(tmp_path_factory, tiny_weights, engine_dir):
+    """A backbone registered from the tests (`tiny_weights` registers it), its seeded weights, and a cache of it."""
     root = tmp_path_factory.mktemp("tiny")
     write_class_folders(root / "data" / "train", ["a", "b", "c"], 8)
     write_class_folders(root / "data" / "validation", ["a", "b", "c"], 3, seed=1)
-    weights = tiny_backbone.tiny_weights(root)
+    weights = tiny_weights
     out = root / "artifacts"
     config = ExtractConfig(
         data=str(root / "data"), backbone="tiny_test", weights=str(weights), out=str(out), engine="tflite",

@@ -46,13 +46,14 @@ from workflow.paths import Paths
 pytestmark = pytest.mark.slow  # end-to-end fine-tuning runs, resumed and searched: minutes in all
 
 
-def cache_and_heads(root, tiny_weights, engine_dir):
+def cache_and_heads(root, tiny_weights, engine_dir, validation_classes=("a", "b")):
     """A cache of generated images on the tests' tiny backbone and its heads (one run each), in
     `root`/artifacts: what these tests check holds for any backbone (the MobileNetV2 layers are
-    checked above, its fine-tuning end to end in test_e2e_finetune.py)."""
+    checked above, its fine-tuning end to end in test_e2e_finetune.py). `validation_classes`: the
+    folders the validation images of classes a and b are written under."""
     data = root / "data"
     write_class_folders(data / "train", ["a", "b"], 16)
-    write_class_folders(data / "validation", ["a", "b"], 6, seed=1)
+    write_class_folders(data / "validation", list(validation_classes), 6, seed=1)
     out = root / "artifacts"
     tiny_cache(data, out, tiny_weights, engine_dir)
     heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
@@ -406,17 +407,12 @@ def test_a_run_that_only_diverges_ends_where_it_started(trained):
 
 
 def swapped_validation_labels(tmp_path, tiny_weights, engine_dir):
-    """Two artifact folders whose caches differ only in the scored split's labels."""
-    outs = []
-    for name, classes in (("same", ["a", "b"]), ("swapped", ["b", "a"])):
-        data = tmp_path / name
-        write_class_folders(data / "train", ["a", "b"], 16)
-        write_class_folders(data / "validation", classes, 6, seed=1)  # class a's images under b/, and back
-        out = tmp_path / f"{name}-artifacts"
-        tiny_cache(data, out, tiny_weights, engine_dir)
-        heads_train.run(HeadConfig(dense_recipe="tutorial", out=str(out), epochs=2, jobs=1, folds=2, seeds=1))
-        outs.append(out)
-    return outs
+    """Two artifact folders whose caches differ only in the scored split's labels: the second has
+    class a's validation images under b/, and b's under a/."""
+    return [
+        cache_and_heads(tmp_path / name, tiny_weights, engine_dir, classes)
+        for name, classes in (("same", ("a", "b")), ("swapped", ("b", "a")))
+    ]
 
 
 def test_the_search_never_reads_the_scored_split(tmp_path, tiny_weights, engine_dir):
@@ -425,9 +421,8 @@ def test_the_search_never_reads_the_scored_split(tmp_path, tiny_weights, engine_
     the scored split's labels: on the tiny backbone, seconds (a minute on MobileNetV2)."""
     searches = []
     for out in swapped_validation_labels(tmp_path, tiny_weights, engine_dir):
-        search = dict(
-            search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[TinyNet.fine_tune_at]
-        )  # the fewest steps allowed
+        # two candidates of the fewest steps allowed
+        search = dict(search_steps=3, search_rates=[1e-5, 1e-2], search_depths=[TinyNet.fine_tune_at])
         config = FinetuneConfig(out=str(out), epochs=1, batch=8, seeds=1, **search)
         entry = run(config, progress=False)["finetune"]
         found = entry["search"]

@@ -98,11 +98,15 @@ def test_dev_split_is_stable_stratified_and_inside_train():
     assert dev <= set(ids)
 
 
-def feature_cache(path, splits):
-    writer = cache.CacheWriter(path, {"fingerprint": "fp", "class_names": ["a", "b"]}, {"out_relu": 4}, "float32")
+def feature_cache(path, splits, labels=None):
+    """A cache of `splits` ({name: rows}) of zero features, ids `<split>/<row>`; every split's labels
+    are `labels`, or a and b in turn."""
+    meta = {"fingerprint": "fp", "class_names": ["a", "b"], "image_size": TINY}
+    writer = cache.CacheWriter(path, meta, {"out_relu": 4}, "float32")
     for name, count in splits.items():
         writer.add_split(name)
-        writer.append(name, np.zeros((count, 4)), np.arange(count) % 2, [f"{name}/{i}" for i in range(count)], [], [])
+        rows = np.arange(count) % 2 if labels is None else labels
+        writer.append(name, np.zeros((count, 4)), rows, [f"{name}/{i}" for i in range(count)], [], [])
     writer.close()
     return path
 
@@ -274,12 +278,8 @@ def scored_folder(out, labels: np.ndarray):
     scored probabilities on its validation images, labelled `labels` (always right)."""
     paths = Paths(out)
     out.mkdir(parents=True)
-    meta = {"fingerprint": "fp", "class_names": ["a", "b"], "image_size": TINY}
-    writer = cache.CacheWriter(paths.cache, meta, {"out_relu": 4}, "float32")
-    ids = [f"validation/{i}" for i in range(len(labels))]
-    writer.add_split("validation")
-    writer.append("validation", np.zeros((len(labels), 4)), labels, ids, [], [])
-    writer.close()
+    feature_cache(paths.cache, {"validation": len(labels)}, labels)
+    ids = cache.ids(paths.cache, "validation")
     paths.heads_metrics.parent.mkdir(parents=True, exist_ok=True)
     paths.heads_metrics.write_text(json.dumps({"logreg": {"cache_fingerprint": "fp"}}))
     paths.scored("logreg").parent.mkdir(parents=True, exist_ok=True)
